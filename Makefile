@@ -1,0 +1,58 @@
+# FlyQ's front door. It installs what is missing from Debian, then forwards
+# to CMake; CMake does the real work.
+#
+#   make          build (RelWithDebInfo) into build/
+#   make run      build and start the broker with examples/flyq.lua
+#   make test     build and run every test (ctest)
+#   make asan     the same tests under AddressSanitizer + UBSan (build-asan/)
+#   make bench    storage and broker benchmarks
+#   make distclean  remove build directories
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CONFIG     ?= examples/flyq.lua
+DEBS       := cmake gcc make pkg-config liblua5.4-dev lua5.4 libuv1-dev \
+              lua-cjson lua-busted libjansson-dev
+
+.PHONY: all deps run test asan bench distclean
+
+all: $(BUILD)/.configured
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Installs the Debian packages that are not installed yet (as root, or via
+# sudo). A no-op when everything is present.
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/.configured: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	@touch $@
+
+$(ASAN_BUILD)/.configured: | deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFLYQ_SANITIZE=ON
+	@touch $@
+
+run: all
+	$(BUILD)/flyq serve -c $(CONFIG)
+
+test: all
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+asan: $(ASAN_BUILD)/.configured
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: all
+	cmake --build $(BUILD) --target bench
+
+distclean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
