@@ -6,7 +6,7 @@
  *   off len field
  *     0   8 base_offset            (assigned by the log; NOT covered by the CRC)
  *     8   4 batch_length           (bytes after this field = total size - 12)
- *    12   4 partition_leader_epoch
+ *    12   4 partition_leader_epoch (NOT covered by the CRC either)
  *    16   1 magic                  (must be 2)
  *    17   4 crc                    (CRC-32C of bytes 21..end)
  *    21   2 attributes             (bits 0-2 compression: only 0 = none is supported)
@@ -83,15 +83,16 @@ typedef struct flyq_record {
 } flyq_record_t;
 
 /* Parses and sanity-checks the fixed header only: len >= 61, magic 2,
- * batch_length >= 49 and batch_length + 12 <= len, record_count >= 0.
+ * batch_length >= 49, batch_length + 12 <= FLYQ_BATCH_MAX_SIZE and <= len,
+ * record_count >= 0.
  * Returns 0, FLYQ_ERR_TRUNCATED when len is shorter than the header or the
  * batch it announces, or FLYQ_ERR_CORRUPT. */
 int flyq_batch_parse_header(const uint8_t *buf, size_t len,
                             flyq_batch_header_t *h);
 
 /* Full validation of exactly one batch occupying buf[0..len): header, CRC,
- * no compression, every record decodes, record count and offset deltas are
- * 0..n-1 in order, last_offset_delta == n-1, no bytes left over. Fills *h
+ * no compression, every record decodes, at least one record, offset deltas
+ * are 0..n-1 in order, last_offset_delta == n-1, no bytes left over. Fills *h
  * (may be NULL). Returns 0, FLYQ_ERR_CORRUPT, FLYQ_ERR_TRUNCATED or
  * FLYQ_ERR_UNSUPPORTED (compressed). */
 int flyq_batch_validate(const uint8_t *buf, size_t len, flyq_batch_header_t *h);
@@ -135,8 +136,10 @@ void flyq_batch_builder_free(flyq_batch_builder_t *b);
 /* Forgets the records but keeps the buffer for reuse. */
 void flyq_batch_builder_reset(flyq_batch_builder_t *b);
 /* Appends one record. key/value may be NULL (null) with len ignored.
- * headers may be NULL when nheaders is 0. The first record's timestamp is
- * the batch's base timestamp. Returns 0 or -ENOMEM / FLYQ_ERR_TOO_LARGE. */
+ * headers may be NULL when nheaders is 0; a header value is null when its
+ * value is NULL or value_len is -1. The first record's timestamp is the
+ * batch's base timestamp. Returns 0 or -ENOMEM / FLYQ_ERR_TOO_LARGE /
+ * FLYQ_ERR_INVALID_ARG (negative length); on error nothing was added. */
 int flyq_batch_builder_add(flyq_batch_builder_t *b, int64_t timestamp,
                            const void *key, int32_t key_len,
                            const void *value, int32_t value_len,

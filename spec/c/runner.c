@@ -51,8 +51,8 @@ static int selected(const char *name, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  int passed = 0, failed = 0;
-  for (const flyq_test_case_t *t = flyq_tests; t->name; t++) {
+  volatile int passed = 0, failed = 0; /* live across setjmp */
+  for (const flyq_test_case_t *volatile t = flyq_tests; t->name; t++) {
     if (!selected(t->name, argc, argv)) continue;
     if (setjmp(fail_jump) == 0) {
       t->fn();

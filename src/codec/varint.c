@@ -43,7 +43,7 @@ static int uvarint_get(const uint8_t *p, const uint8_t *end, int max_bytes,
                        uint8_t last_max, uint64_t *out) {
   uint64_t v = 0;
   for (int i = 0; i < max_bytes; i++) {
-    if (p >= end || end - p <= i) return FLYQ_ERR_TRUNCATED;
+    if (end - p <= i) return FLYQ_ERR_TRUNCATED;
     uint8_t b = p[i];
     if (i == max_bytes - 1 && b > last_max) return FLYQ_ERR_CORRUPT;
     v |= (uint64_t)(b & 0x7f) << (7 * i);

@@ -59,29 +59,45 @@ int flyq__uvarint64_get(const uint8_t *p, const uint8_t *end, uint64_t *out);
 int flyq__varint_get(const uint8_t *p, const uint8_t *end, int32_t *out);
 int flyq__varlong_get(const uint8_t *p, const uint8_t *end, int64_t *out);
 
+/* Decodes a one- or two-byte value at q (by far the most common sizes in
+ * record batches) into *u and returns its length, or returns 0 when the
+ * value is longer or the input ends first: then use the full decoders. */
+static inline int flyq__uvarint_short(const uint8_t *q, const uint8_t *end,
+                                      uint32_t *u) {
+  if (q < end && q[0] < 0x80) {
+    *u = q[0];
+    return 1;
+  }
+  if (end - q >= 2 && q[1] < 0x80) {
+    *u = (q[0] & 0x7fu) | (uint32_t)q[1] << 7;
+    return 2;
+  }
+  return 0;
+}
+
 /* Cursor forms for parsers: decode at *p and advance *p past the value.
- * Return 0 or the decoder's negative code (then *p is unchanged). The
- * one-byte case, by far the most common, is handled inline. */
+ * Return 0 or the decoder's negative code (then *p is unchanged). Short
+ * values are decoded inline. */
 static inline int flyq__varint_read(const uint8_t **p, const uint8_t *end,
                                     int32_t *out) {
-  if (*p < end && **p < 0x80) {
-    *out = flyq__unzigzag32(*(*p)++);
-    return 0;
-  }
-  int n = flyq__varint_get(*p, end, out);
-  if (n < 0) return n;
+  uint32_t u;
+  int n = flyq__uvarint_short(*p, end, &u);
+  if (n > 0)
+    *out = flyq__unzigzag32(u);
+  else if ((n = flyq__varint_get(*p, end, out)) < 0)
+    return n;
   *p += n;
   return 0;
 }
 
 static inline int flyq__varlong_read(const uint8_t **p, const uint8_t *end,
                                      int64_t *out) {
-  if (*p < end && **p < 0x80) {
-    *out = flyq__unzigzag64(*(*p)++);
-    return 0;
-  }
-  int n = flyq__varlong_get(*p, end, out);
-  if (n < 0) return n;
+  uint32_t u;
+  int n = flyq__uvarint_short(*p, end, &u);
+  if (n > 0)
+    *out = flyq__unzigzag64(u);
+  else if ((n = flyq__varlong_get(*p, end, out)) < 0)
+    return n;
   *p += n;
   return 0;
 }
