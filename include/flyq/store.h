@@ -35,8 +35,9 @@ typedef struct flyq_topic_config {
 int flyq_name_validate(const char *name);
 
 /* Opens data_dir (created if missing) and every topic in it. defaults is
- * copied and used for topics created without their own settings. err (may be
- * NULL) receives a human-readable reason on failure. */
+ * copied and used for topics created without their own settings (NULL:
+ * flyq_log_config_default()). err (may be NULL) receives a human-readable
+ * reason on failure. */
 int flyq_store_open(const char *data_dir, const flyq_log_config_t *defaults,
                     flyq_store_t **out, char *err, size_t errlen);
 

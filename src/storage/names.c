@@ -1,9 +1,11 @@
 /* Topic, group and partition names: the rules of include/flyq/store.h, and
- * the name lookup shared by the topic table (store.c) and the group table
- * (groups.c).
+ * the sorted name-keyed vector shared by the topic table (store.c) and the
+ * group tables (groups.c).
  */
 #include "storage/names.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "flyq/store.h"
@@ -39,12 +41,12 @@ int flyq__partition_parse(const char *s, int32_t *out) {
   return 0;
 }
 
-int flyq__name_search(void *const *arr, size_t n, const char *key,
-                      size_t *pos) {
-  size_t lo = 0, hi = n;
+int flyq__namevec_find(const flyq__namevec_t *v, const char *key,
+                       size_t *pos) {
+  size_t lo = 0, hi = v->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(*(char *const *)arr[mid], key);
+    int c = strcmp(*(char *const *)v->items[mid], key);
     if (c == 0) {
       *pos = mid;
       return 1;
@@ -56,4 +58,38 @@ int flyq__name_search(void *const *arr, size_t n, const char *key,
   }
   *pos = lo;
   return 0;
+}
+
+int flyq__namevec_reserve(flyq__namevec_t *v) {
+  size_t cap;
+  void **items;
+  if (v->n < v->cap) return 0;
+  cap = v->cap ? v->cap * 2 : 8;
+  if ((items = realloc(v->items, cap * sizeof *items)) == NULL) return -ENOMEM;
+  v->items = items;
+  v->cap = cap;
+  return 0;
+}
+
+int flyq__namevec_insert(flyq__namevec_t *v, size_t pos, void *item) {
+  int r = flyq__namevec_reserve(v);
+  if (r != 0) return r;
+  memmove(v->items + pos + 1, v->items + pos, (v->n - pos) * sizeof *v->items);
+  v->items[pos] = item;
+  v->n++;
+  return 0;
+}
+
+void *flyq__namevec_remove(flyq__namevec_t *v, size_t pos) {
+  void *item = v->items[pos];
+  memmove(v->items + pos, v->items + pos + 1,
+          (v->n - pos - 1) * sizeof *v->items);
+  v->n--;
+  return item;
+}
+
+void flyq__namevec_free(flyq__namevec_t *v) {
+  free(v->items);
+  v->items = NULL;
+  v->n = v->cap = 0;
 }

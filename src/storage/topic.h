@@ -15,7 +15,7 @@
 #define FLYQ_TOPIC_FILE "topic.json"
 
 struct flyq_topic {
-  char *name; /* first member: see flyq__name_search() */
+  char *name; /* first member: see flyq__namevec_t */
   char *dir;  /* <data_dir>/<name> */
   flyq_topic_config_t cfg;
   flyq_log_t **logs; /* cfg.partitions logs */
