@@ -27,10 +27,14 @@ typedef struct flyq_log_config {
   int64_t segment_ms;            /* roll when the active segment's first
                                     append is this old; default 7 days; <= 0 off */
   uint32_t index_interval_bytes; /* bytes between index entries; default 4096 */
-  int64_t retention_ms;          /* delete closed segments older; -1 = forever */
-  int64_t retention_bytes;       /* keep the partition under; -1 = no limit */
-  uint64_t flush_messages;       /* fsync after this many messages; 0 = off */
-  int64_t flush_ms;              /* fsync when unflushed data is this old; -1 = off */
+  int64_t retention_ms;          /* delete closed segments older; -1 = forever;
+                                    default 7 days */
+  int64_t retention_bytes;       /* keep the partition under; -1 = no limit
+                                    (default) */
+  uint64_t flush_messages;       /* fsync after this many messages; 0 = off
+                                    (default) */
+  int64_t flush_ms;              /* fsync when unflushed data is this old; -1 = off
+                                    (default) */
 } flyq_log_config_t;
 
 /* Fills cfg with the defaults documented above. */
@@ -106,7 +110,8 @@ int flyq_log_read(flyq_log_t *log, int64_t offset, uint32_t max_bytes,
 void flyq_slice_release(flyq_slice_t *s);
 
 /* Like flyq_log_read, but copies into a malloc'd buffer the caller frees,
- * and verifies each batch's CRC, returning FLYQ_ERR_CORRUPT for damage. */
+ * and verifies each batch's CRC, returning FLYQ_ERR_CORRUPT for damage.
+ * At the end offset it returns 0 with *buf NULL and *len 0. */
 int flyq_log_read_copy(flyq_log_t *log, int64_t offset, uint32_t max_bytes,
                        uint8_t **buf, size_t *len);
 
