@@ -20,9 +20,10 @@ endforeach()
 
 # Environment shared by every busted run: where flyq.core and the Lua
 # sources are, and where the flyq binary is.
+# The ';' of Lua search paths are escaped so that the list keeps them.
 set(FLYQ_SPEC_ENV
-  "LUA_PATH=${PROJECT_SOURCE_DIR}/lua/?.lua;${PROJECT_SOURCE_DIR}/lua/?/init.lua;${PROJECT_SOURCE_DIR}/spec/?.lua;;"
-  "LUA_CPATH=${PROJECT_BINARY_DIR}/lib/?.so;;"
+  "LUA_PATH=${PROJECT_SOURCE_DIR}/lua/?.lua\;${PROJECT_SOURCE_DIR}/lua/?/init.lua\;${PROJECT_SOURCE_DIR}/spec/?.lua\;\;"
+  "LUA_CPATH=${PROJECT_BINARY_DIR}/lib/?.so\;\;"
   "FLYQ_BIN=${PROJECT_BINARY_DIR}/flyq"
   "FLYQ_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 if(FLYQ_SANITIZE)
