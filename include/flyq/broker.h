@@ -284,11 +284,11 @@ typedef struct flyq_metadata {
 
 /* Describes the topics named in names[0..n) in that order, or every topic
  * in name order when names is NULL. Fills *md, which the caller frees with
- * flyq_metadata_free() (nothing to free on error). Returns 0, -ENOMEM or
+ * flyq_broker_metadata_free() (nothing to free on error). Returns 0, -ENOMEM or
  * FLYQ_ERR_CLOSED. */
 int flyq_broker_metadata(flyq_broker_t *b, const char *const *names,
                          size_t n, flyq_metadata_t *md);
-void flyq_metadata_free(flyq_metadata_t *md);
+void flyq_broker_metadata_free(flyq_metadata_t *md);
 
 /* ---- Consumer groups -------------------------------------------------- */
 

@@ -689,10 +689,10 @@ TEST(create_topic_settings_and_metadata) {
   }
   CHECK_EQ(seen, 2);
   CHECK_EQ(md.topics[1].err, FLYQ_ERR_UNKNOWN_TOPIC);
-  flyq_metadata_free(&md);
+  flyq_broker_metadata_free(&md);
   CHECK_OK(flyq_broker_metadata(e.b, NULL, 0, &md));
   CHECK_EQ(md.ntopics, 1);
-  flyq_metadata_free(&md);
+  flyq_broker_metadata_free(&md);
 
   int64_t off;
   CHECK_OK(flyq_broker_list_offset(e.b, "cfg", 1, FLYQ_OFFSET_EARLIEST, &off));

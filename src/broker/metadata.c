@@ -63,11 +63,11 @@ int flyq_broker_metadata(flyq_broker_t *b, const char *const *names,
   if (b->closing) return FLYQ_ERR_CLOSED;
   memset(md, 0, sizeof *md);
   int rc = names ? metadata_named(b, names, n, md) : metadata_all(b, md);
-  if (rc < 0) flyq_metadata_free(md);
+  if (rc < 0) flyq_broker_metadata_free(md);
   return rc;
 }
 
-void flyq_metadata_free(flyq_metadata_t *md) {
+void flyq_broker_metadata_free(flyq_metadata_t *md) {
   for (size_t i = 0; i < md->ntopics; i++) {
     free(md->topics[i].name);
     free(md->topics[i].partitions);

@@ -27,6 +27,7 @@
 #include "flyq/log.h"
 #include "flyq/logmsg.h"
 #include "flyq/store.h"
+#include "lua/lclient.h"
 #include "util/crc32c.h"
 
 #define LCORE_STORE "flyq.core.store"
@@ -1010,5 +1011,6 @@ LUAMOD_API int luaopen_flyq_core(lua_State *L) {
   lua_setfield(L, -2, "strerror");        /* [.., core] */
   lua_pushliteral(L, FLYQ_VERSION);
   lua_setfield(L, -2, "version");
+  flyq__lua_client_open(L);               /* [.., core] + client functions */
   return 1;
 }
