@@ -39,16 +39,23 @@ typedef struct flyq_config {
   size_t ntopics;
 } flyq_config_t;
 
-/* Fills cfg with the defaults above (strings are malloc'd). */
+/* Fills cfg with the defaults above (strings are malloc'd). Returns 0 or
+ * -ENOMEM (cfg then owns nothing). */
 int flyq_config_init(flyq_config_t *cfg);
 
-/* Loads a Lua config file over the defaults. On error returns a negative
- * code and writes "file:line: key.path: reason" into err. cfg is left with
- * the defaults on error. */
+/* Loads the Lua config file at path: cfg (initialised, and owned by the
+ * caller) is replaced by the defaults with the file's settings applied.
+ * The file runs in a sandbox (docs/config.md). On error cfg is unchanged,
+ * err (may be NULL) receives one line, either "FILE: key.path: reason" for
+ * a value the schema rejects or "FILE:LINE: reason" for an error in the
+ * Lua code, and the result is FLYQ_ERR_CONFIG (bad content), FLYQ_ERR_LIMIT
+ * (the file used more than the sandbox's memory or instruction limit) or
+ * -errno (the file cannot be read). */
 int flyq_config_load(flyq_config_t *cfg, const char *path, char *err,
                      size_t errlen);
 
-/* Frees everything cfg owns (not cfg itself). */
+/* Frees everything cfg owns (not cfg itself) and zeroes it; safe to call
+ * twice. */
 void flyq_config_free(flyq_config_t *cfg);
 
 #endif /* FLYQ_CONFIG_H */

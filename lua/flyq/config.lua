@@ -1,0 +1,396 @@
+--- flyq.config: the schema of the broker's config file, and its checker.
+--
+-- The host (src/host/config.c) runs the operator's config file in a sandbox
+-- and hands the table it returned to check(), which validates every key
+-- against the schema below and returns a copy in the shape config.c reads:
+-- sizes in bytes, durations in milliseconds. Defaults are not applied here;
+-- they live in flyq_config_init (C), so an absent key stays absent.
+--
+-- A failure raises a string "FILE: key.path: reason" (error level 0).
+--
+-- Adding a key: one line in the schema below, one entry in the field table
+-- of src/host/config.c if C needs the value, and a line in docs/config.md.
+
+local M = {}
+
+local U32 = 0xffffffff
+
+-- Values in messages --------------------------------------------------------
+
+local escapes = {['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\t'] = '\\t'}
+
+local function escape(c)
+  return escapes[c] or string.format("\\%d", c:byte())
+end
+
+--- A short, printable rendering of v for error messages. Never calls
+-- metamethods.
+function M.show(v)
+  local t = type(v)
+  if t == "string" then
+    local s = #v > 60 and v:sub(1, 60) .. "..." or v
+    return '"' .. s:gsub('[%c"\\]', escape) .. '"'
+  elseif math.type(v) == "integer" then
+    return string.format("%d", v)
+  elseif t == "number" then
+    return string.format("%.14g", v)
+  elseif t == "boolean" or t == "nil" then
+    return tostring(v)
+  end
+  return "a " .. t
+end
+
+--- path extended by key: "a.b" for identifier keys, 'a["x/y"]' or "a[1]"
+-- for the others.
+function M.join(path, key)
+  if type(key) == "string" and key:match("^[%a_][%w_]*$") then
+    return path == "" and key or path .. "." .. key
+  end
+  return path .. "[" .. M.show(key) .. "]"
+end
+
+local function fail(ctx, path, fmt, ...)
+  local where = ctx.file and ctx.file .. ": " or ""
+  if path ~= "" then where = where .. path .. ": " end
+  error(where .. string.format(fmt, ...), 0)
+end
+
+local function expected(ctx, path, what, v)
+  fail(ctx, path, "expected %s, got %s", what, M.show(v))
+end
+
+-- Keys of t in a stable order (numbers, then strings, then the rest), so
+-- that the first error reported does not depend on table layout.
+local rank = {number = 1, string = 2}
+
+local function before(a, b)
+  local ra, rb = rank[type(a)] or 3, rank[type(b)] or 3
+  if ra ~= rb or ra == 3 then return ra < rb end
+  return a < b
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in next, t do keys[#keys + 1] = k end
+  table.sort(keys, before)
+  return keys
+end
+
+-- Levenshtein distance, for "did you mean" hints.
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = {[0] = i}
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+local function suggestion(key, fields)
+  if type(key) ~= "string" or #key > 64 then return "" end
+  local best, bestd = nil, 3
+  for _, name in ipairs(sorted_keys(fields)) do
+    local d = distance(key, name)
+    if d < bestd then best, bestd = name, d end
+  end
+  return best and string.format(' (did you mean "%s"?)', best) or ""
+end
+
+-- Units ----------------------------------------------------------------------
+
+local size_units = {
+  B = 1, KB = 1000, MB = 1000000, GB = 1000000000, TB = 1000000000000,
+  KiB = 1024, MiB = 1048576, GiB = 1073741824, TiB = 1099511627776,
+}
+
+local duration_units = {ms = 1, s = 1000, m = 60000, h = 3600000, d = 86400000}
+
+-- An integer value of v if v is a number with no fractional part.
+local function integer(v)
+  return math.type(v) and math.tointeger(v) or nil
+end
+
+--- Bytes for a size: an integer, or a string of digits with an optional
+-- unit ("1024", "1024B", "512KiB", "10GB"). nil if v is not a size.
+function M.parse_size(v)
+  local n = integer(v)
+  if n or type(v) ~= "string" then return n end
+  local digits, unit = v:match("^%s*(%d+)%s*(%a*)%s*$")
+  local mult = size_units[unit == "" and "B" or unit]
+  n = digits and math.tointeger(tonumber(digits))
+  if not (n and mult) or n > math.maxinteger // mult then return nil end
+  return n * mult
+end
+
+--- Milliseconds for a duration: an integer, or a string of one or more
+-- <digits><unit> parts ("250ms", "10s", "30m", "1h", "7d", "1h30m"). nil if
+-- v is not a duration.
+function M.parse_duration(v)
+  local n = integer(v)
+  if n or type(v) ~= "string" or v == "" then return n end
+  local total, pos = 0, 1
+  while pos <= #v do
+    local digits, unit, nxt = v:match("^(%d+)(%a+)()", pos)
+    local mult = duration_units[unit]
+    n = digits and math.tointeger(tonumber(digits))
+    if not (n and mult) or n > (math.maxinteger - total) // mult then
+      return nil
+    end
+    total, pos = total + n * mult, nxt
+  end
+  return total
+end
+
+-- Types ------------------------------------------------------------------------
+--
+-- A type is a table with check(v, path, ctx), which returns the normalized
+-- value or raises through fail(). ctx is the table given to M.check.
+
+local T = {}
+M.types = T
+
+-- A bound may name a field of ctx instead ("max_partitions"), for limits
+-- that the host knows.
+local function bound(b, ctx)
+  if type(b) == "string" then return ctx[b] end
+  return b
+end
+
+--- integer{min=, max=}: a whole number (an integral float is accepted).
+function T.integer(o)
+  local what = o.min and "integer >= " .. o.min or "integer"
+  return {check = function(v, path, ctx)
+    local n, max = integer(v), bound(o.max, ctx)
+    if not n or (o.min and n < o.min) then expected(ctx, path, what, v) end
+    if max and n > max then expected(ctx, path, "integer <= " .. max, v) end
+    return n
+  end}
+end
+
+-- Shared by size and duration: off is the meaning of -1 when allowed.
+local function measure(parse, what, unit, o)
+  local min = o.min or 0
+  local hint = o.off and string.format(" or -1 (%s)", o.off) or ""
+  return {check = function(v, path, ctx)
+    local n = parse(v)
+    if o.off and n == -1 then return n end
+    if not n then expected(ctx, path, what .. hint, v) end
+    if n < min then
+      expected(ctx, path, string.format("%s >= %d%s%s", what:match("^%a+"),
+                                        min, unit, hint), v)
+    end
+    if o.max and n > o.max then
+      expected(ctx, path, string.format("%s <= %d%s", what:match("^%a+"),
+                                        o.max, unit), v)
+    end
+    return n
+  end}
+end
+
+--- size{min=, max=, off=}: bytes, as a number or a string with a unit.
+function T.size(o)
+  return measure(M.parse_size, 'size (bytes or a string like "256MiB")',
+                 " bytes", o)
+end
+
+--- duration{min=, off=}: milliseconds, as a number or a string with units.
+function T.duration(o)
+  return measure(M.parse_duration,
+    'duration (milliseconds or a string like "7d", "1h", "30m", "10s", "250ms")',
+    "ms", o)
+end
+
+function T.boolean()
+  return {check = function(v, path, ctx)
+    if type(v) ~= "boolean" then expected(ctx, path, "boolean", v) end
+    return v
+  end}
+end
+
+--- string{nonempty=}
+function T.string(o)
+  local what = o and o.nonempty and "non-empty string" or "string"
+  return {check = function(v, path, ctx)
+    if type(v) ~= "string" or (what ~= "string" and v == "") then
+      expected(ctx, path, what, v)
+    end
+    if v:find("\0", 1, true) then
+      expected(ctx, path, what .. " without NUL bytes", v)
+    end
+    return v
+  end}
+end
+
+--- enum{"a", "b", ...}: one of the listed strings.
+function T.enum(names)
+  local set, shown = {}, {}
+  for i, name in ipairs(names) do set[name], shown[i] = true, M.show(name) end
+  local what = "one of " .. table.concat(shown, ", ")
+  return {check = function(v, path, ctx)
+    if not set[v] then expected(ctx, path, what, v) end
+    return v
+  end}
+end
+
+--- address(): "host:port" or "[ipv6]:port", port 0..65535 (0: any free port).
+function T.address()
+  local what = 'address "host:port" with a port from 0 to 65535'
+  return {check = function(v, path, ctx)
+    local host, port = (type(v) == "string" and v or ""):match("^(.+):(%d+)$")
+    local ok = host and #port <= 5 and tonumber(port) <= 65535 and
+               not host:find("\0", 1, true)
+    if ok and host:find(":", 1, true) then ok = host:match("^%[.+%]$") end
+    if not ok then expected(ctx, path, what, v) end
+    return v
+  end}
+end
+
+--- record{key = type, ...}: a table with only these keys, all optional.
+function T.record(fields)
+  return {fields = fields, check = function(v, path, ctx)
+    if type(v) ~= "table" then expected(ctx, path, "table", v) end
+    for _, k in ipairs(sorted_keys(v)) do
+      if type(k) ~= "string" or not fields[k] then
+        fail(ctx, M.join(path, k), "unknown key%s", suggestion(k, fields))
+      end
+    end
+    local out = {}
+    for _, k in ipairs(sorted_keys(fields)) do
+      local x = rawget(v, k)
+      if x ~= nil then out[k] = fields[k].check(x, M.join(path, k), ctx) end
+    end
+    return out
+  end}
+end
+
+--- map(key_check, type): a table of string keys, each checked by
+-- key_check(k, path, ctx), to values of one type.
+function T.map(key_check, value)
+  return {check = function(v, path, ctx)
+    if type(v) ~= "table" then expected(ctx, path, "table", v) end
+    local out = {}
+    for _, k in ipairs(sorted_keys(v)) do
+      local p = M.join(path, k)
+      key_check(k, p, ctx)
+      out[k] = value.check(rawget(v, k), p, ctx)
+    end
+    return out
+  end}
+end
+
+local function topic_name(k, path, ctx)
+  if type(k) ~= "string" then
+    expected(ctx, path, 'topic name as key (topics = { name = {...} })', k)
+  end
+  if ctx.valid_name and not ctx.valid_name(k) then
+    fail(ctx, path, 'invalid topic name (1 to 249 characters of A-Z a-z 0-9 . _ -,'
+         .. ' not "." or "..", not starting with "__")')
+  end
+end
+
+-- The schema -------------------------------------------------------------------
+
+local function with(fields, extra)
+  local t = {}
+  for k, v in pairs(fields) do t[k] = v end
+  for k, v in pairs(extra) do t[k] = v end
+  return t
+end
+
+-- Settings of a partition log: the defaults for every topic, and per topic.
+local log_fields = {
+  partitions = T.integer{min = 1, max = "max_partitions"},
+  retention = T.record{
+    ms = T.duration{off = "forever"},
+    bytes = T.size{off = "no limit"},
+  },
+  segment = T.record{
+    bytes = T.size{min = 1},
+    ms = T.duration{off = "never roll by age"},
+  },
+  index_interval_bytes = T.size{min = 1, max = U32},
+}
+
+local flush = T.record{
+  messages = T.integer{min = 0},
+  interval_ms = T.duration{off = "off"},
+}
+
+M.schema = T.record{
+  listen = T.address(),
+  http = T.address(),
+  data_dir = T.string{nonempty = true},
+  log_level = T.enum{"error", "warn", "info", "debug"},
+  flush = flush,
+  limits = T.record{
+    max_frame_bytes = T.size{min = 1024, max = U32},
+    max_connections = T.integer{min = 1, max = U32},
+    max_inflight = T.integer{min = 1, max = U32},
+    max_output_bytes = T.size{min = 1},
+    request_timeout_ms = T.duration{min = 1},
+    max_topics = T.integer{min = 1, max = U32},
+  },
+  defaults = T.record(log_fields),
+  auto_create_topics = T.boolean(),
+  allow_anonymous = T.boolean(),
+  groups = T.record{flush_interval_ms = T.duration{min = 1}},
+  retention_check_interval_ms = T.duration{min = 1},
+  shutdown_timeout_ms = T.duration{min = 0},
+  topics = T.map(topic_name, T.record(with(log_fields, {flush = flush}))),
+}
+
+-- The shape handed to C ------------------------------------------------------
+
+-- Nested records as one table of dotted keys: {a = {b = 1}} -> {["a.b"] = 1}.
+local function flatten(t, prefix, out)
+  for k, v in pairs(t) do
+    if type(v) == "table" then
+      flatten(v, prefix .. k .. ".", out)
+    else
+      out[prefix .. k] = v
+    end
+  end
+  return out
+end
+
+--- The normalized config as src/host/config.c reads it:
+--   { ["listen"] = ..., ["limits.max_frame_bytes"] = ..., ...,
+--     defaults = { partitions = ..., ["retention.ms"] = ...,
+--                  ["flush.messages"] = ..., ... },
+--     topics = { { name = "orders", partitions = 6, ... }, ... } }
+-- The top-level flush settings are part of the defaults of every log;
+-- topics are sorted by name.
+function M.export(n)
+  local out, defaults, topics = {}, n.defaults or {}, n.topics or {}
+  for k, v in pairs(n) do
+    if k ~= "defaults" and k ~= "flush" and k ~= "topics" then
+      if type(v) == "table" then flatten(v, k .. ".", out) else out[k] = v end
+    end
+  end
+  defaults.flush = n.flush
+  out.defaults = flatten(defaults, "", {})
+  out.topics = {}
+  for i, name in ipairs(sorted_keys(topics)) do
+    out.topics[i] = flatten(topics[name], "", {name = name})
+  end
+  return out
+end
+
+--- Validates cfg (the value a config file returned) and returns it in the
+-- shape of M.export. ctx (may be nil) holds: file, the name used in
+-- messages; valid_name(name) -> boolean, the topic name rule; and
+-- max_partitions. Raises "FILE: key.path: reason" on the first error.
+function M.check(cfg, ctx)
+  ctx = ctx or {}
+  if type(cfg) ~= "table" then
+    fail(ctx, "", "the config file must return a table, got %s", M.show(cfg))
+  end
+  return M.export(M.schema.check(cfg, "", ctx))
+end
+
+return M

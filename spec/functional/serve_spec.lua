@@ -1,0 +1,163 @@
+-- `flyq serve` and `flyq config` as an operator meets them: starting with
+-- no config, checking config files, refusing a broken one, stopping cleanly
+-- on SIGTERM, restarting after a crash. Uses the real binary ($FLYQ_BIN)
+-- through spec/support/server.lua.
+
+local server = require("support.server")
+
+local source_dir = os.getenv("FLYQ_SOURCE_DIR") or "."
+
+local function file_exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+-- A port nothing listens on right now, in the range the kernel does not
+-- hand out for port 0 (below ip_local_port_range).
+local function free_port()
+  for _ = 1, 50 do
+    local port = math.random(20000, 30000)
+    if not server.can_connect("127.0.0.1", port) then return port end
+  end
+  error("no free port found")
+end
+
+describe("flyq serve", function()
+  local srv, dir
+
+  after_each(function()
+    if srv then srv:close() end
+    if dir then server.rmdir(dir) end
+    srv, dir = nil, nil
+  end)
+
+  it("starts without a config file in an empty directory", function()
+    srv = server.start({config = false})
+    assert.is_true(srv.port > 0)
+    assert.is_true(server.can_connect("127.0.0.1", srv.port))
+    assert.is_truthy(srv:log_text():find("listening on 127.0.0.1:" .. srv.port,
+                                         1, true))
+    -- the default data directory is ./data, relative to the working directory
+    assert.is_true(file_exists(srv.dir .. "/data"))
+    assert.are.equal(0, srv:stop())
+    srv:assert_clean_log()
+  end)
+
+  it("exits 0 on SIGTERM within a bounded time and leaves clean markers", function()
+    srv = server.start({config = {topics = {orders = {partitions = 2}}}})
+    local t0 = os.time()
+    assert.are.equal(0, srv:stop(15))
+    assert.is_true(os.time() - t0 <= 15)
+    assert.is_false(server.can_connect("127.0.0.1", srv.port))
+    for p = 0, 1 do
+      local marker = string.format("%s/orders/%d/.clean", srv.data_dir, p)
+      assert.is_true(file_exists(marker), marker)
+    end
+    srv:assert_clean_log()
+  end)
+
+  it("recovers after SIGKILL and is clean again after a restart", function()
+    srv = server.start({config = {topics = {events = {partitions = 1}}}})
+    local marker = srv.data_dir .. "/events/0/.clean"
+    assert.are.equal(137, srv:kill9())
+    assert.is_false(file_exists(marker))
+    srv:restart()
+    assert.is_true(srv:running())
+    assert.is_true(server.can_connect("127.0.0.1", srv.port))
+    assert.are.equal(0, srv:stop())
+    assert.is_true(file_exists(marker))
+    srv:assert_clean_log()
+  end)
+
+  it("refuses a broken config: exit 1, the error, nothing listening", function()
+    dir = server.tmpdir()
+    local port = free_port()
+    local config = dir .. "/flyq.lua"
+    server.write_config(config, {
+      listen = "127.0.0.1:" .. port,
+      data_dir = dir .. "/data",
+      topics = {orders = {partitions = "six"}},
+    })
+    local code, _, err = server.run({"serve", "-c", config, "--port-file",
+                                     dir .. "/port"}, {timeout = 20})
+    assert.are.equal(1, code)
+    assert.is_truthy(err:find(config .. ': topics.orders.partitions: '
+                              .. 'expected integer >= 1, got "six"', 1, true), err)
+    assert.is_false(file_exists(dir .. "/port"))
+    assert.is_false(server.can_connect("127.0.0.1", port))
+  end)
+
+  it("makes server.start fail with the log when the broker cannot start", function()
+    local ok, err = pcall(server.start, {config = {bogus = true}})
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find("bogus: unknown key", 1, true), err)
+  end)
+
+  it("has --help", function()
+    local code, out = server.run({"serve", "--help"})
+    assert.are.equal(0, code)
+    for _, flag in ipairs({"--config", "--listen", "--data-dir", "--port-file"}) do
+      assert.is_truthy(out:find(flag, 1, true), flag)
+    end
+  end)
+end)
+
+describe("flyq config check", function()
+  local dir
+
+  before_each(function() dir = server.tmpdir() end)
+  after_each(function() server.rmdir(dir) end)
+
+  it("accepts examples/flyq.lua", function()
+    local example = source_dir .. "/examples/flyq.lua"
+    local code, out, err = server.run({"config", "check", "-c", example})
+    assert.are.equal(0, code, err)
+    assert.are.equal("ok: " .. example .. " (2 topics)\n", out)
+  end)
+
+  it("rejects a broken file with the key path and exits 1", function()
+    local config = dir .. "/flyq.lua"
+    write(config, 'return {\n  defaults = { segment = { bytes = "12XB" } },\n}\n')
+    local code, out, err = server.run({"config", "check", "-c", config})
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.are.equal(config .. ': defaults.segment.bytes: expected size (bytes '
+                     .. 'or a string like "256MiB"), got "12XB"\n', err)
+  end)
+
+  it("reports a syntax error with file and line", function()
+    local config = dir .. "/flyq.lua"
+    write(config, "return {\n  listen = ,\n}\n")
+    local code, _, err = server.run({"config", "check", "-c", config})
+    assert.are.equal(1, code)
+    assert.are.equal(config .. ":2: unexpected symbol near ','\n", err)
+  end)
+
+  it("stops an endless loop quickly", function()
+    local config = dir .. "/flyq.lua"
+    write(config, "while true do end\n")
+    local code, _, err = server.run({"config", "check", "-c", config},
+                                    {timeout = 20})
+    assert.are.equal(1, code)
+    assert.are.equal(config .. ":1: instruction limit exceeded "
+                     .. "(50000000 instructions)\n", err)
+  end)
+
+  it("says plan and apply are not implemented yet", function()
+    for _, cmd in ipairs({"plan", "apply"}) do
+      local code, _, err = server.run({"config", cmd})
+      assert.are.equal(2, code)
+      assert.are.equal("flyq config " .. cmd .. ": not implemented yet\n", err)
+    end
+    local code, out = server.run({"config", "--help"})
+    assert.are.equal(0, code)
+    assert.is_truthy(out:find("not implemented yet", 1, true))
+  end)
+end)

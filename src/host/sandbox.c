@@ -1,0 +1,303 @@
+/* Lua states with a memory cap, an instruction budget and a sandbox
+ * environment, and the one pcall wrapper through which Lua errors reach C
+ * (see sandbox.h). Each state carries a host_state_t as its allocator's
+ * user data; that is where the cap, the budget and the last traceback live.
+ */
+#include "host/sandbox.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "flyq/common.h"
+#include "host/embedded.h"
+
+#define HOOK_STEP 1000 /* instructions between two budget checks */
+
+typedef struct host_state {
+  size_t used;       /* bytes currently allocated by the state */
+  size_t max_bytes;  /* the cap */
+  int cap_hit;       /* an allocation was refused since the last pcall */
+  int over_budget;   /* the instruction budget ran out */
+  int64_t budget;    /* instructions allowed, as set */
+  int64_t ticks;     /* hook calls left before the budget runs out */
+  char traceback[2048];
+} host_state_t;
+
+static host_state_t *state_of(lua_State *L) {
+  void *ud;
+  lua_getallocf(L, &ud);
+  return ud;
+}
+
+/* lua_Alloc that refuses to grow the state past max_bytes. Shrinking and
+ * freeing never fail. */
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  host_state_t *hs = ud;
+  void *p;
+  if (ptr == NULL) osize = 0; /* osize is then a type tag, not a size */
+  if (nsize == 0) {
+    free(ptr);
+    hs->used -= osize;
+    return NULL;
+  }
+  if (nsize > osize && nsize - osize > hs->max_bytes - hs->used) {
+    hs->cap_hit = 1;
+    return NULL;
+  }
+  p = realloc(ptr, nsize);
+  if (p != NULL) hs->used = hs->used - osize + nsize;
+  return p;
+}
+
+static int panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "flyq: unprotected Lua error: %s\n", msg ? msg : "?");
+  return 0; /* Lua aborts */
+}
+
+/* Count hook: charges HOOK_STEP instructions; once the budget is spent,
+ * fires on every instruction and fails each time, so that code catching
+ * the error cannot keep running. */
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+  host_state_t *hs = state_of(L);
+  if (--hs->ticks > 0) return;
+  hs->over_budget = 1;
+  lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+  if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+    lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
+  else
+    lua_pushliteral(L, "");
+  lua_pushfstring(L, "instruction limit exceeded (%I instructions)",
+                  (lua_Integer)hs->budget);
+  lua_concat(L, 2);
+  lua_error(L);
+}
+
+void flyq__lua_set_budget(lua_State *L, int64_t max_instructions) {
+  host_state_t *hs = state_of(L);
+  hs->over_budget = 0;
+  if (max_instructions <= 0) {
+    lua_sethook(L, NULL, 0, 0);
+    return;
+  }
+  hs->budget = max_instructions;
+  hs->ticks = (max_instructions + HOOK_STEP - 1) / HOOK_STEP;
+  lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_STEP);
+}
+
+/* The string library without string.dump (reachable from any string
+ * through its metatable), and a string metatable that getmetatable cannot
+ * return. [string] -> [] */
+static void harden_strings(lua_State *L) {
+  lua_pushnil(L);
+  lua_setfield(L, -2, "dump");
+  lua_pushliteral(L, "");
+  lua_getmetatable(L, -1); /* [string, "", mt] */
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 3);
+}
+
+/* require finds only package.preload: no files, no C modules. */
+static void preload_only(lua_State *L) {
+  lua_getglobal(L, LUA_LOADLIBNAME);
+  lua_getfield(L, -1, "searchers");
+  lua_createtable(L, 1, 0);
+  lua_rawgeti(L, -2, 1); /* [package, searchers, new, preload searcher] */
+  lua_rawseti(L, -2, 1);
+  lua_setfield(L, -3, "searchers");
+  lua_pushliteral(L, "");
+  lua_setfield(L, -3, "path");
+  lua_pushliteral(L, "");
+  lua_setfield(L, -3, "cpath");
+  lua_pop(L, 2);
+}
+
+/* The standard libraries of a host state, made safe, and the embedded
+ * modules. Runs protected. */
+static int open_libs(lua_State *L) {
+  static const luaL_Reg libs[] = {
+      {LUA_GNAME, luaopen_base},          {LUA_LOADLIBNAME, luaopen_package},
+      {LUA_STRLIBNAME, luaopen_string},   {LUA_TABLIBNAME, luaopen_table},
+      {LUA_MATHLIBNAME, luaopen_math},    {LUA_UTF8LIBNAME, luaopen_utf8},
+      {LUA_COLIBNAME, luaopen_coroutine}, {NULL, NULL}};
+  for (const luaL_Reg *lib = libs; lib->name; lib++) {
+    luaL_requiref(L, lib->name, lib->func, 1);
+    lua_pop(L, 1);
+  }
+  lua_getglobal(L, LUA_STRLIBNAME);
+  harden_strings(L);
+  preload_only(L);
+  flyq__lua_preload(L);
+  return 0;
+}
+
+lua_State *flyq__lua_new(size_t max_bytes) {
+  host_state_t *hs = calloc(1, sizeof *hs);
+  lua_State *L;
+  if (hs == NULL) return NULL;
+  hs->max_bytes = max_bytes;
+  L = lua_newstate(capped_alloc, hs);
+  if (L == NULL) {
+    free(hs);
+    return NULL;
+  }
+  lua_atpanic(L, panic);
+  lua_pushcfunction(L, open_libs);
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    flyq__lua_close(L);
+    return NULL;
+  }
+  return L;
+}
+
+void flyq__lua_close(lua_State *L) {
+  host_state_t *hs;
+  if (L == NULL) return;
+  hs = state_of(L);
+  lua_close(L);
+  free(hs);
+}
+
+/* Message handler: turns the error value into a string and records the
+ * traceback. Calls no metamethods of the error value. */
+static int message_handler(lua_State *L) {
+  host_state_t *hs = state_of(L);
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL)
+    msg = lua_pushfstring(L, "(error object is a %s value)",
+                          luaL_typename(L, 1));
+  luaL_traceback(L, L, NULL, 1); /* [err, msg?, traceback] */
+  snprintf(hs->traceback, sizeof hs->traceback, "%s", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* The code for a failed lua_pcall; writes its message into err and pops
+ * it. Allocates nothing in the state, which may be at its memory cap. */
+static int pcall_error(lua_State *L, int status, char *err, size_t errlen) {
+  host_state_t *hs = state_of(L);
+  const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  int code = FLYQ_ERR_PLUGIN;
+  if (hs->over_budget) {
+    code = FLYQ_ERR_LIMIT;
+  } else if (status == LUA_ERRMEM) {
+    code = -ENOMEM;
+    msg = hs->cap_hit ? "memory limit exceeded" : "out of memory";
+  }
+  if (errlen > 0 && status == LUA_ERRMEM && hs->cap_hit)
+    snprintf(err, errlen, "%s (%zu MiB)", msg, hs->max_bytes >> 20);
+  else if (errlen > 0)
+    snprintf(err, errlen, "%s", msg ? msg : "unknown error");
+  lua_pop(L, 1);
+  return code;
+}
+
+int flyq__lua_pcall(lua_State *L, int nargs, int nresults, char *err,
+                    size_t errlen) {
+  host_state_t *hs = state_of(L);
+  int base = lua_gettop(L) - nargs; /* the function's index */
+  int status;
+  hs->cap_hit = 0;
+  hs->traceback[0] = '\0';
+  if (!lua_checkstack(L, 1)) {
+    lua_settop(L, base - 1);
+    if (errlen > 0) snprintf(err, errlen, "Lua stack overflow");
+    return -ENOMEM;
+  }
+  lua_pushcfunction(L, message_handler);
+  lua_insert(L, base); /* [handler, fn, args...] */
+  status = lua_pcall(L, nargs, nresults, base);
+  lua_remove(L, base);
+  if (status == LUA_OK) return 0;
+  return pcall_error(L, status, err, errlen);
+}
+
+const char *flyq__lua_traceback(lua_State *L) {
+  return state_of(L)->traceback;
+}
+
+/* env(NAME[, default]): the environment variable NAME, or default (nil if
+ * not given) when it is not set. */
+static int sandbox_getenv(lua_State *L) {
+  const char *value = getenv(luaL_checkstring(L, 1));
+  if (value == NULL) {
+    lua_settop(L, 2);
+    return 1;
+  }
+  lua_pushstring(L, value);
+  return 1;
+}
+
+/* load(chunk[, chunkname[, mode[, env]]]) for sandboxed code: chunk must be
+ * a string and is compiled as text whatever mode says; its environment is
+ * env if given, else the sandbox (upvalue 1). Returns the function, or nil
+ * and the message. */
+static int sandbox_load(lua_State *L) {
+  size_t len;
+  const char *chunk = luaL_checklstring(L, 1, &len);
+  const char *name = luaL_optstring(L, 2, "=(load)");
+  int env = lua_isnone(L, 4) ? lua_upvalueindex(1) : 4;
+  if (luaL_loadbufferx(L, chunk, len, name, "t") != LUA_OK) {
+    luaL_pushfail(L);
+    lua_insert(L, -2); /* [..., nil, message] */
+    return 2;
+  }
+  lua_pushvalue(L, env);
+  if (lua_setupvalue(L, -2, 1) == NULL) lua_pop(L, 1);
+  return 1;
+}
+
+/* Sets t[name] = copy of the global table name, for each library. [t] */
+static void copy_libs(lua_State *L) {
+  static const char *const libs[] = {LUA_STRLIBNAME, LUA_TABLIBNAME,
+                                     LUA_MATHLIBNAME, LUA_UTF8LIBNAME,
+                                     LUA_COLIBNAME, NULL};
+  for (const char *const *lib = libs; *lib; lib++) {
+    lua_newtable(L);
+    lua_getglobal(L, *lib);
+    lua_pushnil(L); /* [t, copy, lib, key] */
+    while (lua_next(L, -2)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_settable(L, -5);
+    }
+    lua_pop(L, 1);
+    lua_setfield(L, -2, *lib);
+  }
+}
+
+void flyq__sandbox_env(lua_State *L) {
+  static const char *const base[] = {
+      "assert", "error",  "ipairs",   "next",     "pairs",  "pcall",
+      "print",  "rawequal", "rawget", "rawlen",   "rawset", "select",
+      "tonumber", "tostring", "type", "xpcall",   "_VERSION", NULL};
+  lua_createtable(L, 0, 32);
+  for (const char *const *name = base; *name; name++) {
+    lua_getglobal(L, *name);
+    lua_setfield(L, -2, *name);
+  }
+  copy_libs(L);
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, sandbox_load, 1);
+  lua_setfield(L, -2, "load");
+  lua_pushcfunction(L, sandbox_getenv);
+  lua_setfield(L, -2, "env");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -2, "_G"); /* [env] */
+}
+
+int flyq__sandbox_load(lua_State *L, const char *buf, size_t len,
+                       const char *chunkname) {
+  int status = luaL_loadbufferx(L, buf, len, chunkname, "t");
+  if (status != LUA_OK) {
+    lua_remove(L, -2); /* [message] */
+    return status;
+  }
+  lua_insert(L, -2); /* [fn, env] */
+  if (lua_setupvalue(L, -2, 1) == NULL) lua_pop(L, 1);
+  return LUA_OK;
+}

@@ -1,0 +1,67 @@
+/* Lua states for code the broker does not fully trust: the config file now,
+ * plugins later. A state made here has a memory cap (its allocator refuses to
+ * grow past it), an optional instruction budget (a count hook), only the
+ * harmless standard libraries, and FlyQ's own Lua modules (lua/flyq/<name>.lua,
+ * compiled into the binary) in package.preload. Code that must not reach the
+ * host runs in a sandbox environment table (flyq__sandbox_env) instead of the
+ * state's globals. Lua errors come back into C through flyq__lua_pcall only.
+ */
+#ifndef FLYQ_HOST_SANDBOX_H
+#define FLYQ_HOST_SANDBOX_H
+
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A fresh state whose allocations are capped at max_bytes in total, with the
+ * base, package, string (without string.dump), table, math, utf8 and
+ * coroutine libraries, and every embedded flyq.* module in package.preload
+ * (require finds nothing else: no files, no C modules). Returns NULL when
+ * out of memory. Close it with flyq__lua_close. */
+lua_State *flyq__lua_new(size_t max_bytes);
+
+/* Closes L and frees its allocator bookkeeping. L may be NULL. */
+void flyq__lua_close(lua_State *L);
+
+/* Allows the code run from now on about max_instructions Lua VM
+ * instructions in total (counted in steps of 1000; coroutines created
+ * afterwards share the count). When they are used up, the running code fails
+ * with "FILE:LINE: instruction limit exceeded (N instructions)" and keeps
+ * failing until the budget is set again, even if it catches the error.
+ * max_instructions <= 0 removes the limit. */
+void flyq__lua_set_budget(lua_State *L, int64_t max_instructions);
+
+/* Calls the function below nargs arguments like lua_pcall, with a message
+ * handler that records a traceback (see flyq__lua_traceback). On error the
+ * error value is popped, and err (errlen > 0) receives its text, which starts
+ * with "FILE:LINE: " wherever Lua knows the position. Returns 0,
+ * FLYQ_ERR_LIMIT (the instruction budget ran out), -ENOMEM (the memory cap
+ * was reached: "memory limit exceeded (N MiB)", or the system is out of
+ * memory: "out of memory"; no position either way) or FLYQ_ERR_PLUGIN (any
+ * other error, e.g. one raised by error()). */
+int flyq__lua_pcall(lua_State *L, int nargs, int nresults, char *err,
+                    size_t errlen);
+
+/* The traceback of the last error caught by flyq__lua_pcall ("" if none, or
+ * for memory errors). Valid until the next call on L. */
+const char *flyq__lua_traceback(lua_State *L);
+
+/* Pushes a new environment table for sandboxed code: the safe base
+ * functions (assert, error, ipairs, next, pairs, pcall, print, rawequal,
+ * rawget, rawlen, rawset, select, tonumber, tostring, type, xpcall, and a
+ * load that only accepts text chunks), copies of the string, table, math,
+ * utf8 and coroutine tables, and env(NAME[, default]), which returns the
+ * environment variable NAME or default. There is no io, os, require,
+ * dofile, loadfile, debug, package, collectgarbage, getmetatable or
+ * setmetatable. [-0, +1, m] */
+void flyq__sandbox_env(lua_State *L);
+
+/* Compiles the text chunk buf[0..len) named chunkname (e.g. "@flyq.lua")
+ * and makes the table on top of the stack its environment. Pops the table
+ * and pushes the function, or on a syntax error the message ("FILE:LINE:
+ * reason"). Returns LUA_OK or the luaL_loadbufferx status. Binary chunks
+ * are refused. [-1, +1, m] */
+int flyq__sandbox_load(lua_State *L, const char *buf, size_t len,
+                       const char *chunkname);
+
+#endif /* FLYQ_HOST_SANDBOX_H */
