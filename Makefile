@@ -6,16 +6,21 @@
 #   make test     build and run every test (ctest)
 #   make asan     the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make bench    storage and broker benchmarks
+#   make fuzz     build the libFuzzer targets (build-fuzz/) and run each one
+#                 for FUZZ_SECONDS (fuzz/run.sh)
 #   make distclean  remove build directories
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG     ?= examples/flyq.lua
 DEBS       := cmake gcc make pkg-config liblua5.4-dev lua5.4 libuv1-dev \
-              lua-cjson lua-busted libjansson-dev
+              lua-cjson lua-busted libjansson-dev clang libclang-rt-14-dev \
+              nettle-dev
 
-.PHONY: all deps run test asan bench distclean
+.PHONY: all deps run test asan bench fuzz distclean
 
 all: $(BUILD)/.configured
 	cmake --build $(BUILD) -j $(JOBS)
@@ -54,5 +59,8 @@ asan: $(ASAN_BUILD)/.configured
 bench: all
 	cmake --build $(BUILD) --target bench
 
+fuzz: | deps
+	JOBS=$(JOBS) sh fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 distclean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

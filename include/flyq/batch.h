@@ -92,7 +92,8 @@ int flyq_batch_parse_header(const uint8_t *buf, size_t len,
 
 /* Full validation of exactly one batch occupying buf[0..len): header, CRC,
  * no compression, every record decodes, at least one record, offset deltas
- * are 0..n-1 in order, last_offset_delta == n-1, no bytes left over. Fills *h
+ * are 0..n-1 in order, last_offset_delta == n-1, base_offset +
+ * last_offset_delta fits in an int64, no bytes left over. Fills *h
  * (may be NULL). Returns 0, FLYQ_ERR_CORRUPT, FLYQ_ERR_TRUNCATED or
  * FLYQ_ERR_UNSUPPORTED (compressed). */
 int flyq_batch_validate(const uint8_t *buf, size_t len, flyq_batch_header_t *h);

@@ -153,7 +153,9 @@ static int records_check(const uint8_t *buf, size_t len,
   const uint8_t *p = buf + FLYQ_BATCH_HEADER_SIZE, *end = buf + len;
   flyq_record_t rec;
   int32_t delta;
+  int64_t last; /* the iterator needs every record's offset to fit */
   if (h->record_count == 0 || h->last_offset_delta != h->record_count - 1 ||
+      __builtin_add_overflow(h->base_offset, h->last_offset_delta, &last) ||
       h->record_count > (end - p) / MIN_RECORD_SIZE)
     return FLYQ_ERR_CORRUPT;
   for (int32_t i = 0; i < h->record_count; i++)

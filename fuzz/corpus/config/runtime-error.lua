@@ -1,0 +1,2 @@
+local t = io.open("/etc/passwd")
+return t
