@@ -1,0 +1,321 @@
+/* `flyq serve`: runs the broker. Loads the config (or the defaults), opens
+ * the store, creates the broker and the native listener on one libuv loop,
+ * and runs until SIGINT or SIGTERM, then shuts down gracefully: stop
+ * accepting, finish the requests in flight (at most shutdown_timeout_ms),
+ * close the broker (flush logs and groups, write the clean markers), exit
+ * 0. SIGHUP is reserved for a config reload (not implemented yet).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli/commands.h"
+#include "flyq/broker.h"
+#include "flyq/config.h"
+#include "flyq/logmsg.h"
+#include "flyq/store.h"
+#include "net/net.h"
+#include "server/server.h"
+
+static const char usage[] =
+    "usage: flyq serve [-c FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
+    "                  [--log-level LEVEL] [--port-file FILE]\n"
+    "\n"
+    "Runs the broker until SIGINT or SIGTERM (graceful shutdown, exit 0).\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE      the config file (docs/config.md); without it,\n"
+    "                         the defaults: data in ./data, native protocol\n"
+    "                         on 127.0.0.1:7500\n"
+    "      --listen HOST:PORT where the native protocol listens (overrides\n"
+    "                         the config; port 0 picks a free port)\n"
+    "      --data-dir DIR     the data directory (overrides the config)\n"
+    "      --log-level LEVEL  error, warn, info or debug (overrides the\n"
+    "                         config)\n"
+    "      --port-file FILE   write the bound port to FILE once listening\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "A listen address other than loopback is refused unless the config\n"
+    "sets allow_anonymous = true (no authentication exists yet).\n"
+    "Exit status: 0 after a clean shutdown, 1 on error, 2 usage error.\n";
+
+enum { OPT_LISTEN = 0x100, OPT_DATA_DIR, OPT_LOG_LEVEL, OPT_PORT_FILE };
+
+typedef struct serve_opts {
+  const char *config, *listen, *data_dir, *log_level, *port_file;
+} serve_opts_t;
+
+/* The running broker and its shutdown. */
+typedef struct serve {
+  uv_loop_t loop;
+  flyq_config_t cfg;
+  flyq_broker_t *broker;
+  flyq_server_t *server;
+  uv_signal_t sig[3];
+  int stopping;
+  int server_open, broker_open;
+  int status; /* exit status */
+} serve_t;
+
+static int usage_error(const char *fmt, const char *arg) {
+  fputs("flyq serve: ", stderr);
+  fprintf(stderr, fmt, arg);
+  fputs("\ntry 'flyq serve --help'\n", stderr);
+  return 2;
+}
+
+static int parse_flags(int argc, char **argv, serve_opts_t *o) {
+  static const struct option longopts[] = {
+      {"config", required_argument, 0, 'c'},
+      {"listen", required_argument, 0, OPT_LISTEN},
+      {"data-dir", required_argument, 0, OPT_DATA_DIR},
+      {"log-level", required_argument, 0, OPT_LOG_LEVEL},
+      {"port-file", required_argument, 0, OPT_PORT_FILE},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  const char **dest[] = {&o->listen, &o->data_dir, &o->log_level,
+                         &o->port_file};
+  int c;
+  opterr = 0;
+  optind = 0; /* glibc: full reset, main may have used getopt */
+  while ((c = getopt_long(argc, argv, "+:c:h", longopts, NULL)) != -1) {
+    if (c == 'c')
+      o->config = optarg;
+    else if (c >= OPT_LISTEN && c <= OPT_PORT_FILE)
+      *dest[c - OPT_LISTEN] = optarg;
+    else if (c == 'h')
+      return fputs(usage, stdout) == EOF;
+    else if (c == ':')
+      return usage_error("option '%s' needs a value", argv[optind - 1]);
+    else
+      return usage_error("unknown option '%s'", argv[optind - 1]);
+  }
+  if (optind < argc)
+    return usage_error("unexpected argument '%s'", argv[optind]);
+  return -1;
+}
+
+static int replace(char **field, const char *value) {
+  if (value == NULL) return 0;
+  char *copy = strdup(value);
+  if (copy == NULL) return -ENOMEM;
+  free(*field);
+  *field = copy;
+  return 0;
+}
+
+/* The config file (if any) with the flags applied. Returns -1 to go on,
+ * else the exit status. */
+static int load_config(flyq_config_t *cfg, const serve_opts_t *o) {
+  char err[512];
+  int level = o->log_level ? flyq_logmsg_level_parse(o->log_level) : 0;
+  if (level < 0) return usage_error("unknown log level '%s'", o->log_level);
+  int rc = flyq_config_init(cfg);
+  if (rc == 0 && o->config)
+    rc = flyq_config_load(cfg, o->config, err, sizeof err);
+  if (rc < 0) {
+    fprintf(stderr, "flyq serve: %s\n", o->config ? err : flyq_strerror(rc));
+    return 1;
+  }
+  if (o->log_level) cfg->log_level = level;
+  if (replace(&cfg->listen, o->listen) < 0 ||
+      replace(&cfg->data_dir, o->data_dir) < 0) {
+    fprintf(stderr, "flyq serve: out of memory\n");
+    return 1;
+  }
+  flyq_logmsg_set_level(cfg->log_level);
+  return -1;
+}
+
+/* A listen address must be valid, and loopback unless anonymous access
+ * is explicitly allowed. Returns -1 to go on, else the exit status. */
+static int check_listen(const flyq_config_t *cfg) {
+  struct sockaddr_storage addr;
+  int rc = flyq_net_parse_addr(cfg->listen, &addr);
+  if (rc < 0) {
+    fprintf(stderr, "flyq serve: bad listen address '%s': %s\n", cfg->listen,
+            rc == FLYQ_ERR_INVALID_ARG ? "expected HOST:PORT"
+                                       : uv_strerror(rc));
+    return 1;
+  }
+  if (!flyq_net_is_loopback(&addr) && !cfg->allow_anonymous) {
+    fprintf(stderr,
+            "flyq serve: refusing to listen on %s: it is not a loopback "
+            "address and FlyQ has no authentication yet; set "
+            "allow_anonymous = true in the config to accept anonymous "
+            "clients from the network\n",
+            cfg->listen);
+    return 1;
+  }
+  return -1;
+}
+
+/* More descriptors for max_connections, up to the hard limit. */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+/* Writes the port to path atomically (the spec harness polls for it). */
+static int write_port_file(const char *path, int port) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (f == NULL) return -errno;
+  int ok = fprintf(f, "%d\n", port) > 0;
+  ok = fclose(f) == 0 && ok;
+  if (!ok || rename(tmp, path) < 0) {
+    int err = -errno;
+    remove(tmp);
+    return err ? err : -EIO;
+  }
+  return 0;
+}
+
+/* ---- Shutdown --------------------------------------------------------- */
+
+static void maybe_done(serve_t *s) {
+  if (s->server_open || s->broker_open) return;
+  for (int i = 0; i < 3; i++) uv_close((uv_handle_t *)&s->sig[i], NULL);
+  flyq_logmsg(FLYQ_LOG_INFO, "serve", "stopped");
+}
+
+static void server_closed(void *arg) {
+  serve_t *s = arg;
+  s->server_open = 0;
+  maybe_done(s);
+}
+
+static void broker_closed(int status, void *arg) {
+  serve_t *s = arg;
+  s->broker_open = 0;
+  if (status < 0) {
+    flyq_logmsg(FLYQ_LOG_ERROR, "serve", "closing the store: %s",
+                flyq_strerror(status));
+    s->status = 1;
+  }
+  maybe_done(s);
+}
+
+static void shutdown_begin(serve_t *s) {
+  s->stopping = 1;
+  if (s->server)
+    flyq_server_close(s->server, s->cfg.shutdown_timeout_ms, server_closed, s);
+  if (s->broker && flyq_broker_close(s->broker, broker_closed, s) < 0)
+    s->broker_open = 0;
+  maybe_done(s);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  serve_t *s = h->data;
+  const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+  if (signum == SIGHUP) {
+    flyq_logmsg(FLYQ_LOG_WARN, "serve", "config reload not implemented yet");
+    return;
+  }
+  if (s->stopping) {
+    flyq_logmsg(FLYQ_LOG_INFO, "serve", "%s: already shutting down", name);
+    return;
+  }
+  flyq_logmsg(FLYQ_LOG_INFO, "serve", "%s: shutting down", name);
+  shutdown_begin(s);
+}
+
+static void signals_start(serve_t *s) {
+  static const int signums[3] = {SIGINT, SIGTERM, SIGHUP};
+  for (int i = 0; i < 3; i++) {
+    uv_signal_init(&s->loop, &s->sig[i]);
+    s->sig[i].data = s;
+    uv_signal_start(&s->sig[i], on_signal, signums[i]);
+  }
+}
+
+/* ---- Startup ---------------------------------------------------------- */
+
+static int open_broker(serve_t *s) {
+  char err[512] = "";
+  flyq_store_t *store;
+  int rc =
+      flyq_store_open(s->cfg.data_dir, &s->cfg.log, &store, err, sizeof err);
+  if (rc < 0) {
+    flyq_logmsg(FLYQ_LOG_ERROR, "serve", "opening %s: %s", s->cfg.data_dir,
+                err[0] ? err : flyq_strerror(rc));
+    return rc;
+  }
+  rc = flyq_broker_new(&s->loop, &s->cfg, store, &s->broker);
+  if (rc < 0) {
+    flyq_logmsg(FLYQ_LOG_ERROR, "serve", "starting the broker: %s",
+                flyq_strerror(rc));
+    flyq_store_close(store);
+    return rc;
+  }
+  s->broker_open = 1;
+  return 0;
+}
+
+static int open_server(serve_t *s, const char *port_file) {
+  char host[64];
+  int port;
+  int rc = flyq_server_start(&s->loop, s->broker, &s->cfg, &s->server);
+  if (rc < 0) {
+    flyq_logmsg(FLYQ_LOG_ERROR, "serve", "cannot listen on %s: %s",
+                s->cfg.listen, flyq_strerror(rc));
+    return rc;
+  }
+  s->server_open = 1;
+  flyq_server_address(s->server, host, sizeof host, &port);
+  flyq_logmsg(FLYQ_LOG_INFO, "serve",
+              strchr(host, ':') ? "listening on [%s]:%d" : "listening on %s:%d",
+              host, port);
+  if (port_file && (rc = write_port_file(port_file, port)) < 0) {
+    flyq_logmsg(FLYQ_LOG_ERROR, "serve", "writing %s: %s", port_file,
+                flyq_strerror(rc));
+    return rc;
+  }
+  return 0;
+}
+
+/* Runs the loop until the shutdown is over and frees everything. */
+static int run(serve_t *s, const char *port_file) {
+  int rc = uv_loop_init(&s->loop);
+  if (rc < 0) {
+    fprintf(stderr, "flyq serve: %s\n", uv_strerror(rc));
+    return 1;
+  }
+  signals_start(s);
+  rc = open_broker(s);
+  if (rc == 0) rc = open_server(s, port_file);
+  if (rc < 0) {
+    s->status = 1;
+    shutdown_begin(s);
+  }
+  uv_run(&s->loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&s->loop) != 0)
+    flyq_logmsg(FLYQ_LOG_WARN, "serve", "handles left open at exit");
+  return s->status;
+}
+
+int flyq__cmd_serve(int argc, char **argv) {
+  serve_opts_t o = {0};
+  int rc = parse_flags(argc, argv, &o);
+  if (rc >= 0) return rc;
+  serve_t *s = calloc(1, sizeof *s);
+  if (s == NULL) return 1;
+  rc = load_config(&s->cfg, &o);
+  if (rc < 0) rc = check_listen(&s->cfg);
+  if (rc < 0) {
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    rc = run(s, o.port_file);
+  }
+  flyq_config_free(&s->cfg);
+  free(s);
+  return rc;
+}

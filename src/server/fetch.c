@@ -1,0 +1,150 @@
+/* Fetch (API 1): one broker fetch for the whole request, answered at once
+ * or parked by the broker until min_bytes arrive or max_wait_ms passes.
+ * The stored batches are never copied into the response buffer: the
+ * encoder leaves a splice point per partition and the network layer sends
+ * the slice's file range there, so the response is the encoded parts and
+ * the file ranges in turn. The slices are released once it has been sent.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "server/internal.h"
+
+/* What the response needs from the request, in the request's arena. */
+typedef struct fetch_state {
+  int32_t ntopics;
+  size_t nparts;     /* all topics */
+  flyq_str_t *names; /* copies of the requested names */
+  int32_t *counts;   /* partitions per topic */
+  int *invalid;      /* the topic's name is not valid */
+} fetch_state_t;
+
+static void part_fill(flyq_proto_fetch_resp_part_t *out,
+                      const flyq_fetch_part_t *fp, int invalid) {
+  int err = invalid ? FLYQ_ERR_INVALID_NAME : fp->err;
+  out->partition = fp->partition;
+  out->error_code = flyq_wire_error_from(err);
+  out->error_message = flyq__errmsg(err);
+  out->high_watermark = fp->high_watermark;
+  out->log_start_offset = fp->log_start_offset;
+  out->flushed_offset = fp->flushed_offset;
+  out->records.ptr = NULL; /* deferred when len > 0: see splice_chunks() */
+  out->records.len = err == 0 ? (int32_t)fp->slice.len : 0;
+}
+
+/* The response's chunks: encoded bytes and slices in turn. */
+static int splice_chunks(flyq__req_t *req, const size_t *at, size_t nat) {
+  const flyq_fetch_result_t *res = req->fetch;
+  flyq_net_chunk_t *ch =
+      flyq_arena_calloc(&req->arena, 2 * nat + 1, sizeof *ch);
+  if (ch == NULL) return -ENOMEM;
+  size_t from = 0, n = 0, d = 0;
+  for (size_t i = 0; i < res->nparts && d < nat; i++) {
+    const flyq_slice_t *s = &res->parts[i].slice;
+    if (s->len == 0 || res->parts[i].err < 0) continue;
+    ch[n++] = (flyq_net_chunk_t){req->out.data + from, -1, 0, at[d] - from};
+    ch[n++] = (flyq_net_chunk_t){NULL, s->fd, s->pos, s->len};
+    from = at[d++];
+  }
+  ch[n++] =
+      (flyq_net_chunk_t){req->out.data + from, -1, 0, req->out.len - from};
+  req->chunks = ch;
+  req->nchunks = n;
+  return 0;
+}
+
+static int encode(flyq__req_t *req, const fetch_state_t *st) {
+  const flyq_fetch_result_t *res = req->fetch;
+  if (res->nparts != st->nparts) return FLYQ_ERR_INVALID_ARG;
+  flyq_proto_fetch_resp_topic_t *topics =
+      flyq_arena_calloc(&req->arena, (size_t)st->ntopics, sizeof *topics);
+  flyq_proto_fetch_resp_part_t *parts =
+      flyq_arena_calloc(&req->arena, st->nparts, sizeof *parts);
+  if ((topics == NULL && st->ntopics > 0) || (parts == NULL && st->nparts > 0))
+    return -ENOMEM;
+  size_t k = 0, ndeferred = 0;
+  for (int32_t t = 0; t < st->ntopics; t++) {
+    topics[t] =
+        (flyq_proto_fetch_resp_topic_t){st->names[t], parts + k, st->counts[t]};
+    for (int32_t i = 0; i < st->counts[t]; i++, k++) {
+      part_fill(&parts[k], &res->parts[k], st->invalid[t]);
+      if (parts[k].records.len > 0) ndeferred++;
+    }
+  }
+  size_t *at = flyq_arena_calloc(&req->arena, ndeferred, sizeof *at);
+  if (at == NULL && ndeferred > 0) return -ENOMEM;
+  flyq_proto_fetch_resp_t resp = {
+      {req->correlation_id, 0, {NULL, -1}}, topics, st->ntopics};
+  int rc = flyq_proto_encode_fetch_resp(&req->out, &resp, at, ndeferred);
+  if (rc == 0 && ndeferred > 0) rc = splice_chunks(req, at, ndeferred);
+  return rc;
+}
+
+static void fetched(flyq_fetch_result_t *res, void *arg) {
+  flyq__req_t *req = arg;
+  req->handle = NULL;
+  req->waiting = 0;
+  req->fetch = res;
+  if (req->sc == NULL) {
+    flyq__req_free(req);
+    return;
+  }
+  flyq__req_respond(req, encode(req, req->state));
+  flyq__sconn_flush(req->sc);
+}
+
+static fetch_state_t *state_new(flyq__req_t *req,
+                                const flyq_proto_fetch_req_t *r) {
+  fetch_state_t *st = flyq_arena_calloc(&req->arena, 1, sizeof *st);
+  if (st == NULL) return NULL;
+  size_t n = (size_t)r->ntopics;
+  st->ntopics = r->ntopics;
+  st->names = flyq_arena_calloc(&req->arena, n, sizeof *st->names);
+  st->counts = flyq_arena_calloc(&req->arena, n, sizeof *st->counts);
+  st->invalid = flyq_arena_calloc(&req->arena, n, sizeof *st->invalid);
+  if (n > 0 && (!st->names || !st->counts || !st->invalid)) return NULL;
+  for (int32_t t = 0; t < r->ntopics; t++)
+    st->nparts += (size_t)r->topics[t].nparts;
+  return st;
+}
+
+/* The broker's request: one entry per partition, names as C strings. */
+static int build(flyq__req_t *req, const flyq_proto_fetch_req_t *r,
+                 fetch_state_t *st, flyq_fetch_part_req_t *parts) {
+  size_t k = 0;
+  for (int32_t t = 0; t < r->ntopics; t++) {
+    const flyq_proto_fetch_req_topic_t *rt = &r->topics[t];
+    const char *name;
+    int rc = flyq__req_name(req, rt->name, &name);
+    if (rc == -ENOMEM) return rc;
+    if (flyq__req_copy(req, rt->name, &st->names[t]) < 0) return -ENOMEM;
+    st->counts[t] = rt->nparts;
+    st->invalid[t] = rc < 0;
+    for (int32_t i = 0; i < rt->nparts; i++, k++)
+      parts[k] = (flyq_fetch_part_req_t){name, rt->parts[i].partition,
+                                         rt->parts[i].fetch_offset,
+                                         rt->parts[i].partition_max_bytes};
+  }
+  return 0;
+}
+
+void flyq__handle_fetch(flyq__req_t *req, const flyq_proto_fetch_req_t *r) {
+  fetch_state_t *st = state_new(req, r);
+  flyq_fetch_part_req_t *parts =
+      st ? flyq_arena_calloc(&req->arena, st->nparts, sizeof *parts) : NULL;
+  int rc = st == NULL || (parts == NULL && st->nparts > 0)
+               ? -ENOMEM
+               : build(req, r, st, parts);
+  if (rc == 0) {
+    flyq_fetch_req_t fr = {parts, st->nparts, r->max_bytes, r->min_bytes,
+                           r->max_wait_ms};
+    req->state = st;
+    req->waiting = 1;
+    rc = flyq_broker_fetch(req->broker, &fr, fetched, req, &req->handle);
+  }
+  if (rc < 0) {
+    req->waiting = 0;
+    req->handle = NULL;
+    flyq__req_fail(req, rc);
+  }
+}

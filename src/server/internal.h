@@ -1,0 +1,121 @@
+/* Internals of the native protocol server (src/server/server.h):
+ *
+ *   server.c    start and close, the network callbacks, rejection frames
+ *   conn.c      a connection's queue of requests, answered in order
+ *   dispatch.c  decoding a frame and routing it to its handler
+ *   produce.c fetch.c topics.c groups.c session.c   one handler per API
+ *
+ * A request (flyq__req_t) lives from its frame until its response has been
+ * sent. Its arena holds the decoded request and everything the response
+ * needs, so a request answered later (a parked fetch, an acks=-1 produce)
+ * owns all it uses. A handler either answers at once (flyq__req_respond or
+ * flyq__req_error) or leaves the request waiting for broker callbacks,
+ * which answer it later. When the connection closes first, parked fetches
+ * are cancelled and requests still waiting for the broker are detached
+ * (req->sc = NULL): their callbacks then only free them.
+ */
+#ifndef FLYQ_SERVER_INTERNAL_H
+#define FLYQ_SERVER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flyq/broker.h"
+#include "flyq/proto.h"
+#include "net/net.h"
+#include "server/server.h"
+
+typedef struct flyq__sconn flyq__sconn_t;
+typedef struct flyq__req flyq__req_t;
+
+struct flyq_server {
+  uv_loop_t *loop;
+  flyq_broker_t *broker;
+  flyq_net_t *net;
+  char host[64]; /* advertised in Metadata */
+  int port;
+  flyq_buf_t reject[FLYQ_NET_REJECT_COUNT];
+  int closing;
+  flyq_server_close_cb close_cb;
+  void *close_arg;
+};
+
+/* A connection's server-side state (flyq_conn_data of the connection). */
+struct flyq__sconn {
+  flyq_server_t *srv;
+  flyq_conn_t *conn;
+  flyq__req_t *head, *tail; /* requests not yet handed to the network */
+  int in_frame;             /* handling a frame: answers wait for its end */
+};
+
+struct flyq__req {
+  flyq__req_t *next;
+  flyq__sconn_t *sc; /* NULL once the connection is gone */
+  flyq_broker_t *broker;
+  int32_t correlation_id;
+  int16_t api_key;
+  int ready;          /* the response is in out (or there is none) */
+  int silent;         /* acks=0 produce: no response */
+  int lost;           /* no response could be made: close the connection */
+  int waiting;        /* broker callbacks still to come */
+  flyq_arena_t arena; /* the decoded request and the response's parts */
+  void *state;        /* the handler's own, in the arena */
+  flyq_buf_t out;     /* the encoded response frame */
+  /* Set when the response splices file ranges between parts of out. */
+  flyq_net_chunk_t *chunks;
+  size_t nchunks;
+  flyq_fetch_result_t *fetch;  /* slices the response sends; freed after */
+  flyq_fetch_handle_t *handle; /* a parked fetch */
+};
+
+/* conn.c */
+flyq__sconn_t *flyq__sconn_new(flyq_server_t *srv, flyq_conn_t *conn);
+/* Cancels or detaches the requests of a closed connection; frees sc. */
+void flyq__sconn_free(flyq__sconn_t *sc);
+/* A new request at the end of sc's queue; NULL when out of memory. */
+flyq__req_t *flyq__req_new(flyq__sconn_t *sc);
+void flyq__req_free(flyq__req_t *req);
+/* Sends the responses at the head of sc's queue that are ready. Does
+ * nothing while sc is handling a frame (the frame's end flushes). */
+void flyq__sconn_flush(flyq__sconn_t *sc);
+
+/* dispatch.c */
+void flyq__dispatch(flyq__sconn_t *sc, uint8_t *payload, size_t len);
+/* The response in req->out is complete; encode_rc is what its encoder
+ * returned (a failure becomes an UNKNOWN_SERVER_ERROR response). */
+void flyq__req_respond(flyq__req_t *req, int encode_rc);
+/* Answers req with an error-only response (msg may be NULL). */
+void flyq__req_error(flyq__req_t *req, int16_t code, const char *msg);
+/* Answers req with the wire code and text of a FlyQ error. */
+void flyq__req_fail(flyq__req_t *req, int err);
+/* A topic or group name as a C string in req's arena. Returns 0, or
+ * FLYQ_ERR_INVALID_NAME for a name that is not valid (*out is then "",
+ * which no topic has), or -ENOMEM. */
+int flyq__req_name(flyq__req_t *req, flyq_str_t s, const char **out);
+/* A copy of the non-null string s in req's arena, for a response made
+ * after the frame is gone. Returns 0 or -ENOMEM (*out is then empty). */
+int flyq__req_copy(flyq__req_t *req, flyq_str_t s, flyq_str_t *out);
+/* The message of a per-entry error: NULL for 0, else flyq_strerror(). */
+flyq_str_t flyq__errmsg(int err);
+
+/* One handler per API; each answers req now or arranges to answer it. */
+void flyq__handle_produce(flyq__req_t *req, const flyq_proto_produce_req_t *r);
+void flyq__handle_fetch(flyq__req_t *req, const flyq_proto_fetch_req_t *r);
+void flyq__handle_list_offsets(flyq__req_t *req,
+                               const flyq_proto_list_offsets_req_t *r);
+void flyq__handle_metadata(flyq__req_t *req,
+                           const flyq_proto_metadata_req_t *r);
+void flyq__handle_create_topics(flyq__req_t *req,
+                                const flyq_proto_create_topics_req_t *r);
+void flyq__handle_delete_topics(flyq__req_t *req,
+                                const flyq_proto_delete_topics_req_t *r);
+void flyq__handle_offset_commit(flyq__req_t *req,
+                                const flyq_proto_offset_commit_req_t *r);
+void flyq__handle_offset_fetch(flyq__req_t *req,
+                               const flyq_proto_offset_fetch_req_t *r);
+void flyq__handle_list_groups(flyq__req_t *req);
+void flyq__handle_api_versions(flyq__req_t *req);
+void flyq__handle_authenticate(flyq__req_t *req,
+                               const flyq_proto_authenticate_req_t *r);
+
+#endif /* FLYQ_SERVER_INTERNAL_H */
