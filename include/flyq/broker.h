@@ -58,7 +58,7 @@ int flyq_broker_new(uv_loop_t *loop, const flyq_config_t *cfg,
 typedef void (*flyq_broker_close_cb)(int status, void *arg);
 
 /* Graceful shutdown. From this call on every other broker function returns
- * FLYQ_ERR_CLOSED (flyq_broker_fetch_cancel and flyq_fetch_result_free keep
+ * FLYQ_ERR_CLOSED (flyq_broker_fetch_cancel and flyq_broker_fetch_result_free keep
  * working). The broker stops its timers, answers parked fetches with what
  * they have, waits for the fsyncs in flight, flushes every log and the dirty
  * groups, answers the produces waiting for an fsync, closes the store
@@ -88,7 +88,7 @@ typedef struct flyq_produce_part {
   int64_t base_offset;      /* offset of the first record stored */
   int64_t last_offset;      /* offset of the last record stored */
   int64_t log_start_offset;
-} flyq_produce_part_t;
+} flyq_broker_produce_part_t;
 
 /* One entry for an explicit partition; for FLYQ_PARTITION_ANY one entry
  * per partition that received records, in partition order (none when the
@@ -97,10 +97,10 @@ typedef struct flyq_produce_part {
 typedef struct flyq_produce_result {
   const char *topic;
   size_t nparts;
-  const flyq_produce_part_t *parts;
-} flyq_produce_result_t;
+  const flyq_broker_produce_part_t *parts;
+} flyq_broker_produce_result_t;
 
-typedef void (*flyq_produce_cb)(const flyq_produce_result_t *res, void *arg);
+typedef void (*flyq_broker_produce_cb)(const flyq_broker_produce_result_t *res, void *arg);
 
 /* Appends batches[0..len) (one or more RecordBatch v2 back to back) to
  * topic. An unknown topic is created with cfg->default_partitions when
@@ -134,7 +134,7 @@ typedef void (*flyq_produce_cb)(const flyq_produce_result_t *res, void *arg);
  * in that partition's entry instead (the call returns 0). */
 int flyq_broker_produce(flyq_broker_t *b, const char *topic,
                         int32_t partition, int acks, uint8_t *batches,
-                        size_t len, int64_t timeout_ms, flyq_produce_cb cb,
+                        size_t len, int64_t timeout_ms, flyq_broker_produce_cb cb,
                         void *arg);
 
 /* ---- Fetch ------------------------------------------------------------ */
@@ -177,7 +177,7 @@ typedef struct flyq_fetch_part {
 
 /* Owned by the caller from the moment cb receives it: the caller keeps the
  * slices (and their file descriptors) as long as it needs them, e.g. until
- * the response has been sent, then calls flyq_fetch_result_free() exactly
+ * the response has been sent, then calls flyq_broker_fetch_result_free() exactly
  * once, which releases every slice and the memory (topic names included).
  * The slices stay readable even if the broker closes or the topic is
  * deleted in between. */
@@ -185,9 +185,9 @@ typedef struct flyq_fetch_result {
   size_t nparts;
   flyq_fetch_part_t *parts;
   uint64_t bytes; /* sum of the slice lengths */
-} flyq_fetch_result_t;
+} flyq_broker_fetch_result_t;
 
-typedef void (*flyq_fetch_cb)(flyq_fetch_result_t *res, void *arg);
+typedef void (*flyq_fetch_cb)(flyq_broker_fetch_result_t *res, void *arg);
 
 /* A parked (long-poll) fetch. */
 typedef struct flyq_fetch_handle flyq_fetch_handle_t;
@@ -215,7 +215,7 @@ void flyq_broker_fetch_cancel(flyq_broker_t *b, flyq_fetch_handle_t *h);
 
 /* Releases the slices of res and frees it. res may be NULL. Does not need
  * the broker (may be called after it closed). */
-void flyq_fetch_result_free(flyq_fetch_result_t *res);
+void flyq_broker_fetch_result_free(flyq_broker_fetch_result_t *res);
 
 /* ---- Offsets of a partition ------------------------------------------ */
 
@@ -275,20 +275,20 @@ typedef struct flyq_topic_info {
    * point into config_values. All NULL when err is set. */
   flyq_topic_kv_t config[FLYQ_TOPIC_CONFIG_KEYS];
   char config_values[FLYQ_TOPIC_CONFIG_KEYS][24];
-} flyq_topic_info_t;
+} flyq_broker_topic_info_t;
 
 typedef struct flyq_metadata {
   size_t ntopics;
-  flyq_topic_info_t *topics;
-} flyq_metadata_t;
+  flyq_broker_topic_info_t *topics;
+} flyq_broker_metadata_t;
 
 /* Describes the topics named in names[0..n) in that order, or every topic
  * in name order when names is NULL. Fills *md, which the caller frees with
  * flyq_broker_metadata_free() (nothing to free on error). Returns 0, -ENOMEM or
  * FLYQ_ERR_CLOSED. */
 int flyq_broker_metadata(flyq_broker_t *b, const char *const *names,
-                         size_t n, flyq_metadata_t *md);
-void flyq_broker_metadata_free(flyq_metadata_t *md);
+                         size_t n, flyq_broker_metadata_t *md);
+void flyq_broker_metadata_free(flyq_broker_metadata_t *md);
 
 /* ---- Consumer groups -------------------------------------------------- */
 

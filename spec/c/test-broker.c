@@ -99,13 +99,13 @@ typedef struct got {
   env_t *e;
   int calls;
   size_t nparts;
-  flyq_produce_part_t parts[16];
+  flyq_broker_produce_part_t parts[16];
   int durable[16]; /* flushed offset past last_offset inside the callback */
-  flyq_fetch_result_t *fetched;
+  flyq_broker_fetch_result_t *fetched;
   uint64_t at_ms;
 } got_t;
 
-static void on_produce(const flyq_produce_result_t *res, void *arg) {
+static void on_produce(const flyq_broker_produce_result_t *res, void *arg) {
   got_t *g = arg;
   g->calls++;
   g->nparts = res->nparts;
@@ -116,7 +116,7 @@ static void on_produce(const flyq_produce_result_t *res, void *arg) {
   }
 }
 
-static void on_fetch(flyq_fetch_result_t *res, void *arg) {
+static void on_fetch(flyq_broker_fetch_result_t *res, void *arg) {
   got_t *g = arg;
   g->calls++;
   g->fetched = res;
@@ -166,7 +166,7 @@ TEST(produce_acks1_then_fetch) {
   CHECK_EQ(pread(fp->slice.fd, hdr, 8, (off_t)fp->slice.pos), 8);
   CHECK_EQ(hdr[7], 10); /* stored base offset, big-endian */
   CHECK_EQ(f.fetched->bytes, fp->slice.len);
-  flyq_fetch_result_free(f.fetched);
+  flyq_broker_fetch_result_free(f.fetched);
 
   flyq_broker_stats_t st;
   flyq_broker_stats(e.b, &st);
@@ -426,7 +426,7 @@ TEST(long_poll_wakes_on_produce) {
   CHECK_OK(f.fetched->parts[0].err);
   CHECK(f.fetched->parts[0].slice.len > 0);
   CHECK_EQ(f.fetched->parts[0].high_watermark, 3);
-  flyq_fetch_result_free(f.fetched);
+  flyq_broker_fetch_result_free(f.fetched);
   env_close(&e);
 }
 
@@ -450,7 +450,7 @@ TEST(long_poll_times_out_empty) {
     CHECK_EQ(f.fetched->parts[i].slice.len, 0);
     CHECK_EQ(f.fetched->parts[i].high_watermark, 0);
   }
-  flyq_fetch_result_free(f.fetched);
+  flyq_broker_fetch_result_free(f.fetched);
   env_close(&e);
 }
 
@@ -469,7 +469,7 @@ TEST(long_poll_cancel_and_close) {
   CHECK_OK(produce(&e, "lp", 0, 1, 1, NULL, &g));
   CHECK(run_until(&e, &f2.calls, 5000));
   CHECK_EQ(f1.calls, 0);
-  flyq_fetch_result_free(f2.fetched);
+  flyq_broker_fetch_result_free(f2.fetched);
   /* A fetch parked at close is answered with what there is. */
   got_t f3 = {.e = &e};
   pr.offset = 1;
@@ -479,7 +479,7 @@ TEST(long_poll_cancel_and_close) {
   CHECK_EQ(f3.calls, 1);
   CHECK_OK(f3.fetched->parts[0].err);
   CHECK_EQ(f3.fetched->bytes, 0);
-  flyq_fetch_result_free(f3.fetched);
+  flyq_broker_fetch_result_free(f3.fetched);
   CHECK_EQ(f1.calls, 0);
 }
 
@@ -495,7 +495,7 @@ TEST(delete_topic_answers_waiters) {
   CHECK_EQ(f.calls, 0); /* answered from the loop, not inside delete */
   CHECK(run_until(&e, &f.calls, 5000));
   CHECK_EQ(f.fetched->parts[0].err, FLYQ_ERR_UNKNOWN_TOPIC);
-  flyq_fetch_result_free(f.fetched);
+  flyq_broker_fetch_result_free(f.fetched);
   CHECK_EQ(flyq_broker_delete_topic(e.b, "gone"), FLYQ_ERR_UNKNOWN_TOPIC);
   got_t g = {.e = &e};
   CHECK_OK(produce(&e, "gone", 0, FLYQ_ACKS_ALL, 2, NULL, &g));
@@ -520,7 +520,7 @@ TEST(fetch_errors) {
   CHECK_EQ(f.fetched->parts[1].err, FLYQ_ERR_UNKNOWN_TOPIC);
   CHECK_EQ(f.fetched->parts[2].err, FLYQ_ERR_UNKNOWN_PARTITION);
   CHECK_EQ(f.fetched->bytes, 0);
-  flyq_fetch_result_free(f.fetched);
+  flyq_broker_fetch_result_free(f.fetched);
   pr[0].max_bytes = -1;
   CHECK_EQ(flyq_broker_fetch(e.b, &req, on_fetch, &f, NULL),
            FLYQ_ERR_INVALID_ARG);
@@ -671,10 +671,10 @@ TEST(create_topic_settings_and_metadata) {
   got_t g = {.e = &e};
   CHECK_OK(produce(&e, "cfg", 1, 1, 10, NULL, &g));
   const char *names[] = {"cfg", "missing"};
-  flyq_metadata_t md;
+  flyq_broker_metadata_t md;
   CHECK_OK(flyq_broker_metadata(e.b, names, 2, &md));
   CHECK_EQ(md.ntopics, 2);
-  flyq_topic_info_t *ti = &md.topics[0];
+  flyq_broker_topic_info_t *ti = &md.topics[0];
   CHECK_OK(ti->err);
   CHECK_EQ(ti->npartitions, 2);
   CHECK_EQ(ti->partitions[1].end_offset, 10);
@@ -711,7 +711,7 @@ TEST(create_topic_settings_and_metadata) {
 TEST(declared_topics_and_flush_policy) {
   flyq_config_t cfg;
   cfg_default(&cfg);
-  flyq_config_topic_t ct = {"decl", 2, cfg.log};
+  flyq_config_topic_t ct = {.name = "decl", .partitions = 2, .log = cfg.log};
   ct.log.flush_messages = 1; /* every append asks for an fsync */
   cfg.topics = &ct;
   cfg.ntopics = 1;

@@ -34,10 +34,10 @@ static size_t names_size(const flyq_fetch_part_req_t *parts, size_t n) {
 
 /* One allocation: the result, its parts and the topic names, which are
  * filled in here; collect() fills the rest. */
-static flyq_fetch_result_t *result_new(const flyq_fetch_part_req_t *parts,
+static flyq_broker_fetch_result_t *result_new(const flyq_fetch_part_req_t *parts,
                                        size_t n) {
-  size_t size = sizeof(flyq_fetch_result_t) + n * sizeof(flyq_fetch_part_t);
-  flyq_fetch_result_t *res = calloc(1, size + names_size(parts, n));
+  size_t size = sizeof(flyq_broker_fetch_result_t) + n * sizeof(flyq_fetch_part_t);
+  flyq_broker_fetch_result_t *res = calloc(1, size + names_size(parts, n));
   if (res == NULL) return NULL;
   res->nparts = n;
   res->parts = (flyq_fetch_part_t *)(res + 1);
@@ -52,7 +52,7 @@ static flyq_fetch_result_t *result_new(const flyq_fetch_part_req_t *parts,
 
 /* Reads every part into res (made by result_new for the same parts). */
 static void collect(flyq_broker_t *b, const flyq_fetch_part_req_t *parts,
-                    int32_t max_bytes, flyq_fetch_result_t *res) {
+                    int32_t max_bytes, flyq_broker_fetch_result_t *res) {
   res->bytes = 0;
   for (size_t i = 0; i < res->nparts; i++) {
     int64_t left = (int64_t)max_bytes - (int64_t)res->bytes;
@@ -64,20 +64,20 @@ static void collect(flyq_broker_t *b, const flyq_fetch_part_req_t *parts,
   }
 }
 
-static void result_release(flyq_fetch_result_t *res) {
+static void result_release(flyq_broker_fetch_result_t *res) {
   for (size_t i = 0; i < res->nparts; i++) {
     if (res->parts[i].slice.seg) flyq_slice_release(&res->parts[i].slice);
     memset(&res->parts[i].slice, 0, sizeof res->parts[i].slice);
   }
 }
 
-static int any_error(const flyq_fetch_result_t *res) {
+static int any_error(const flyq_broker_fetch_result_t *res) {
   for (size_t i = 0; i < res->nparts; i++)
     if (res->parts[i].err < 0) return 1;
   return 0;
 }
 
-static void answer(flyq_broker_t *b, flyq_fetch_result_t *res,
+static void answer(flyq_broker_t *b, flyq_broker_fetch_result_t *res,
                    flyq_fetch_cb cb, void *arg) {
   b->stats.fetch_requests++;
   b->stats.fetched_bytes += res->bytes;
@@ -86,7 +86,7 @@ static void answer(flyq_broker_t *b, flyq_fetch_result_t *res,
   cb(res, arg);
 }
 
-void flyq_fetch_result_free(flyq_fetch_result_t *res) {
+void flyq_broker_fetch_result_free(flyq_broker_fetch_result_t *res) {
   if (res == NULL) return;
   result_release(res);
   free(res);
@@ -119,7 +119,7 @@ static void fetch_timeout(uv_timer_t *t) {
 static void fetch_closed(uv_handle_t *h) {
   flyq_fetch_handle_t *f = h->data;
   flyq_broker_t *b = f->b;
-  flyq_fetch_result_free(f->res);
+  flyq_broker_fetch_result_free(f->res);
   free(f);
   flyq__handle_closed(b);
 }
@@ -151,7 +151,7 @@ static flyq_fetch_handle_t *handle_new(flyq_broker_t *b,
 /* Parks req; takes ownership of res (its slices already released). */
 static flyq_fetch_handle_t *park(flyq_broker_t *b, const flyq_fetch_req_t *req,
                                  flyq_fetch_cb cb, void *arg,
-                                 flyq_fetch_result_t *res) {
+                                 flyq_broker_fetch_result_t *res) {
   int err;
   flyq_fetch_handle_t *f = handle_new(b, req);
   if (f == NULL) return NULL;
@@ -199,7 +199,7 @@ void flyq__fetch_wake_parked(flyq_broker_t *b) {
 
 /* Answers a ready fetch (already removed from b->ready) and frees it. */
 void flyq__fetch_answer(flyq_fetch_handle_t *f) {
-  flyq_fetch_result_t *res = f->res;
+  flyq_broker_fetch_result_t *res = f->res;
   unwatch(f);
   collect(f->b, f->parts, f->max_bytes, res);
   f->res = NULL;
@@ -238,7 +238,7 @@ int flyq_broker_fetch(flyq_broker_t *b, const flyq_fetch_req_t *req,
     b->stats.errors++;
     return rc;
   }
-  flyq_fetch_result_t *res = result_new(req->parts, req->nparts);
+  flyq_broker_fetch_result_t *res = result_new(req->parts, req->nparts);
   if (res == NULL) return -ENOMEM;
   collect(b, req->parts, req->max_bytes, res);
   if (res->bytes >= (uint64_t)req->min_bytes || req->max_wait_ms == 0 ||

@@ -92,7 +92,7 @@ struct flyq_fetch_handle {
   int32_t min_bytes;
   uint64_t avail; /* bytes available to this fetch */
   int woken;      /* in b->ready (or cancelled) */
-  flyq_fetch_result_t *res; /* allocated at park time, handed to cb */
+  flyq_broker_fetch_result_t *res; /* allocated at park time, handed to cb */
   size_t nparts;
   flyq_fetch_part_req_t *parts; /* topic names copied after the arrays */
   flyq__watch_t *watches;
@@ -111,11 +111,11 @@ typedef struct flyq__produce_req {
   flyq_broker_t *b;
   uv_timer_t timer;
   int has_timer;
-  flyq_produce_cb cb;
+  flyq_broker_produce_cb cb;
   void *arg;
   size_t pending;
   size_t nparts;
-  flyq_produce_part_t *parts;
+  flyq_broker_produce_part_t *parts;
   flyq__ack_t *acks;
   char *topic;
 } flyq__produce_req_t;
@@ -176,7 +176,7 @@ void flyq__topics_free(flyq_broker_t *b);
 int flyq__topic_config_apply(flyq_log_config_t *c, const flyq_topic_kv_t *kvs,
                              size_t n, char *err, size_t errlen);
 void flyq__topic_config_format(const flyq_log_config_t *c,
-                               flyq_topic_info_t *info);
+                               flyq_broker_topic_info_t *info);
 
 /* produce.c */
 void flyq__produce_finish(flyq__produce_req_t *req);

@@ -7,7 +7,7 @@
 
 #include "broker/internal.h"
 
-static int info_fill(flyq_topic_info_t *info, const char *name,
+static int info_fill(flyq_broker_topic_info_t *info, const char *name,
                      flyq_topic_t *t) {
   info->name = strdup(name);
   if (info->name == NULL) return -ENOMEM;
@@ -26,18 +26,18 @@ static int info_fill(flyq_topic_info_t *info, const char *name,
 }
 
 typedef struct all_ctx {
-  flyq_metadata_t *md;
+  flyq_broker_metadata_t *md;
   size_t cap;
 } all_ctx_t;
 
 static int fill_next(flyq_topic_t *t, void *arg) {
   all_ctx_t *ctx = arg;
   if (ctx->md->ntopics == ctx->cap) return FLYQ_ERR_LIMIT;
-  flyq_topic_info_t *info = &ctx->md->topics[ctx->md->ntopics++];
+  flyq_broker_topic_info_t *info = &ctx->md->topics[ctx->md->ntopics++];
   return info_fill(info, flyq_topic_name(t), t);
 }
 
-static int metadata_all(flyq_broker_t *b, flyq_metadata_t *md) {
+static int metadata_all(flyq_broker_t *b, flyq_broker_metadata_t *md) {
   all_ctx_t ctx = {md, flyq_store_topic_count(b->store)};
   md->topics = calloc(ctx.cap ? ctx.cap : 1, sizeof *md->topics);
   if (md->topics == NULL) return -ENOMEM;
@@ -45,7 +45,7 @@ static int metadata_all(flyq_broker_t *b, flyq_metadata_t *md) {
 }
 
 static int metadata_named(flyq_broker_t *b, const char *const *names,
-                          size_t n, flyq_metadata_t *md) {
+                          size_t n, flyq_broker_metadata_t *md) {
   md->topics = calloc(n ? n : 1, sizeof *md->topics);
   if (md->topics == NULL) return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
@@ -59,7 +59,7 @@ static int metadata_named(flyq_broker_t *b, const char *const *names,
 }
 
 int flyq_broker_metadata(flyq_broker_t *b, const char *const *names,
-                         size_t n, flyq_metadata_t *md) {
+                         size_t n, flyq_broker_metadata_t *md) {
   if (b->closing) return FLYQ_ERR_CLOSED;
   memset(md, 0, sizeof *md);
   int rc = names ? metadata_named(b, names, n, md) : metadata_all(b, md);
@@ -67,7 +67,7 @@ int flyq_broker_metadata(flyq_broker_t *b, const char *const *names,
   return rc;
 }
 
-void flyq_broker_metadata_free(flyq_metadata_t *md) {
+void flyq_broker_metadata_free(flyq_broker_metadata_t *md) {
   for (size_t i = 0; i < md->ntopics; i++) {
     free(md->topics[i].name);
     free(md->topics[i].partitions);

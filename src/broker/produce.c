@@ -28,9 +28,9 @@ static void count_append(flyq_broker_t *b, const flyq_append_result_t *res,
 
 /* One allocation: the request, its entries, their waiters and the name. */
 static flyq__produce_req_t *req_new(flyq_broker_t *b, const char *topic,
-                                    size_t n, flyq_produce_cb cb, void *arg) {
+                                    size_t n, flyq_broker_produce_cb cb, void *arg) {
   size_t nlen = strlen(topic) + 1;
-  size_t size = sizeof(flyq__produce_req_t) + n * sizeof(flyq_produce_part_t) +
+  size_t size = sizeof(flyq__produce_req_t) + n * sizeof(flyq_broker_produce_part_t) +
                 n * sizeof(flyq__ack_t) + nlen;
   flyq__produce_req_t *req = calloc(1, size);
   if (req == NULL) return NULL;
@@ -38,7 +38,7 @@ static flyq__produce_req_t *req_new(flyq_broker_t *b, const char *topic,
   req->cb = cb;
   req->arg = arg;
   req->nparts = n;
-  req->parts = (flyq_produce_part_t *)(req + 1);
+  req->parts = (flyq_broker_produce_part_t *)(req + 1);
   req->acks = (flyq__ack_t *)(req->parts + n);
   req->topic = (char *)(req->acks + n);
   memcpy(req->topic, topic, nlen);
@@ -59,7 +59,7 @@ void flyq__ack_settle(flyq__ack_t *a, int err) {
   flyq__produce_req_t *req = a->req;
   flyq__list_remove(&a->link);
   if (err < 0) {
-    flyq_produce_part_t *e = &req->parts[a->idx];
+    flyq_broker_produce_part_t *e = &req->parts[a->idx];
     e->err = err;
     e->base_offset = e->last_offset = -1;
   }
@@ -86,7 +86,7 @@ static void req_closed(uv_handle_t *h) {
 
 /* Answers a settled request (popped from b->done) and frees it. */
 void flyq__produce_finish(flyq__produce_req_t *req) {
-  flyq_produce_result_t res = {req->topic, req->nparts, req->parts};
+  flyq_broker_produce_result_t res = {req->topic, req->nparts, req->parts};
   for (size_t i = 0; i < req->nparts; i++)
     if (req->parts[i].err < 0) req->b->stats.errors++;
   req->cb(&res, req->arg);
@@ -130,7 +130,7 @@ static void req_wait(flyq_broker_t *b, flyq__topic_t *tp,
  * even if the callback deletes the topic. */
 static int produce_one(flyq_broker_t *b, const char *name, flyq__part_t *p,
                        int acks, uint8_t *buf, size_t len, int64_t timeout_ms,
-                       flyq_produce_cb cb, void *arg) {
+                       flyq_broker_produce_cb cb, void *arg) {
   flyq__produce_req_t *req = NULL;
   flyq_append_result_t res;
   if (acks == FLYQ_ACKS_ALL && !(req = req_new(b, name, 1, cb, arg)))
@@ -141,12 +141,12 @@ static int produce_one(flyq_broker_t *b, const char *name, flyq__part_t *p,
     return fail(b, rc);
   }
   count_append(b, &res, len);
-  flyq_produce_part_t part = {p->id, 0, res.base_offset, res.last_offset,
+  flyq_broker_produce_part_t part = {p->id, 0, res.base_offset, res.last_offset,
                               flyq_log_start_offset(p->log)};
   flyq__topic_t *tp = p->topic;
   flyq__appended(b, p, len, res.flush_due);
   if (req == NULL) {
-    flyq_produce_result_t r = {name, 1, &part};
+    flyq_broker_produce_result_t r = {name, 1, &part};
     cb(&r, arg);
     return 0;
   }
@@ -260,13 +260,13 @@ static int cmp_int32(const void *a, const void *b) {
 
 /* Appends the builder of partition p; fills *out either way. */
 static void append_built(flyq_broker_t *b, flyq__part_t *p,
-                         flyq_produce_part_t *out, int64_t now_ms) {
+                         flyq_broker_produce_part_t *out, int64_t now_ms) {
   const uint8_t *data;
   size_t len;
   flyq_append_result_t res;
   int rc = flyq_batch_builder_finish(&b->builders[p->id], &data, &len);
   if (rc == 0) rc = flyq_log_append(p->log, (uint8_t *)data, len, now_ms, &res);
-  *out = (flyq_produce_part_t){p->id, rc, -1, -1, flyq_log_start_offset(p->log)};
+  *out = (flyq_broker_produce_part_t){p->id, rc, -1, -1, flyq_log_start_offset(p->log)};
   if (rc < 0) return;
   out->base_offset = res.base_offset;
   out->last_offset = res.last_offset;
@@ -275,9 +275,9 @@ static void append_built(flyq_broker_t *b, flyq__part_t *p,
 }
 
 static void answer_now(flyq_broker_t *b, const char *name,
-                       flyq_produce_part_t *parts, size_t n,
-                       flyq_produce_cb cb, void *arg) {
-  flyq_produce_result_t r = {name, n, parts};
+                       flyq_broker_produce_part_t *parts, size_t n,
+                       flyq_broker_produce_cb cb, void *arg) {
+  flyq_broker_produce_result_t r = {name, n, parts};
   for (size_t i = 0; i < n; i++)
     if (parts[i].err < 0) b->stats.errors++;
   cb(&r, arg);
@@ -285,9 +285,9 @@ static void answer_now(flyq_broker_t *b, const char *name,
 
 static int produce_any(flyq_broker_t *b, const char *name, flyq__topic_t *tp,
                        int acks, const uint8_t *buf, size_t len,
-                       int64_t timeout_ms, flyq_produce_cb cb, void *arg) {
+                       int64_t timeout_ms, flyq_broker_produce_cb cb, void *arg) {
   int32_t n = 0;
-  flyq_produce_part_t stack[STACK_RESULTS], *parts = stack;
+  flyq_broker_produce_part_t stack[STACK_RESULTS], *parts = stack;
   flyq__produce_req_t *req = NULL;
   int rc = validate_all(buf, len);
   if (rc == 0) rc = scratch_reserve(b, tp->nparts);
@@ -319,7 +319,7 @@ static int produce_any(flyq_broker_t *b, const char *name, flyq__topic_t *tp,
 
 int flyq_broker_produce(flyq_broker_t *b, const char *topic,
                         int32_t partition, int acks, uint8_t *batches,
-                        size_t len, int64_t timeout_ms, flyq_produce_cb cb,
+                        size_t len, int64_t timeout_ms, flyq_broker_produce_cb cb,
                         void *arg) {
   flyq__topic_t *tp;
   if (b->closing) return FLYQ_ERR_CLOSED;

@@ -92,7 +92,7 @@ int flyq__topic_config_apply(flyq_log_config_t *c, const flyq_topic_kv_t *kvs,
 
 /* Fills info->config with every setting of c as text. */
 void flyq__topic_config_format(const flyq_log_config_t *c,
-                               flyq_topic_info_t *info) {
+                               flyq_broker_topic_info_t *info) {
   for (size_t i = 0; i < FLYQ_TOPIC_CONFIG_KEYS; i++) {
     const kv_def_t *d = &kv_defs[i];
     const char *field = (const char *)c + d->off;

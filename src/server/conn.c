@@ -33,7 +33,7 @@ flyq__req_t *flyq__req_new(flyq__sconn_t *sc) {
 }
 
 void flyq__req_free(flyq__req_t *req) {
-  flyq_fetch_result_free(req->fetch);
+  flyq_broker_fetch_result_free(req->fetch);
   flyq_buf_free(&req->out);
   flyq_arena_free(&req->arena);
   free(req);

@@ -34,7 +34,7 @@ static void part_fill(flyq_proto_fetch_resp_part_t *out,
 
 /* The response's chunks: encoded bytes and slices in turn. */
 static int splice_chunks(flyq__req_t *req, const size_t *at, size_t nat) {
-  const flyq_fetch_result_t *res = req->fetch;
+  const flyq_broker_fetch_result_t *res = req->fetch;
   flyq_net_chunk_t *ch =
       flyq_arena_calloc(&req->arena, 2 * nat + 1, sizeof *ch);
   if (ch == NULL) return -ENOMEM;
@@ -54,7 +54,7 @@ static int splice_chunks(flyq__req_t *req, const size_t *at, size_t nat) {
 }
 
 static int encode(flyq__req_t *req, const fetch_state_t *st) {
-  const flyq_fetch_result_t *res = req->fetch;
+  const flyq_broker_fetch_result_t *res = req->fetch;
   if (res->nparts != st->nparts) return FLYQ_ERR_INVALID_ARG;
   flyq_proto_fetch_resp_topic_t *topics =
       flyq_arena_calloc(&req->arena, (size_t)st->ntopics, sizeof *topics);
@@ -80,7 +80,7 @@ static int encode(flyq__req_t *req, const fetch_state_t *st) {
   return rc;
 }
 
-static void fetched(flyq_fetch_result_t *res, void *arg) {
+static void fetched(flyq_broker_fetch_result_t *res, void *arg) {
   flyq__req_t *req = arg;
   req->handle = NULL;
   req->waiting = 0;

@@ -64,7 +64,7 @@ struct flyq__req {
   /* Set when the response splices file ranges between parts of out. */
   flyq_net_chunk_t *chunks;
   size_t nchunks;
-  flyq_fetch_result_t *fetch;  /* slices the response sends; freed after */
+  flyq_broker_fetch_result_t *fetch;  /* slices the response sends; freed after */
   flyq_fetch_handle_t *handle; /* a parked fetch */
 };
 

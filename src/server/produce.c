@@ -39,7 +39,7 @@ static void slot_fail(slot_t *s, int err) {
   p->base_offset = p->last_offset = p->log_start_offset = -1;
 }
 
-static void slot_set(slot_t *s, const flyq_produce_result_t *res) {
+static void slot_set(slot_t *s, const flyq_broker_produce_result_t *res) {
   flyq_proto_produce_resp_part_t *p =
       flyq_arena_calloc(&s->req->arena, res->nparts, sizeof *p);
   if (p == NULL && res->nparts > 0) {
@@ -47,7 +47,7 @@ static void slot_set(slot_t *s, const flyq_produce_result_t *res) {
     return;
   }
   for (size_t i = 0; i < res->nparts; i++) {
-    const flyq_produce_part_t *r = &res->parts[i];
+    const flyq_broker_produce_part_t *r = &res->parts[i];
     p[i].partition = r->partition;
     p[i].error_code = flyq_wire_error_from(r->err);
     p[i].error_message = flyq__errmsg(r->err);
@@ -107,7 +107,7 @@ static void unref(flyq__req_t *req) {
   flyq__sconn_flush(req->sc);
 }
 
-static void produced(const flyq_produce_result_t *res, void *arg) {
+static void produced(const flyq_broker_produce_result_t *res, void *arg) {
   slot_t *s = arg;
   slot_set(s, res);
   unref(s->req);

@@ -8,7 +8,7 @@
 
 /* ---- Metadata --------------------------------------------------------- */
 
-static int md_topic(flyq__req_t *req, const flyq_topic_info_t *ti,
+static int md_topic(flyq__req_t *req, const flyq_broker_topic_info_t *ti,
                     flyq_str_t name, int invalid,
                     flyq_proto_metadata_topic_t *out) {
   int err = invalid ? FLYQ_ERR_INVALID_NAME : ti->err;
@@ -61,12 +61,12 @@ static int md_names(flyq__req_t *req, const flyq_proto_metadata_req_t *r,
 }
 
 static int md_encode(flyq__req_t *req, const flyq_proto_metadata_req_t *r,
-                     const flyq_metadata_t *md, const int *invalid) {
+                     const flyq_broker_metadata_t *md, const int *invalid) {
   flyq_proto_metadata_topic_t *t =
       flyq_arena_calloc(&req->arena, md->ntopics, sizeof *t);
   if (t == NULL && md->ntopics > 0) return -ENOMEM;
   for (size_t i = 0; i < md->ntopics; i++) {
-    const flyq_topic_info_t *ti = &md->topics[i];
+    const flyq_broker_topic_info_t *ti = &md->topics[i];
     flyq_str_t name = r->ntopics >= 0 ? r->topics[i] : flyq_str(ti->name);
     int rc = md_topic(req, ti, name, invalid && invalid[i], &t[i]);
     if (rc < 0) return rc;
@@ -84,7 +84,7 @@ void flyq__handle_metadata(flyq__req_t *req,
                            const flyq_proto_metadata_req_t *r) {
   const char **names;
   int *invalid;
-  flyq_metadata_t md;
+  flyq_broker_metadata_t md;
   int rc = md_names(req, r, &names, &invalid);
   if (rc == 0)
     rc = flyq_broker_metadata(req->broker, names,
