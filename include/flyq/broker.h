@@ -323,6 +323,113 @@ int flyq_broker_foreach_group(flyq_broker_t *b,
                               int (*fn)(const char *group, void *arg),
                               void *arg);
 
+/* ---- Config plan and apply (docs/config.md, "Reloading") -------------- */
+
+/* What applying a new config would do (FLYQ_CHANGE_ERROR: could not do).
+ * flyq_broker_change_kind_name() gives the names used on the wire. */
+typedef enum flyq_change_kind {
+  FLYQ_CHANGE_CREATE_TOPIC,   /* declared, not on the broker */
+  FLYQ_CHANGE_ADD_PARTITIONS, /* declared with more partitions */
+  FLYQ_CHANGE_SET,            /* a setting applied at once (broker-wide or
+                                 a topic's) */
+  FLYQ_CHANGE_PLUGINS,        /* plugin settings, applied by the host's
+                                 plugin runtime */
+  FLYQ_CHANGE_DRIFT,          /* on the broker, not declared, kept */
+  FLYQ_CHANGE_DELETE_TOPIC,   /* not declared, and the config prunes */
+  FLYQ_CHANGE_RESTART,        /* a setting that takes effect only when the
+                                 broker is restarted (listen, data_dir, the
+                                 connection limits, ...) */
+  FLYQ_CHANGE_ERROR           /* refused (e.g. fewer partitions): apply
+                                 refuses the whole plan */
+} flyq_change_kind_t;
+
+typedef struct flyq_broker_change {
+  flyq_change_kind_t kind;
+  char *topic;  /* the topic, or "" for a broker-wide change; owned */
+  char *detail; /* one line: "partitions 2 -> 4",
+                   "retention.ms 604800000 -> 3600000"; owned */
+} flyq_broker_change_t;
+
+/* Broker-wide changes first (in a fixed key order), then topics in name
+ * order, each topic's changes in the order they are applied. */
+typedef struct flyq_broker_plan {
+  flyq_broker_change_t *changes;
+  size_t n;
+  size_t cap;
+  size_t nerrors; /* changes of kind FLYQ_CHANGE_ERROR */
+} flyq_broker_plan_t;
+
+/* "create_topic", "add_partitions", "set", "plugins", "drift",
+ * "delete_topic", "restart" or "error". Static. */
+const char *flyq_broker_change_kind_name(flyq_change_kind_t kind);
+
+/* Compares the broker with next, a complete config (as flyq_config_load
+ * makes it; read during the call only). Topics: the broker's topics and
+ * settings against next->topics (a topic that is not declared is drift, or
+ * deleted when next->prune is set; its dead-letter topic "<name>.dlq"
+ * counts as declared when the topic's on_error is dead_letter). Partition
+ * counts only grow: fewer is an error, and so is a topic count over
+ * next->max_topics. Broker-wide settings and plugins: next against old, the
+ * config the broker runs with; when old is NULL the broker's own copy of
+ * its scalar settings is used and strings and plugins are not compared.
+ * Fills *out (initialised here; free it with flyq_broker_plan_free, also
+ * on error). Returns 0, -ENOMEM or FLYQ_ERR_CLOSED. Changes nothing. */
+int flyq_broker_plan(flyq_broker_t *b, const flyq_config_t *old,
+                     const flyq_config_t *next, flyq_broker_plan_t *out);
+
+/* Carries out plan, which flyq_broker_plan made for next with no broker
+ * call in between: creates, grows and re-configures topics, deletes the
+ * pruned ones, then takes next's settings that apply at once (defaults of
+ * new topics, auto_create_topics, max_topics, the groups and retention
+ * timers). PLUGINS, RESTART and DRIFT changes need nothing from the broker;
+ * log_level and shutdown_timeout_ms are the host's to apply. A plan with
+ * errors is refused: FLYQ_ERR_CONFIG with the errors in err, nothing done.
+ * A failing topic step stops the apply: the steps before it stay applied,
+ * the broker-wide settings are not taken, and err (may be NULL) says which
+ * step failed. *steps (may be NULL) receives the number of topic steps
+ * started, a failed one included, also on error (0: the broker is
+ * unchanged). Returns 0,
+ * FLYQ_ERR_CONFIG, an I/O error, -ENOMEM or FLYQ_ERR_CLOSED. */
+int flyq_broker_apply(flyq_broker_t *b, const flyq_config_t *next,
+                      const flyq_broker_plan_t *plan, size_t *steps,
+                      char *err, size_t errlen);
+
+/* Frees the changes of plan and empties it; safe to call twice. */
+void flyq_broker_plan_free(flyq_broker_plan_t *plan);
+
+/* Copies into next, from running, every setting that takes effect only at a
+ * restart (listen, http, data_dir, allow_anonymous and the connection
+ * limits), so that next describes the broker once it is applied. Returns 0
+ * or -ENOMEM (next is then unchanged). */
+int flyq_broker_keep_restart_settings(flyq_config_t *next,
+                                      const flyq_config_t *running);
+
+/* Reading config text needs the Lua host, which the broker does not link:
+ * the host (flyq serve) registers a handler that loads the text (NULL: the
+ * file the broker was started with), plans it against the running config
+ * and, when apply is set, applies it. It fills *out on success (the caller
+ * frees it), leaves it empty on error with one line in err, and returns 0 or
+ * a negative code (FLYQ_ERR_CONFIG for a config that does not load or a
+ * plan with errors). It runs synchronously, on the loop thread. */
+typedef int (*flyq_broker_reload_fn)(void *arg, const char *text, size_t len,
+                                     const char *name, int apply,
+                                     flyq_broker_plan_t *out, char *err,
+                                     size_t errlen);
+
+/* Sets (or with fn NULL removes) the reload handler. */
+void flyq_broker_set_reload_handler(flyq_broker_t *b, flyq_broker_reload_fn fn,
+                                    void *arg);
+
+/* For protocol handlers (ConfigPlan, ConfigApply): calls the reload handler
+ * with text[0..len) (text NULL: the startup file) named name (NULL:
+ * "config"). *out is initialised here and filled on success; on error it
+ * is empty and err (may be NULL) has one line. Returns what the handler
+ * returns, FLYQ_ERR_UNSUPPORTED when there is no handler, or
+ * FLYQ_ERR_CLOSED. */
+int flyq_broker_reload(flyq_broker_t *b, const char *text, size_t len,
+                       const char *name, int apply, flyq_broker_plan_t *out,
+                       char *err, size_t errlen);
+
 /* ---- Stats ------------------------------------------------------------ */
 
 /* Counters since the broker started, and a few gauges. */

@@ -381,6 +381,42 @@ typedef struct flyq_string_list {
 int flyq_client_list_groups(flyq_client_t *c, flyq_string_list_t *out);
 void flyq_string_list_free(flyq_string_list_t *l);
 
+/* ---- Config plan and apply (admin) ------------------------------------ */
+
+/* One change of a config plan (docs/config.md, "Reloading"). */
+typedef struct flyq_client_change {
+  const char *kind;   /* "create_topic", "add_partitions", "set", "plugins",
+                         "drift", "delete_topic", "restart" or "error" */
+  const char *topic;  /* "" for a broker-wide change */
+  const char *detail; /* "partitions 2 -> 4" */
+} flyq_client_change_t;
+
+typedef struct flyq_client_plan {
+  const flyq_client_change_t *changes;
+  size_t n;
+  size_t nerrors; /* changes of kind "error" */
+} flyq_client_plan_t;
+
+/* ConfigPlan (API 50): what applying a config would change on the broker,
+ * without changing anything. text is len bytes of a config file's Lua
+ * source, or NULL for the file the broker was started with; name (NULL:
+ * "config") names it in the broker's error messages. On success *plan
+ * (owned by the client, valid until the next call) lists the changes,
+ * errors included (a partition count that would shrink). A config that does
+ * not load is FLYQ_ERR_CONFIG, with the broker's "FILE:LINE: reason" in
+ * flyq_client_errmsg(). A broker without these APIs gives
+ * FLYQ_ERR_UNSUPPORTED. */
+int flyq_client_config_plan(flyq_client_t *c, const char *text, size_t len,
+                            const char *name, flyq_client_plan_t *plan);
+
+/* ConfigApply (API 51): validates the config, plans it and applies the
+ * plan; *plan receives what was applied. A config that does not load or a
+ * plan with errors is FLYQ_ERR_CONFIG and changes nothing; a failure half
+ * way is the failing step's error, with the broker's account of what was
+ * applied in flyq_client_errmsg(). */
+int flyq_client_config_apply(flyq_client_t *c, const char *text, size_t len,
+                             const char *name, flyq_client_plan_t *plan);
+
 /* ---- Raw frames (tests and tools) ------------------------------------- */
 
 /* Writes bytes as they are (they should include the int32 frame size) and

@@ -27,8 +27,8 @@
  *
  * Nullability: strings and arrays are never null except client_id, every
  * error_message, the Authenticate principal, Metadata's topic list and
- * OffsetFetch's topic list. Bytes (records, credentials) may be null
- * (len -1); a consumer treats null records as empty.
+ * OffsetFetch's topic list. Bytes (records, credentials, config text) may
+ * be null (len -1); a consumer treats null records as empty.
  *
  * Array fields are a pointer plus an int32 count; for nullable arrays a
  * count of -1 means null (the pointer is then ignored/NULL).
@@ -72,6 +72,8 @@ enum {
   FLYQ_API_CREATE_TOPICS = 19,
   FLYQ_API_DELETE_TOPICS = 20,
   FLYQ_API_AUTHENTICATE = 36,
+  FLYQ_API_CONFIG_PLAN = 50,
+  FLYQ_API_CONFIG_APPLY = 51,
 };
 
 typedef struct flyq_proto_api_version {
@@ -81,7 +83,7 @@ typedef struct flyq_proto_api_version {
 } flyq_proto_api_version_t;
 
 /* What this broker advertises in ApiVersions, ordered by api_key. */
-#define FLYQ_PROTO_API_COUNT 11
+#define FLYQ_PROTO_API_COUNT 13
 extern const flyq_proto_api_version_t
     flyq_proto_api_versions[FLYQ_PROTO_API_COUNT];
 
@@ -109,6 +111,7 @@ const char *flyq_proto_api_name(int16_t api_key);
   XX(UNSUPPORTED_VERSION, 35)                                                 \
   XX(TOPIC_ALREADY_EXISTS, 36)                                                \
   XX(INVALID_PARTITIONS, 37)                                                  \
+  XX(INVALID_CONFIG, 40)                                                      \
   XX(INVALID_REQUEST, 42)                                                     \
   XX(STORAGE_ERROR, 56)                                                       \
   XX(AUTHENTICATION_FAILED, 58)                                               \
@@ -624,6 +627,41 @@ int flyq_proto_decode_authenticate_resp(
     const uint8_t *p, size_t len, flyq_arena_t *a,
     flyq_proto_authenticate_resp_t *resp);
 
+/* ---- ConfigPlan (50) and ConfigApply (51) ----------------------------- */
+
+/* Both APIs have the same request and response layouts and share these
+ * functions; the request encoder takes the API from h->api_key (either
+ * key, else FLYQ_ERR_INVALID_ARG). */
+typedef struct flyq_proto_config_req {
+  flyq_bytes_t text; /* the config file's Lua source; null = the file the
+                        broker was started with */
+  flyq_str_t name;   /* names the text in error messages, e.g. its path */
+} flyq_proto_config_req_t;
+
+typedef struct flyq_proto_config_change {
+  flyq_str_t kind;   /* "create_topic", "add_partitions", "set", "plugins",
+                        "drift", "delete_topic", "restart", "error" */
+  flyq_str_t topic;  /* "" for a broker-wide change */
+  flyq_str_t detail; /* "partitions 2 -> 4" */
+} flyq_proto_config_change_t;
+
+typedef struct flyq_proto_config_resp {
+  flyq_proto_resp_header_t hdr;
+  const flyq_proto_config_change_t *changes;
+  int32_t nchanges;
+} flyq_proto_config_resp_t;
+
+int flyq_proto_encode_config_req(flyq_buf_t *b,
+                                 const flyq_proto_req_header_t *h,
+                                 const flyq_proto_config_req_t *req);
+int flyq_proto_decode_config_req(flyq_reader_t *r, flyq_arena_t *a,
+                                 flyq_proto_config_req_t *req);
+int flyq_proto_encode_config_resp(flyq_buf_t *b,
+                                  const flyq_proto_config_resp_t *resp);
+int flyq_proto_decode_config_resp(const uint8_t *p, size_t len,
+                                  flyq_arena_t *a,
+                                  flyq_proto_config_resp_t *resp);
+
 /* ---- Any request (server dispatch, fuzzing) --------------------------- */
 
 typedef struct flyq_proto_request {
@@ -638,6 +676,7 @@ typedef struct flyq_proto_request {
     flyq_proto_create_topics_req_t create_topics;
     flyq_proto_delete_topics_req_t delete_topics;
     flyq_proto_authenticate_req_t authenticate;
+    flyq_proto_config_req_t config; /* ConfigPlan and ConfigApply */
   } body; /* the member named after hdr.api_key; nothing for empty bodies */
 } flyq_proto_request_t;
 

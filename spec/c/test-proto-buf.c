@@ -186,7 +186,7 @@ TEST(frame_size_limits) {
 }
 
 TEST(version_table) {
-  static const int16_t keys[] = {0, 1, 2, 3, 8, 9, 16, 18, 19, 20, 36};
+  static const int16_t keys[] = {0, 1, 2, 3, 8, 9, 16, 18, 19, 20, 36, 50, 51};
   for (int i = 0; i < FLYQ_PROTO_API_COUNT; i++) {
     CHECK_EQ(flyq_proto_api_versions[i].api_key, keys[i]);
     CHECK(flyq_proto_version_supported(keys[i], 0));

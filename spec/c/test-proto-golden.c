@@ -210,10 +210,10 @@ TEST(metadata_response) {
 
 TEST(api_versions_response) {
   static const uint8_t golden[] = {
-      0x00, 0x00, 0x00, 0x55,             /* frame size 85 */
+      0x00, 0x00, 0x00, 0x61,             /* frame size 97 */
       0x00, 0x00, 0x00, 0x01,             /* correlation_id 1 */
       0x00, 0x00, 0xff, 0xff,             /* no error, null message */
-      0x00, 0x00, 0x00, 0x0b,             /* 11 APIs: key, min, max */
+      0x00, 0x00, 0x00, 0x0d,             /* 13 APIs: key, min, max */
       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* Produce */
       0x00, 0x01, 0x00, 0x00, 0x00, 0x00, /* Fetch */
       0x00, 0x02, 0x00, 0x00, 0x00, 0x00, /* ListOffsets */
@@ -225,6 +225,8 @@ TEST(api_versions_response) {
       0x00, 0x13, 0x00, 0x00, 0x00, 0x00, /* CreateTopics */
       0x00, 0x14, 0x00, 0x00, 0x00, 0x00, /* DeleteTopics */
       0x00, 0x24, 0x00, 0x00, 0x00, 0x00, /* Authenticate */
+      0x00, 0x32, 0x00, 0x00, 0x00, 0x00, /* ConfigPlan */
+      0x00, 0x33, 0x00, 0x00, 0x00, 0x00, /* ConfigApply */
       0x00, 0x05, '0', '.', '1', '.', '0', /* broker_version */
   };
   flyq_buf_t b;
@@ -239,7 +241,7 @@ TEST(api_versions_response) {
   CHECK_GOLDEN(&b, golden);
   CHECK_OK(flyq_proto_decode_api_versions_resp(golden + 4, sizeof golden - 4,
                                                &a, &d));
-  CHECK_EQ(d.napis, 11);
+  CHECK_EQ(d.napis, 13);
   CHECK_EQ(d.apis[10].api_key, FLYQ_API_AUTHENTICATE);
   CHECK(flyq_str_eq(d.broker_version, FLYQ_VERSION));
   flyq_buf_free(&b);

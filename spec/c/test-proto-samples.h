@@ -159,6 +159,9 @@ static inline int encode_any_request(flyq_buf_t *b,
     return flyq_proto_encode_delete_topics_req(b, h, &r->body.delete_topics);
   case FLYQ_API_AUTHENTICATE:
     return flyq_proto_encode_authenticate_req(b, h, &r->body.authenticate);
+  case FLYQ_API_CONFIG_PLAN:
+  case FLYQ_API_CONFIG_APPLY:
+    return flyq_proto_encode_config_req(b, h, &r->body.config);
   }
   return FLYQ_ERR_UNSUPPORTED;
 }

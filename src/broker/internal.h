@@ -152,6 +152,8 @@ struct flyq_broker {
   flyq_record_header_t *hdrs;
   size_t nhdrs;
   flyq_broker_stats_t stats;
+  flyq_broker_reload_fn reload_fn; /* apply.c: the host's config loader */
+  void *reload_arg;
 };
 
 /* broker.c */

@@ -1,37 +1,71 @@
-/* `flyq config`: checks a broker config file without starting a broker
- * (`check`); `plan` and `apply`, which will compare a file with a running
- * broker and apply it, are not implemented yet. The file format is in
- * docs/config.md; loading is flyq_config_load (src/host/config.c).
+/* `flyq config`: declarative config as GitOps. `check` runs a config file
+ * in the sandbox without a broker (flyq_config_load, src/host/config.c);
+ * `plan` shows what the file would change on a running broker and `apply`
+ * makes those changes (ConfigPlan and ConfigApply, docs/protocol.md). The
+ * file format and what takes effect on reload are in docs/config.md.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/commands.h"
 #include "flyq/config.h"
 
+/* What flyq_config_load accepts; a larger file is refused here already. */
+#define CONFIG_FILE_MAX (4u << 20)
+
 static const char usage[] =
     "usage: flyq config check [-c FILE]\n"
-    "       flyq config plan [-c FILE]    (not implemented yet)\n"
-    "       flyq config apply [-c FILE]   (not implemented yet)\n"
+    "       flyq config plan [-c FILE] [-b HOST:PORT]\n"
+    "       flyq config apply [-c FILE] [-b HOST:PORT]\n"
     "\n"
     "Commands:\n"
     "  check   run FILE in the config sandbox and check every key against\n"
     "          the schema, without starting a broker; prints\n"
     "          \"ok: FILE (N topics)\", or the error (FILE: key.path: reason)\n"
     "          and exits 1\n"
-    "  plan    show what apply would change on a running broker\n"
-    "          (not implemented yet: exits 2)\n"
-    "  apply   create and update the file's topics on a running broker\n"
-    "          (not implemented yet: exits 2)\n"
+    "  plan    show what applying FILE would change on a running broker\n"
+    "  apply   apply FILE to a running broker (as SIGHUP does with the\n"
+    "          broker's own file)\n"
     "\n"
     "Options:\n"
-    "  -c, --config FILE   the config file; without it, the built-in\n"
-    "                      defaults (what `flyq serve` uses without -c)\n"
-    "  -h, --help          show this help\n"
+    "  -c, --config FILE   the config file; without it, check uses the\n"
+    "                      built-in defaults, plan and apply the file the\n"
+    "                      broker was started with\n"
+    "  -h, --help          show this help ('flyq config plan --help' for\n"
+    "                      plan and apply)\n"
     "\n"
-    "Exit status: 0 valid, 1 invalid, 2 usage error or not implemented.\n"
+    "Exit status: 0 valid, 1 invalid, 2 usage error.\n"
     "The file format is described in docs/config.md.\n";
+
+static const char plan_usage[] =
+    "usage: flyq config plan [-c FILE] [-b HOST:PORT] [--token TOKEN]\n"
+    "       flyq config apply [-c FILE] [-b HOST:PORT] [--token TOKEN]\n"
+    "\n"
+    "plan sends FILE to the broker, which loads and validates it and prints\n"
+    "what applying it would change, one line each, \"KIND TOPIC: DETAIL\"\n"
+    "(\"KIND: DETAIL\" for broker-wide settings):\n"
+    "  create_topic     a declared topic the broker does not have\n"
+    "  add_partitions   more partitions (partition counts only grow)\n"
+    "  set              a setting that changes at once\n"
+    "  plugins          a plugin setting\n"
+    "  drift            a topic the file does not declare (kept)\n"
+    "  delete_topic     the same with prune = true: deleted\n"
+    "  restart          a setting that needs a restart (listen, data_dir)\n"
+    "  error            a change the broker refuses (fewer partitions)\n"
+    "apply makes the changes and prints them. It refuses a file that does\n"
+    "not load or whose plan has errors, and then changes nothing.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE       the config file (default: the file the\n"
+    "                          broker was started with, reloaded by it)\n"
+    FLYQ_CLI_COMMON_HELP
+    "\n"
+    "Exit status: 0 success (plan: no errors), 1 error (plan: the plan has\n"
+    "errors, or the file is invalid), 2 usage error.\n";
 
 static int usage_error(const char *fmt, const char *arg) {
   fputs("flyq config: ", stderr);
@@ -40,12 +74,15 @@ static int usage_error(const char *fmt, const char *arg) {
   return 2;
 }
 
+/* ---- check ------------------------------------------------------------- */
+
 /* Parses [-c FILE] [-h] after the subcommand (argv[0]). *file stays NULL
  * without -c. Returns -1 to go on, else the exit status. */
 static int parse_flags(int argc, char **argv, const char **file) {
-  static const struct option longopts[] = {{"config", required_argument, 0, 'c'},
-                                           {"help", no_argument, 0, 'h'},
-                                           {0, 0, 0, 0}};
+  static const struct option longopts[] = {
+      {"config", required_argument, 0, 'c'},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
   int c;
   opterr = 0;
   optind = 0; /* glibc: full reset, main may have used getopt */
@@ -59,16 +96,19 @@ static int parse_flags(int argc, char **argv, const char **file) {
       return usage_error("option '%s' needs a FILE", argv[optind - 1]);
     if (c == '?') return usage_error("unknown option '%s'", argv[optind - 1]);
   }
-  if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
+  if (optind < argc)
+    return usage_error("unexpected argument '%s'", argv[optind]);
   return -1;
 }
 
 /* flyq config check: 0 valid, 1 invalid. */
-static int check(const char *file) {
+static int check(int argc, char **argv) {
   flyq_config_t cfg;
+  const char *file = NULL;
   char err[1024];
-  int r = flyq_config_init(&cfg);
-  if (r < 0) {
+  int r = parse_flags(argc, argv, &file);
+  if (r >= 0) return r;
+  if (flyq_config_init(&cfg) < 0) {
     fputs("flyq config check: out of memory\n", stderr);
     return 1;
   }
@@ -83,22 +123,106 @@ static int check(const char *file) {
   return 0;
 }
 
-int flyq__cmd_config(int argc, char **argv) {
-  const char *file = NULL;
-  const char *cmd = argc > 1 ? argv[1] : NULL;
-  int r;
-  if (cmd == NULL) return usage_error("missing command: %s", "check, plan or apply");
-  if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
-      strcmp(cmd, "help") == 0) {
-    fputs(usage, stdout);
-    return 0;
+/* ---- plan and apply ---------------------------------------------------- */
+
+/* Parses the flags of plan and apply. Returns -1 to go on, else the exit
+ * status. */
+static int parse_remote(flyq__cli_t *cli, int argc, char **argv,
+                        const char **file) {
+  static const struct option longopts[] = {
+      FLYQ_CLI_COMMON_LONGOPTS,
+      {"config", required_argument, NULL, 'c'},
+      {NULL, 0, NULL, 0}};
+  int opt, r;
+  while ((opt = getopt_long(argc, argv, FLYQ_CLI_COMMON_SHORTOPTS "c:",
+                            longopts, NULL)) != -1) {
+    if (opt == 'c')
+      *file = optarg;
+    else if ((r = flyq__cli_common_opt(cli, opt, argv)) >= 0)
+      return r;
   }
-  if (strcmp(cmd, "check") != 0 && strcmp(cmd, "plan") != 0 &&
-      strcmp(cmd, "apply") != 0)
-    return usage_error("unknown command '%s'", cmd);
-  r = parse_flags(argc - 1, argv + 1, &file);
-  if (r >= 0) return r;
-  if (strcmp(cmd, "check") == 0) return check(file);
-  fprintf(stderr, "flyq config %s: not implemented yet\n", cmd);
-  return 2;
+  return flyq__cli_positionals(cli, argc, argv, 0, NULL, NULL);
+}
+
+/* Reads the whole file into a malloc'd buffer. Returns 0, or prints the
+ * error and returns 1. */
+static int read_config(const flyq__cli_t *cli, const char *path, char **text,
+                       size_t *len) {
+  FILE *f = fopen(path, "rb");
+  char *buf = f ? malloc(CONFIG_FILE_MAX + 1) : NULL;
+  size_t n = buf ? fread(buf, 1, CONFIG_FILE_MAX + 1, f) : 0;
+  int bad = f == NULL || buf == NULL || ferror(f);
+  int saved = errno;
+  if (f) fclose(f);
+  if (bad || n > CONFIG_FILE_MAX) {
+    if (n > CONFIG_FILE_MAX)
+      flyq__cli_error(cli, "%s: larger than %u MiB", path,
+                      CONFIG_FILE_MAX >> 20);
+    else
+      flyq__cli_error(cli, "%s: cannot read: %s", path, strerror(saved));
+    free(buf);
+    return 1;
+  }
+  *text = buf;
+  *len = n;
+  return 0;
+}
+
+static void print_plan(const flyq_client_plan_t *p) {
+  for (size_t i = 0; i < p->n; i++) {
+    const flyq_client_change_t *c = &p->changes[i];
+    if (c->topic[0])
+      printf("%s %s: %s\n", c->kind, c->topic, c->detail);
+    else
+      printf("%s: %s\n", c->kind, c->detail);
+  }
+}
+
+/* Prints the plan and its summary; returns the exit status. */
+static int report(const flyq_client_plan_t *p, int applied) {
+  print_plan(p);
+  if (p->n == 0) {
+    puts("no changes");
+  } else if (p->nerrors > 0) {
+    printf("%zu change%s, %zu error%s: `flyq config apply` would refuse "
+           "this config\n",
+           p->n, p->n == 1 ? "" : "s", p->nerrors, p->nerrors == 1 ? "" : "s");
+  } else {
+    printf("%zu change%s%s\n", p->n, p->n == 1 ? "" : "s",
+           applied ? " applied" : "");
+  }
+  return p->nerrors > 0;
+}
+
+/* flyq config plan / apply. */
+static int remote(int argc, char **argv, int apply) {
+  flyq__cli_t cli;
+  flyq_client_plan_t plan;
+  const char *file = NULL;
+  char *text = NULL;
+  size_t len = 0;
+  int r;
+  flyq__cli_init(&cli, apply ? "config apply" : "config plan", plan_usage);
+  r = parse_remote(&cli, argc, argv, &file);
+  if (r >= 0) return r; /* --help or a usage error */
+  if (file && read_config(&cli, file, &text, &len) != 0) return 1;
+  r = flyq__cli_connect(&cli, NULL);
+  if (r == 0) {
+    r = apply ? flyq_client_config_apply(cli.client, text, len, file, &plan)
+              : flyq_client_config_plan(cli.client, text, len, file, &plan);
+    r = r < 0 ? flyq__cli_client_error(&cli, r) : report(&plan, apply);
+  }
+  flyq__cli_close(&cli);
+  free(text);
+  return r;
+}
+
+static int plan_cmd(int argc, char **argv) { return remote(argc, argv, 0); }
+static int apply_cmd(int argc, char **argv) { return remote(argc, argv, 1); }
+
+int flyq__cmd_config(int argc, char **argv) {
+  static const flyq__cli_sub_t subs[] = {
+      {"check", check}, {"plan", plan_cmd}, {"apply", apply_cmd}};
+  return flyq__cli_dispatch("config", usage, subs, sizeof subs / sizeof *subs,
+                            argc, argv);
 }

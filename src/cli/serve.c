@@ -3,7 +3,9 @@
  * and runs until SIGINT or SIGTERM, then shuts down gracefully: stop
  * accepting, finish the requests in flight (at most shutdown_timeout_ms),
  * close the broker (flush logs and groups, write the clean markers), exit
- * 0. SIGHUP is reserved for a config reload (not implemented yet).
+ * 0. SIGHUP reloads the config file; ConfigPlan and ConfigApply requests
+ * come here too, through the broker's reload handler (docs/config.md,
+ * "Reloading").
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +28,8 @@ static const char usage[] =
     "                  [--log-level LEVEL] [--port-file FILE]\n"
     "\n"
     "Runs the broker until SIGINT or SIGTERM (graceful shutdown, exit 0).\n"
+    "SIGHUP reloads the config file (like `flyq config apply`); a file that\n"
+    "does not load changes nothing and the broker keeps running.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE      the config file (docs/config.md); without it,\n"
@@ -52,7 +56,10 @@ typedef struct serve_opts {
 /* The running broker and its shutdown. */
 typedef struct serve {
   uv_loop_t loop;
-  flyq_config_t cfg;
+  serve_opts_t opts; /* kept: a reload loads opts.config and applies the
+                        flags again */
+  flyq_config_t cfg; /* the config in force (restart-only settings as at
+                        startup) */
   flyq_broker_t *broker;
   flyq_server_t *server;
   uv_signal_t sig[3];
@@ -108,6 +115,16 @@ static int replace(char **field, const char *value) {
   return 0;
 }
 
+/* The flags override the file, at startup and at every reload. The log
+ * level was checked by load_config. Returns 0 or -ENOMEM. */
+static int apply_flags(flyq_config_t *cfg, const serve_opts_t *o) {
+  if (o->log_level) cfg->log_level = flyq_logmsg_level_parse(o->log_level);
+  if (replace(&cfg->listen, o->listen) < 0 ||
+      replace(&cfg->data_dir, o->data_dir) < 0)
+    return -ENOMEM;
+  return 0;
+}
+
 /* The config file (if any) with the flags applied. Returns -1 to go on,
  * else the exit status. */
 static int load_config(flyq_config_t *cfg, const serve_opts_t *o) {
@@ -121,9 +138,7 @@ static int load_config(flyq_config_t *cfg, const serve_opts_t *o) {
     fprintf(stderr, "flyq serve: %s\n", o->config ? err : flyq_strerror(rc));
     return 1;
   }
-  if (o->log_level) cfg->log_level = level;
-  if (replace(&cfg->listen, o->listen) < 0 ||
-      replace(&cfg->data_dir, o->data_dir) < 0) {
+  if (apply_flags(cfg, o) < 0) {
     fprintf(stderr, "flyq serve: out of memory\n");
     return 1;
   }
@@ -213,11 +228,13 @@ static void shutdown_begin(serve_t *s) {
   maybe_done(s);
 }
 
+static void reload_on_sighup(serve_t *s);
+
 static void on_signal(uv_signal_t *h, int signum) {
   serve_t *s = h->data;
   const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
   if (signum == SIGHUP) {
-    flyq_logmsg(FLYQ_LOG_WARN, "serve", "config reload not implemented yet");
+    reload_on_sighup(s);
     return;
   }
   if (s->stopping) {
@@ -235,6 +252,123 @@ static void signals_start(serve_t *s) {
     s->sig[i].data = s;
     uv_signal_start(&s->sig[i], on_signal, signums[i]);
   }
+}
+
+/* ---- Config reload ---------------------------------------------------- */
+
+/* The config to reload: text (NULL: the -c file) with the flags applied,
+ * as at startup. On error next owns nothing and err says why. */
+static int load_next(serve_t *s, const char *text, size_t len,
+                     const char *name, flyq_config_t *next, char *err,
+                     size_t errlen) {
+  int rc = flyq_config_init(next);
+  if (rc < 0) {
+    snprintf(err, errlen, "out of memory");
+    return rc;
+  }
+  if (text == NULL && s->opts.config == NULL) {
+    snprintf(err, errlen, "the broker was started without a config file "
+                          "(no -c): there is no file to reload");
+    rc = FLYQ_ERR_INVALID_ARG;
+  } else if (text == NULL) {
+    rc = flyq_config_load(next, s->opts.config, err, errlen);
+  } else {
+    rc = flyq_config_load_string(next, text, len, name, err, errlen);
+  }
+  if (rc == 0 && (rc = apply_flags(next, &s->opts)) < 0)
+    snprintf(err, errlen, "out of memory");
+  if (rc < 0) flyq_config_free(next);
+  return rc;
+}
+
+/* Hook: next is in force on the broker. What the host applies itself
+ * happens here: the log level, and shutdown_timeout_ms (read from s->cfg
+ * at shutdown). The plugin runtime (include/flyq/plugins.h) will be rebuilt
+ * from s->cfg and swapped in here; to refuse a broken plugin before the
+ * broker changes, build it in apply_next before flyq_broker_apply and only
+ * swap it here. Takes over next's content. */
+static void on_config_applied(serve_t *s, flyq_config_t *next) {
+  flyq_config_free(&s->cfg);
+  s->cfg = *next;
+  memset(next, 0, sizeof *next);
+  flyq_logmsg_set_level(s->cfg.log_level);
+}
+
+static int apply_next(serve_t *s, flyq_config_t *next,
+                      const flyq_broker_plan_t *plan, size_t *steps,
+                      char *err, size_t errlen) {
+  int rc = flyq_broker_keep_restart_settings(next, &s->cfg);
+  if (rc < 0) {
+    snprintf(err, errlen, "out of memory");
+    return rc;
+  }
+  rc = flyq_broker_apply(s->broker, next, plan, steps, err, errlen);
+  if (rc == 0) on_config_applied(s, next);
+  return rc;
+}
+
+/* steps: topic changes made before an error (see flyq_broker_apply). */
+static void log_outcome(const char *via, const char *name, int rc,
+                        size_t steps, const flyq_broker_plan_t *plan,
+                        const char *err) {
+  if (rc < 0) {
+    flyq_logmsg(FLYQ_LOG_WARN, "config", "%s: %s: %s", via,
+                steps ? "partly applied, the broker-wide settings were not"
+                      : "not applied, the broker keeps its running config",
+                err[0] ? err : flyq_strerror(rc));
+    return;
+  }
+  for (size_t i = 0; i < plan->n; i++) {
+    const flyq_broker_change_t *c = &plan->changes[i];
+    flyq_logmsg(FLYQ_LOG_INFO, "config", "%s%s%s: %s",
+                flyq_broker_change_kind_name(c->kind), c->topic[0] ? " " : "",
+                c->topic, c->detail);
+  }
+  flyq_logmsg(FLYQ_LOG_INFO, "config", "%s: applied %s: %zu change%s", via,
+              name, plan->n, plan->n == 1 ? "" : "s");
+}
+
+/* Loads text (NULL: the -c file), plans it and, with apply, applies it;
+ * the outcome of an apply is logged. On error *plan is empty. */
+static int reload(serve_t *s, const char *via, const char *text, size_t len,
+                  const char *name, int apply, flyq_broker_plan_t *plan,
+                  char *err, size_t errlen) {
+  flyq_config_t next;
+  size_t steps = 0;
+  int rc;
+  memset(plan, 0, sizeof *plan);
+  if (text == NULL) name = s->opts.config ? s->opts.config : "(no file)";
+  rc = load_next(s, text, len, name, &next, err, errlen);
+  if (rc == 0) {
+    rc = flyq_broker_plan(s->broker, &s->cfg, &next, plan);
+    if (rc < 0) snprintf(err, errlen, "planning: %s", flyq_strerror(rc));
+    if (rc == 0 && apply) rc = apply_next(s, &next, plan, &steps, err, errlen);
+    flyq_config_free(&next);
+  }
+  if (apply) log_outcome(via, name, rc, steps, plan, err);
+  if (rc < 0) flyq_broker_plan_free(plan);
+  return rc;
+}
+
+/* The broker's reload handler: ConfigPlan and ConfigApply requests. */
+static int on_reload_request(void *arg, const char *text, size_t len,
+                             const char *name, int apply,
+                             flyq_broker_plan_t *out, char *err,
+                             size_t errlen) {
+  return reload(arg, apply ? "config apply request" : "config plan request",
+                text, len, name, apply, out, err, errlen);
+}
+
+static void reload_on_sighup(serve_t *s) {
+  flyq_broker_plan_t plan;
+  char err[1024] = "";
+  if (s->broker == NULL || s->stopping) {
+    flyq_logmsg(FLYQ_LOG_WARN, "config", "SIGHUP: ignored, the broker is %s",
+                s->stopping ? "shutting down" : "not running yet");
+    return;
+  }
+  if (reload(s, "SIGHUP", NULL, 0, NULL, 1, &plan, err, sizeof err) == 0)
+    flyq_broker_plan_free(&plan);
 }
 
 /* ---- Startup ---------------------------------------------------------- */
@@ -257,6 +391,7 @@ static int open_broker(serve_t *s) {
     return rc;
   }
   s->broker_open = 1;
+  flyq_broker_set_reload_handler(s->broker, on_reload_request, s);
   return 0;
 }
 
@@ -308,6 +443,7 @@ int flyq__cmd_serve(int argc, char **argv) {
   if (rc >= 0) return rc;
   serve_t *s = calloc(1, sizeof *s);
   if (s == NULL) return 1;
+  s->opts = o;
   rc = load_config(&s->cfg, &o);
   if (rc < 0) rc = check_listen(&s->cfg);
   if (rc < 0) {

@@ -23,6 +23,8 @@
 #define CONFIG_MAX_FILE (4u << 20)         /* bytes of config source */
 #define CONFIG_MAX_MEMORY ((size_t)64 << 20) /* the sandbox's memory cap */
 #define CONFIG_MAX_INSTRUCTIONS 50000000    /* a fraction of a second */
+#define PLUGIN_INSTRUCTIONS 1000000  /* per hook call: a few milliseconds */
+#define PLUGIN_MEMORY ((uint64_t)64 << 20) /* per plugin Lua state */
 
 /* How a normalized key is stored. */
 typedef enum kind { K_STR, K_BOOL, K_LEVEL, K_I32, K_U32, K_I64, K_U64 } kind_t;
@@ -50,6 +52,9 @@ static const field_t config_fields[] = {
     CFG("limits.max_output_bytes", K_U64, max_output_bytes),
     CFG("limits.request_timeout_ms", K_I64, request_timeout_ms),
     CFG("limits.max_topics", K_U32, max_topics),
+    CFG("prune", K_BOOL, prune),
+    CFG("plugins.limits.instructions", K_I64, plugin_instructions),
+    CFG("plugins.limits.memory", K_U64, plugin_memory),
     {NULL, K_STR, 0}};
 
 /* The settings of a partition log, in `defaults` and in each topic. */
@@ -82,14 +87,37 @@ int flyq_config_init(flyq_config_t *cfg) {
   cfg->request_timeout_ms = 30000;
   cfg->max_topics = 10000;
   cfg->shutdown_timeout_ms = 10000;
+  cfg->plugin_instructions = PLUGIN_INSTRUCTIONS;
+  cfg->plugin_memory = PLUGIN_MEMORY;
   if (cfg->listen && cfg->http && cfg->data_dir) return 0;
   flyq_config_free(cfg);
   return -ENOMEM;
 }
 
+static void free_plugins(flyq_config_plugin_t *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(v[i].name);
+    free(v[i].params);
+  }
+  free(v);
+}
+
+static void free_topic(flyq_config_topic_t *t) {
+  free(t->name);
+  free(t->partitioner.name);
+  free(t->partitioner.params);
+  free_plugins(t->on_produce, t->non_produce);
+  free_plugins(t->on_consume, t->non_consume);
+}
+
 void flyq_config_free(flyq_config_t *cfg) {
-  for (size_t i = 0; i < cfg->ntopics; i++) free(cfg->topics[i].name);
+  for (size_t i = 0; i < cfg->ntopics; i++) free_topic(&cfg->topics[i]);
   free(cfg->topics);
+  for (size_t i = 0; i < cfg->nplugin_path; i++) free(cfg->plugin_path[i]);
+  free(cfg->plugin_path);
+  free_plugins(cfg->auth, cfg->nauth);
+  free(cfg->path);
+  free(cfg->source);
   free(cfg->listen);
   free(cfg->http);
   free(cfg->data_dir);
@@ -146,6 +174,70 @@ static void apply_partitions(lua_State *L, int idx, int32_t *out) {
   apply_fields(L, idx, f, out);
 }
 
+/* A malloc'd copy of t[key] (t at idx) if it is a string, else NULL. */
+static char *dup_field(lua_State *L, int idx, const char *key) {
+  char *copy = NULL;
+  if (lua_getfield(L, idx, key) == LUA_TSTRING &&
+      (copy = strdup(lua_tostring(L, -1))) == NULL)
+    luaL_error(L, "out of memory");
+  lua_pop(L, 1);
+  return copy;
+}
+
+/* Reads a plugin as flyq.config exports it ({name =, params =} or
+ * {inline = true}, at idx) into p, which owns what it got if this raises. */
+static void apply_plugin(lua_State *L, int idx, flyq_config_plugin_t *p) {
+  lua_getfield(L, idx, "inline");
+  p->inline_fn = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  p->name = dup_field(L, idx, "name");
+  p->params = dup_field(L, idx, "params");
+}
+
+/* Fills *out[0..*n) from the list of plugins t[key] (t at idx), if any. */
+static void apply_plugins(lua_State *L, int idx, const char *key,
+                          flyq_config_plugin_t **out, size_t *n) {
+  size_t len = lua_getfield(L, idx, key) == LUA_TTABLE ? lua_rawlen(L, -1) : 0;
+  if (len > 0 && (*out = calloc(len, sizeof **out)) == NULL)
+    luaL_error(L, "out of memory");
+  for (size_t i = 0; i < len; i++) {
+    lua_rawgeti(L, -1, (lua_Integer)i + 1); /* [list, plugin] */
+    (*n)++;
+    apply_plugin(L, lua_gettop(L), &(*out)[i]);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* Fills cfg->plugin_path from the list of strings at idx.plugin_path. */
+static void apply_plugin_path(lua_State *L, int idx, flyq_config_t *cfg) {
+  size_t len =
+      lua_getfield(L, idx, "plugin_path") == LUA_TTABLE ? lua_rawlen(L, -1) : 0;
+  if (len > 0 && (cfg->plugin_path = calloc(len, sizeof(char *))) == NULL)
+    luaL_error(L, "out of memory");
+  for (size_t i = 0; i < len; i++) {
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    cfg->plugin_path[i] = strdup(luaL_checkstring(L, -1));
+    if (cfg->plugin_path[i] == NULL) luaL_error(L, "out of memory");
+    cfg->nplugin_path++;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* The plugin settings of the topic at idx. */
+static void apply_topic_plugins(lua_State *L, int idx, flyq_config_topic_t *t) {
+  static const char *const on_error[] = {"reject", "pass", "dead_letter", NULL};
+  if (lua_getfield(L, idx, "partitioner") == LUA_TTABLE)
+    apply_plugin(L, lua_gettop(L), &t->partitioner);
+  lua_pop(L, 1);
+  apply_plugins(L, idx, "on_produce", &t->on_produce, &t->non_produce);
+  apply_plugins(L, idx, "on_consume", &t->on_consume, &t->non_consume);
+  if (lua_getfield(L, idx, "on_error") == LUA_TSTRING)
+    t->on_error = luaL_checkoption(L, -1, NULL, on_error);
+  lua_pop(L, 1);
+}
+
 /* Fills cfg->topics from the array at idx; each topic starts from the
  * defaults already in cfg. */
 static void apply_topics(lua_State *L, int idx, flyq_config_t *cfg) {
@@ -166,6 +258,7 @@ static void apply_topics(lua_State *L, int idx, flyq_config_t *cfg) {
     t->log = cfg->log;
     apply_partitions(L, lua_gettop(L), &t->partitions);
     apply_fields(L, lua_gettop(L), log_fields, &t->log);
+    apply_topic_plugins(L, lua_gettop(L), t);
     lua_pop(L, 1);
   }
 }
@@ -179,6 +272,8 @@ static void apply(lua_State *L, int idx, flyq_config_t *cfg) {
   lua_getfield(L, idx, "topics");
   apply_topics(L, lua_gettop(L), cfg);
   lua_pop(L, 2);
+  apply_plugin_path(L, idx, cfg);
+  apply_plugins(L, idx, "auth", &cfg->auth, &cfg->nauth);
 }
 
 /* valid_name(name) -> boolean: the topic name rule of flyq_name_validate. */
@@ -287,23 +382,28 @@ static int read_file(const char *path, char **out, size_t *len, char *err,
   return 0;
 }
 
-int flyq_config_load(flyq_config_t *cfg, const char *path, char *err,
-                     size_t errlen) {
-  char ignored[1];
-  load_job_t job = {path, NULL, 0, NULL};
+/* Runs src (len bytes; the buffer has room for one more, and is taken
+ * over) as the config named path and replaces *cfg with the result. */
+static int load_source(flyq_config_t *cfg, const char *path, char *src,
+                       size_t len, char *err, size_t errlen) {
+  load_job_t job = {path, src, len, NULL};
   flyq_config_t next;
-  char *src = NULL;
-  int r;
-  if (err == NULL || errlen == 0) err = ignored, errlen = sizeof ignored;
-  err[0] = '\0';
-  r = read_file(path, &src, &job.len, err, errlen);
-  if (r < 0) return r;
-  job.src = src;
-  r = flyq_config_init(&next);
+  int r = flyq_config_init(&next);
   if (r < 0) snprintf(err, errlen, "%s: out of memory", path);
   if (r == 0) {
     job.cfg = &next;
     r = run_job(&job, err, errlen);
+  }
+  if (r == 0 && (next.path = strdup(path)) == NULL) {
+    snprintf(err, errlen, "%s: out of memory", path);
+    r = -ENOMEM;
+  }
+  if (r == 0) { /* kept for the plugin runtime's inline functions */
+    char *fit = realloc(src, job.len + 1); /* src may have CONFIG_MAX_FILE */
+    next.source = fit ? fit : src;
+    next.source[job.len] = '\0';
+    next.source_len = job.len;
+    src = NULL;
   }
   free(src);
   if (r < 0) {
@@ -313,4 +413,41 @@ int flyq_config_load(flyq_config_t *cfg, const char *path, char *err,
   flyq_config_free(cfg);
   *cfg = next;
   return 0;
+}
+
+int flyq_config_load(flyq_config_t *cfg, const char *path, char *err,
+                     size_t errlen) {
+  char ignored[1];
+  char *src = NULL;
+  size_t len = 0;
+  int r;
+  if (err == NULL || errlen == 0) err = ignored, errlen = sizeof ignored;
+  err[0] = '\0';
+  r = read_file(path, &src, &len, err, errlen);
+  if (r < 0) return r;
+  return load_source(cfg, path, src, len, err, errlen);
+}
+
+int flyq_config_load_string(flyq_config_t *cfg, const char *text, size_t len,
+                            const char *name, char *err, size_t errlen) {
+  char ignored[1];
+  char *src;
+  if (err == NULL || errlen == 0) err = ignored, errlen = sizeof ignored;
+  err[0] = '\0';
+  if (name == NULL) name = "config";
+  if (text == NULL && len > 0) {
+    snprintf(err, errlen, "%s: no text", name);
+    return FLYQ_ERR_INVALID_ARG;
+  }
+  if (len > CONFIG_MAX_FILE) {
+    snprintf(err, errlen, "%s: larger than %u MiB", name,
+             CONFIG_MAX_FILE >> 20);
+    return FLYQ_ERR_CONFIG;
+  }
+  if ((src = malloc(len + 1)) == NULL) {
+    snprintf(err, errlen, "%s: out of memory", name);
+    return -ENOMEM;
+  }
+  if (len > 0) memcpy(src, text, len);
+  return load_source(cfg, name, src, len, err, errlen);
 }

@@ -28,6 +28,9 @@ static int decode_body(flyq_reader_t *r, flyq_arena_t *a,
     return flyq_proto_decode_delete_topics_req(r, a, &req->body.delete_topics);
   case FLYQ_API_AUTHENTICATE:
     return flyq_proto_decode_authenticate_req(r, a, &req->body.authenticate);
+  case FLYQ_API_CONFIG_PLAN:
+  case FLYQ_API_CONFIG_APPLY:
+    return flyq_proto_decode_config_req(r, a, &req->body.config);
   }
   return FLYQ_ERR_UNSUPPORTED;
 }

@@ -12,13 +12,15 @@ const flyq_proto_api_version_t flyq_proto_api_versions[FLYQ_PROTO_API_COUNT] = {
     {FLYQ_API_OFFSET_COMMIT, 0, 0},  {FLYQ_API_OFFSET_FETCH, 0, 0},
     {FLYQ_API_LIST_GROUPS, 0, 0},    {FLYQ_API_API_VERSIONS, 0, 0},
     {FLYQ_API_CREATE_TOPICS, 0, 0},  {FLYQ_API_DELETE_TOPICS, 0, 0},
-    {FLYQ_API_AUTHENTICATE, 0, 0},
+    {FLYQ_API_AUTHENTICATE, 0, 0},   {FLYQ_API_CONFIG_PLAN, 0, 0},
+    {FLYQ_API_CONFIG_APPLY, 0, 0},
 };
 
 static const char *const api_names[FLYQ_PROTO_API_COUNT] = {
     "Produce",     "Fetch",        "ListOffsets",  "Metadata",
     "OffsetCommit", "OffsetFetch", "ListGroups",   "ApiVersions",
-    "CreateTopics", "DeleteTopics", "Authenticate",
+    "CreateTopics", "DeleteTopics", "Authenticate", "ConfigPlan",
+    "ConfigApply",
 };
 
 static int api_index(int16_t api_key) {
@@ -72,6 +74,7 @@ int16_t flyq_wire_error_from(int err) {
   case FLYQ_ERR_TIMEOUT: return FLYQ_WIRE_REQUEST_TIMED_OUT;
   case FLYQ_ERR_INVALID_ARG:
   case FLYQ_ERR_PROTOCOL: return FLYQ_WIRE_INVALID_REQUEST;
+  case FLYQ_ERR_CONFIG: return FLYQ_WIRE_INVALID_CONFIG;
   }
   return FLYQ_WIRE_UNKNOWN_SERVER_ERROR;
 }
@@ -95,6 +98,7 @@ int flyq_wire_error_to_err(int16_t code) {
   case FLYQ_WIRE_UNSUPPORTED_COMPRESSION_TYPE: return FLYQ_ERR_UNSUPPORTED;
   case FLYQ_WIRE_TOPIC_ALREADY_EXISTS: return FLYQ_ERR_TOPIC_EXISTS;
   case FLYQ_WIRE_INVALID_PARTITIONS: return FLYQ_ERR_INVALID_ARG;
+  case FLYQ_WIRE_INVALID_CONFIG: return FLYQ_ERR_CONFIG;
   case FLYQ_WIRE_INVALID_REQUEST: return FLYQ_ERR_PROTOCOL;
   case FLYQ_WIRE_STORAGE_ERROR: return -EIO;
   case FLYQ_WIRE_GROUP_ID_NOT_FOUND: return FLYQ_ERR_NOT_FOUND;

@@ -11,7 +11,15 @@
 #include "flyq/store.h"
 #include "server/internal.h"
 
+/* The disk's errors (STORAGE_ERROR) name their errno, so that an operator
+ * can tell a full disk from a failing one. */
 flyq_str_t flyq__errmsg(int err) {
+  switch (err) {
+  case -ENOSPC: return flyq_str("ENOSPC: no space left on device");
+  case -EDQUOT: return flyq_str("EDQUOT: disk quota exceeded");
+  case -EIO: return flyq_str("EIO: input/output error");
+  case -EROFS: return flyq_str("EROFS: read-only file system");
+  }
   return flyq_str(err < 0 ? flyq_strerror(err) : NULL);
 }
 
@@ -87,6 +95,8 @@ static void route(flyq__req_t *req, const flyq_proto_request_t *r) {
   case FLYQ_API_AUTHENTICATE:
     flyq__handle_authenticate(req, &r->body.authenticate);
     break;
+  case FLYQ_API_CONFIG_PLAN:
+  case FLYQ_API_CONFIG_APPLY: flyq__handle_config(req, &r->body.config); break;
   default: flyq__req_error(req, FLYQ_WIRE_UNSUPPORTED_VERSION, NULL); break;
   }
 }

@@ -3,7 +3,8 @@
  *   server.c    start and close, the network callbacks, rejection frames
  *   conn.c      a connection's queue of requests, answered in order
  *   dispatch.c  decoding a frame and routing it to its handler
- *   produce.c fetch.c topics.c groups.c session.c   one handler per API
+ *   produce.c fetch.c topics.c groups.c session.c config.c
+ *               one handler per API
  *
  * A request (flyq__req_t) lives from its frame until its response has been
  * sent. Its arena holds the decoded request and everything the response
@@ -117,5 +118,6 @@ void flyq__handle_list_groups(flyq__req_t *req);
 void flyq__handle_api_versions(flyq__req_t *req);
 void flyq__handle_authenticate(flyq__req_t *req,
                                const flyq_proto_authenticate_req_t *r);
+void flyq__handle_config(flyq__req_t *req, const flyq_proto_config_req_t *r);
 
 #endif /* FLYQ_SERVER_INTERNAL_H */
