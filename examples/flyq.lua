@@ -11,8 +11,8 @@
 
 return {
   -- Where the native protocol listens ("host:port"). Keep it on loopback
-  -- until authentication exists: a non-loopback address is refused unless
-  -- allow_anonymous = true.
+  -- unless authentication (`auth` below) is on: a non-loopback address is
+  -- refused unless allow_anonymous = true.
   listen = env("FLYQ_LISTEN", "127.0.0.1:7500"),
   http = "127.0.0.1:7501",           -- HTTP API (reserved for later use)
   allow_anonymous = false,
@@ -72,5 +72,73 @@ return {
       retention = { ms = -1 },       -- keep forever
       flush = { messages = 1 },      -- fsync every message
     },
+
+    -- Plugins (docs/plugins.md) shape what topics take in. Each names a
+    -- file <name>.lua on plugin_path (below) and its params.
+    payments = {
+      partitions = 3,
+      -- Records of one customer share a partition, whatever their key.
+      partitioner = { plugin = "partition_by_field",
+                      params = { field = "customer_id" } },
+      -- Hooks run in this order, each on what the previous one returned.
+      on_produce = {
+        "drop_invalid_json",         -- no junk in the topic
+        { plugin = "redact",         -- never store card numbers
+          params = { fields = { "card.number", "customer.email" } } },
+        { plugin = "add_headers",    -- who produced it, and a fixed tag
+          params = { headers = { source = "flyq-example" },
+                     principal_header = "x-producer" } },
+      },
+      -- A hook that fails sends the original record to "payments.dlq"
+      -- (on_error: "reject" fails the whole request, the default; "pass"
+      -- stores the record unchanged; "dead_letter" as here).
+      on_error = "dead_letter",
+    },
+    -- Events are routed by their "type" field: {"type": "click"} goes to
+    -- the topic "events-click", events without a usable type to
+    -- "events-other" (both created on first use, auto_create_topics).
+    events = {
+      on_produce = { plugin = "route_by_field",
+                     params = { field = "type", prefix = "events-",
+                                fallback = "events-other" } },
+      on_error = "pass",
+    },
+    -- Keep one metric sample in ten.
+    metrics = {
+      on_produce = { plugin = "sample", params = { n = 10 } },
+      on_error = "pass",
+    },
   },
+
+  -- Where plugin files are looked up, in order (relative to the broker's
+  -- working directory; `make run` runs from the repository's top).
+  plugin_path = { "./plugins" },
+  plugins = {
+    limits = {
+      instructions = 1000000,        -- Lua instructions per record and hook
+      memory = "64MiB",              -- per plugin instance (Lua state)
+    },
+  },
+
+  -- Authentication and authorization, off unless FLYQ_AUTH_DEMO is set:
+  -- with auth on, every client must send a token, so the README's commands
+  -- would need --token. Try it with
+  --   FLYQ_AUTH_DEMO=1 make run
+  --   echo hi | build/flyq produce demo --token demo-alice-token
+  --   build/flyq consume demo --token demo-bob-token
+  -- alice may produce to and read every topic, bob (his token given as its
+  -- SHA-256, `printf %s demo-bob-token | sha256sum`) may only read, and
+  -- anything else is denied. Use real secrets (from env()) in production.
+  auth = env("FLYQ_AUTH_DEMO") and {
+    { plugin = "auth_token", params = { tokens = {
+        alice = "demo-alice-token",
+        bob = "sha256:f53ac7c0c2bf5dd4a7d551a3d4cdadf03b3f2c0923e394749100ecae6e4523f1",
+    } } },
+    { plugin = "acl", params = { rules = {
+        { allow = true, principal = "alice" },
+        { allow = true, principal = "bob",
+          actions = { "fetch", "describe", "commit", "list_groups" } },
+        { allow = false, principal = "*" },
+    } } },
+  } or nil,
 }
