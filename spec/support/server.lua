@@ -177,8 +177,10 @@ function M.run(args, opts)
   opts = opts or {}
   local dir = M.tmpdir()
   write_file(dir .. "/stdin", opts.stdin or "")
+  -- Like the broker (launch below): no preload, leak reports on.
   local cmd = string.format(
-    "cd %s && %s timeout -k 5 %d %s %s <%s >%s 2>%s",
+    "cd %s && LD_PRELOAD= ASAN_OPTIONS=detect_leaks=1 %s timeout -k 5 %d " ..
+    "%s %s <%s >%s 2>%s",
     q(opts.cwd or "."), env_prefix(opts.env), opts.timeout or 30, q(M.bin()),
     argv(args), q(dir .. "/stdin"), q(dir .. "/stdout"), q(dir .. "/stderr"))
   local _, how, code = sh(cmd)

@@ -20,6 +20,7 @@
 #include "net/internal.h"
 
 #define ROOM_MIN (64u * 1024) /* free space offered to a read, at least */
+#define BURST 128 /* frames handed up per connection per loop turn */
 
 static const char *const reject_names[FLYQ_NET_REJECT_COUNT] = {
     "frame too large", "bad frame size", "too many connections",
@@ -108,13 +109,15 @@ static void read_stop(flyq_conn_t *c) {
   c->reading = 0;
 }
 
-/* Hands up the whole frames at p while limits allow; returns the bytes
- * used. A bad frame size rejects the connection. */
+/* Hands up the whole frames at p while limits allow, at most BURST of
+ * them so that a client pipelining many small requests cannot hold the
+ * loop (and every other connection) for long; returns the bytes used. A
+ * bad frame size rejects the connection. */
 static size_t cut_frames(flyq_conn_t *c, uint8_t *p, size_t len) {
   const flyq_net_config_t *cfg = &c->net->cfg;
   size_t pos = 0;
   c->in_dispatch = 1;
-  while (can_dispatch(c)) {
+  for (int n = 0; n < BURST && can_dispatch(c); n++) {
     uint32_t size;
     int rc =
         flyq_proto_frame_size(p + pos, len - pos, cfg->max_frame_bytes, &size);
@@ -238,8 +241,12 @@ void flyq__conn_update(flyq_conn_t *c) {
       c->partial_since = 0;
       break;
     }
-    read_start(c);
-    if (has_frame(c)) flyq__net_schedule(c);
+    if (has_frame(c)) { /* hand up what is buffered before reading more */
+      read_stop(c);
+      flyq__net_schedule(c);
+    } else {
+      read_start(c);
+    }
     clock_partial(c);
     break;
   case FLYQ__CONN_DRAINING:
