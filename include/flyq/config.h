@@ -10,11 +10,33 @@
 
 #include "flyq/log.h"
 
+/* What a failing plugin hook does to a record (a topic's `on_error`). */
+enum {
+  FLYQ_ON_ERROR_REJECT = 0,     /* the whole request fails (the default) */
+  FLYQ_ON_ERROR_PASS = 1,       /* the record goes on unchanged */
+  FLYQ_ON_ERROR_DEAD_LETTER = 2 /* the original record goes to <topic>.dlq */
+};
+
+/* A plugin named in the config: the file <name>.lua on plugin_path with its
+ * params, or (partitioner only) an inline function of the config file. */
+typedef struct flyq_config_plugin {
+  char *name;   /* "key_hash", "redact"; NULL for an inline function */
+  char *params; /* a JSON object ("{}" without params); NULL when inline */
+  int inline_fn; /* 1: the function topics.<topic>.partitioner of the file
+                    (cfg->source), re-run by the plugin runtime */
+} flyq_config_plugin_t;
+
 /* One topic declared in the config file. */
 typedef struct flyq_config_topic {
   char *name;
   int32_t partitions;
   flyq_log_config_t log; /* the defaults with this topic's overrides */
+  flyq_config_plugin_t partitioner; /* name NULL and not inline: default */
+  flyq_config_plugin_t *on_produce; /* hooks in order, owned */
+  size_t non_produce;
+  flyq_config_plugin_t *on_consume; /* hooks every consumer goes through */
+  size_t non_consume;
+  int on_error; /* FLYQ_ON_ERROR_*; REJECT */
 } flyq_config_topic_t;
 
 typedef struct flyq_config {
@@ -37,6 +59,16 @@ typedef struct flyq_config {
   int64_t shutdown_timeout_ms; /* bound on graceful shutdown; 10000 */
   flyq_config_topic_t *topics; /* declared topics, owned */
   size_t ntopics;
+  int prune; /* `config apply` deletes topics the file does not declare; 0 */
+  char **plugin_path;          /* directories searched for <name>.lua */
+  size_t nplugin_path;
+  int64_t plugin_instructions; /* per hook call; 1000000 */
+  uint64_t plugin_memory;      /* per plugin Lua state; 64 MiB */
+  flyq_config_plugin_t *auth;  /* authenticate/authorize plugins, in order */
+  size_t nauth;
+  char *path;        /* the file loaded, NULL for the defaults */
+  char *source;      /* its text (for inline functions), NULL for defaults */
+  size_t source_len;
 } flyq_config_t;
 
 /* Fills cfg with the defaults above (strings are malloc'd). Returns 0 or
@@ -53,6 +85,15 @@ int flyq_config_init(flyq_config_t *cfg);
  * -errno (the file cannot be read). */
 int flyq_config_load(flyq_config_t *cfg, const char *path, char *err,
                      size_t errlen);
+
+/* Loads config text (len bytes of Lua source, e.g. received by ConfigApply)
+ * exactly as flyq_config_load loads a file: name (NULL: "config") stands
+ * for the file name, in error messages and in cfg->path. The text is
+ * copied. Errors as for flyq_config_load, plus FLYQ_ERR_CONFIG for text
+ * over the 4 MiB a file may have and FLYQ_ERR_INVALID_ARG for NULL text
+ * with len > 0. */
+int flyq_config_load_string(flyq_config_t *cfg, const char *text, size_t len,
+                            const char *name, char *err, size_t errlen);
 
 /* Frees everything cfg owns (not cfg itself) and zeroes it; safe to call
  * twice. */

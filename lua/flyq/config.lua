@@ -101,6 +101,11 @@ local function suggestion(key, fields)
   return best and string.format(' (did you mean "%s"?)', best) or ""
 end
 
+--- ' (did you mean "x"?)' for the key of fields closest to key, or "".
+M.suggestion = suggestion
+--- The keys of t in a stable order (numbers, strings, the rest).
+M.sorted_keys = sorted_keys
+
 -- Units ----------------------------------------------------------------------
 
 local size_units = {
@@ -293,6 +298,147 @@ local function topic_name(k, path, ctx)
   end
 end
 
+-- Plugins --------------------------------------------------------------------
+--
+-- Plugins are named in the config and loaded later by the plugin runtime
+-- (src/host/runtime.c), in their own Lua states: what crosses over is the
+-- name and the params as JSON text.
+
+local json_escapes = {
+  ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
+  ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t',
+}
+
+local function json_char(c)
+  return json_escapes[c] or string.format("\\u%04x", c:byte())
+end
+
+local to_json
+
+-- JSON of a table: an array when its keys are exactly 1..n, an object when
+-- they are all strings (an empty table is an object).
+local function table_json(v, path, ctx, depth)
+  if depth > 32 then fail(ctx, path, "params nested more than 32 deep") end
+  local keys, parts = sorted_keys(v), {}
+  local array = #keys > 0 and keys[#keys] == #keys and math.type(keys[1]) == "integer"
+  for i, k in ipairs(keys) do
+    local p = M.join(path, k)
+    if array and k ~= i then array = false end
+    if not array and type(k) ~= "string" then
+      fail(ctx, p, "params tables must be arrays (keys 1..n) or have string keys")
+    end
+    local x = to_json(rawget(v, k), p, ctx, depth + 1)
+    parts[i] = array and x or to_json(k, p, ctx, depth) .. ":" .. x
+  end
+  if array then return "[" .. table.concat(parts, ",") .. "]" end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+--- The JSON text of params value v (strings, finite numbers, booleans and
+-- tables of them); raises with the key path for anything else.
+function to_json(v, path, ctx, depth)
+  local t = type(v)
+  if t == "string" then
+    if not utf8.len(v) then fail(ctx, path, "params strings must be UTF-8") end
+    return '"' .. v:gsub('[%c"\\]', json_char) .. '"'
+  elseif math.type(v) == "integer" then
+    return string.format("%d", v)
+  elseif t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      expected(ctx, path, "finite number", v)
+    end
+    local s = string.format("%.17g", v)
+    return s:find("[.e]") and s or s .. ".0" -- stays a float
+  elseif t == "boolean" then
+    return tostring(v)
+  elseif t == "table" then
+    return table_json(v, path, ctx, depth)
+  end
+  expected(ctx, path, "string, number, boolean or table (params are data)", v)
+end
+M.to_json = to_json
+
+local function plugin_name(v, path, ctx)
+  if type(v) ~= "string" or #v > 128 or not v:match("^[%w_%-]+$") then
+    expected(ctx, path, 'plugin name (letters, digits, "_" and "-")', v)
+  end
+  return v
+end
+
+--- plugin(): "name" or { plugin = "name", params = {...} }, normalized to
+-- { name = "name", params = "<JSON object>" }.
+function T.plugin()
+  local fields = {plugin = true, params = true}
+  return {check = function(v, path, ctx)
+    if type(v) == "string" then
+      return {name = plugin_name(v, path, ctx), params = "{}"}
+    end
+    if type(v) ~= "table" then
+      expected(ctx, path, 'plugin name or { plugin = "name", params = {...} }', v)
+    end
+    for _, k in ipairs(sorted_keys(v)) do
+      if not fields[k] then
+        fail(ctx, M.join(path, k), "unknown key%s", suggestion(k, fields))
+      end
+    end
+    local params, ppath = rawget(v, "params"), M.join(path, "params")
+    if params ~= nil and type(params) ~= "table" then
+      expected(ctx, ppath, "table", params)
+    end
+    return {name = plugin_name(rawget(v, "plugin"), M.join(path, "plugin"), ctx),
+            params = to_json(params or {}, ppath, ctx, 0)}
+  end}
+end
+
+--- plugins(): one plugin (as for plugin()) or a list of them, normalized to
+-- a list.
+function T.plugins()
+  local one = T.plugin()
+  return {check = function(v, path, ctx)
+    if type(v) == "string" or (type(v) == "table" and rawget(v, "plugin") ~= nil) then
+      return {one.check(v, path, ctx)}
+    end
+    if type(v) ~= "table" then
+      expected(ctx, path, "plugin name, { plugin = ..., params = ... } or a list of them", v)
+    end
+    local n, out = rawlen(v), {}
+    for _, k in ipairs(sorted_keys(v)) do
+      if math.type(k) ~= "integer" or k < 1 or k > n then
+        fail(ctx, M.join(path, k), "unknown key (expected a list of plugins)")
+      end
+    end
+    for i = 1, n do out[i] = one.check(rawget(v, i), M.join(path, i), ctx) end
+    return out
+  end}
+end
+
+--- partitioner(): "key_hash", "round_robin", "sticky", a plugin (as for
+-- plugin()), or an inline function(record, n, ctx), normalized to
+-- { inline = true } (the runtime runs the file again to get it back).
+function T.partitioner()
+  local one = T.plugin()
+  return {check = function(v, path, ctx)
+    if type(v) == "function" then return {inline = true} end
+    return one.check(v, path, ctx)
+  end}
+end
+
+--- list(type): an array of values of one type; a single value stands for a
+-- list of one.
+function T.list(item)
+  return {check = function(v, path, ctx)
+    if type(v) ~= "table" then return {item.check(v, path, ctx)} end
+    local n, out = rawlen(v), {}
+    for _, k in ipairs(sorted_keys(v)) do
+      if math.type(k) ~= "integer" or k < 1 or k > n then
+        fail(ctx, M.join(path, k), "unknown key (expected a list)")
+      end
+    end
+    for i = 1, n do out[i] = item.check(rawget(v, i), M.join(path, i), ctx) end
+    return out
+  end}
+end
+
 -- The schema -------------------------------------------------------------------
 
 local function with(fields, extra)
@@ -341,15 +487,38 @@ M.schema = T.record{
   groups = T.record{flush_interval_ms = T.duration{min = 1}},
   retention_check_interval_ms = T.duration{min = 1},
   shutdown_timeout_ms = T.duration{min = 0},
-  topics = T.map(topic_name, T.record(with(log_fields, {flush = flush}))),
+  topics = T.map(topic_name, T.record(with(log_fields, {
+    flush = flush,
+    partitioner = T.partitioner(),
+    on_produce = T.plugins(),
+    on_consume = T.plugins(),
+    on_error = T.enum{"reject", "pass", "dead_letter"},
+  }))),
+  prune = T.boolean(),
+  plugin_path = T.list(T.string{nonempty = true}),
+  plugins = T.record{
+    limits = T.record{
+      instructions = T.integer{min = 1000},
+      memory = T.size{min = 1048576},
+    },
+  },
+  auth = T.plugins(),
 }
 
 -- The shape handed to C ------------------------------------------------------
 
+-- Keys whose values C reads as they are (lists, plugins), not flattened.
+local whole = {
+  plugin_path = true, auth = true,
+  partitioner = true, on_produce = true, on_consume = true,
+}
+
 -- Nested records as one table of dotted keys: {a = {b = 1}} -> {["a.b"] = 1}.
 local function flatten(t, prefix, out)
   for k, v in pairs(t) do
-    if type(v) == "table" then
+    if prefix == "" and whole[k] then
+      out[k] = v
+    elseif type(v) == "table" then
       flatten(v, prefix .. k .. ".", out)
     else
       out[prefix .. k] = v
@@ -360,16 +529,25 @@ end
 
 --- The normalized config as src/host/config.c reads it:
 --   { ["listen"] = ..., ["limits.max_frame_bytes"] = ..., ...,
+--     plugin_path = { "dir", ... }, auth = { <plugin>, ... },
 --     defaults = { partitions = ..., ["retention.ms"] = ...,
 --                  ["flush.messages"] = ..., ... },
---     topics = { { name = "orders", partitions = 6, ... }, ... } }
+--     topics = { { name = "orders", partitions = 6, ...,
+--                  partitioner = <plugin> or { inline = true },
+--                  on_produce = { <plugin>, ... }, on_error = "pass" },
+--                ... } }
+-- where <plugin> is { name = "redact", params = "<JSON object>" }.
 -- The top-level flush settings are part of the defaults of every log;
 -- topics are sorted by name.
 function M.export(n)
   local out, defaults, topics = {}, n.defaults or {}, n.topics or {}
   for k, v in pairs(n) do
     if k ~= "defaults" and k ~= "flush" and k ~= "topics" then
-      if type(v) == "table" then flatten(v, k .. ".", out) else out[k] = v end
+      if type(v) == "table" and not whole[k] then
+        flatten(v, k .. ".", out)
+      else
+        out[k] = v
+      end
     end
   end
   defaults.flush = n.flush

@@ -11,5 +11,6 @@ int flyq__cmd_topic(int argc, char **argv);   /* topic.c */
 int flyq__cmd_group(int argc, char **argv);   /* group.c */
 int flyq__cmd_bench(int argc, char **argv);   /* bench.c */
 int flyq__cmd_config(int argc, char **argv);  /* config.c (check/plan/apply) */
+int flyq__cmd_plugin(int argc, char **argv);  /* plugin.c (test) */
 
 #endif /* FLYQ_CLI_COMMANDS_H */

@@ -251,6 +251,35 @@ static int sandbox_load(lua_State *L) {
   return 1;
 }
 
+/* Continuation of sandbox_xpcall: [f, handler, true, results...] or, after
+ * an error, [f, handler, true, error]. */
+static int finish_xpcall(lua_State *L, int status, lua_KContext extra) {
+  if (status != LUA_OK && status != LUA_YIELD) {
+    lua_pushvalue(L, 2);
+    lua_insert(L, -2);
+    lua_call(L, 1, 1); /* [f, handler, true, handler(error)] */
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+  }
+  return lua_gettop(L) - (int)extra;
+}
+
+/* xpcall(f, handler, ...) for sandboxed code: calls handler(error) once
+ * the stack has unwound, not at the error point as Lua's xpcall does. At
+ * the error point of an error raised by the instruction budget's hook,
+ * hooks are off, so the handler would run without a budget (an endless
+ * loop there would never stop). An error in the handler propagates. */
+static int sandbox_xpcall(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushboolean(L, 1);
+  lua_pushvalue(L, 1);
+  lua_rotate(L, 3, 2); /* [f, handler, true, f, args...] */
+  return finish_xpcall(L, lua_pcallk(L, n - 2, LUA_MULTRET, 0, 2,
+                                     finish_xpcall), 2);
+}
+
 /* Sets t[name] = copy of the global table name, for each library. [t] */
 static void copy_libs(lua_State *L) {
   static const char *const libs[] = {LUA_STRLIBNAME, LUA_TABLIBNAME,
@@ -286,6 +315,8 @@ void flyq__sandbox_env(lua_State *L) {
   lua_setfield(L, -2, "load");
   lua_pushcfunction(L, sandbox_getenv);
   lua_setfield(L, -2, "env");
+  lua_pushcfunction(L, sandbox_xpcall);
+  lua_setfield(L, -2, "xpcall");
   lua_pushvalue(L, -1);
   lua_setfield(L, -2, "_G"); /* [env] */
 }

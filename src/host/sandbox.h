@@ -48,8 +48,9 @@ const char *flyq__lua_traceback(lua_State *L);
 
 /* Pushes a new environment table for sandboxed code: the safe base
  * functions (assert, error, ipairs, next, pairs, pcall, print, rawequal,
- * rawget, rawlen, rawset, select, tonumber, tostring, type, xpcall, and a
- * load that only accepts text chunks), copies of the string, table, math,
+ * rawget, rawlen, rawset, select, tonumber, tostring, type, an xpcall
+ * that calls its handler after unwinding, and a load that only accepts
+ * text chunks), copies of the string, table, math,
  * utf8 and coroutine tables, and env(NAME[, default]), which returns the
  * environment variable NAME or default. There is no io, os, require,
  * dofile, loadfile, debug, package, collectgarbage, getmetatable or

@@ -1,0 +1,217 @@
+--- flyq.runtime: the Lua half of the plugin runtime (include/flyq/plugins.h).
+--
+-- Every plugin instance has its own Lua state; this module runs in that
+-- state's trusted globals, the plugin in its sandbox environment. The C side
+-- (src/host/runtime*.c, plugin*.c) calls into it once per batch, and the
+-- loops over records are here: for each record, host.record(i) makes a
+-- lazy proxy (and starts the record's instruction budget), the hook runs,
+-- and what it returned goes back to C through host.emit. Nothing here
+-- copies a key or a value: the proxy does that when a hook reads them.
+--
+-- Two ways to run a batch. Unprotected (on_error = reject): the first error
+-- escapes the whole run and C rejects the batch. Protected (pass,
+-- dead_letter): each record runs inside host.protect, a C pcall that the
+-- instruction limit cannot be caught past; a failure undoes what the record
+-- emitted (host.truncate) and is handed to host.fail, which applies
+-- on_error.
+--
+-- The host table (functions written in C, src/host/plugin_record.c):
+--   record(i) -> proxy           protect(f, ...) -> true | false, message
+--   emit(record_or_table)        mark() -> n       truncate(n)
+--   fail(i, message)             set_partition(i, p)
+
+local schema = require("flyq.schema")
+local show = require("flyq.config").show
+
+local M = {}
+
+local HOOKS = {"init", "partition", "on_produce", "on_consume",
+               "authenticate", "authorize"}
+
+local record, protect, emit, mark, truncate, fail, set_partition
+
+--- Receives the host functions; called once per state, before setup.
+function M.attach(host)
+  record, protect, emit = host.record, host.protect, host.emit
+  mark, truncate, fail = host.mark, host.truncate, host.fail
+  set_partition = host.set_partition
+end
+
+local function describe(v)
+  local t = type(v)
+  if t == "table" or t == "function" or t == "userdata" or t == "thread" then
+    return "a " .. t
+  end
+  return show(v)
+end
+
+-- Setup -------------------------------------------------------------------------
+
+-- The plugin table's shape; returns the message of the first problem.
+local function bad_plugin(plugin)
+  if type(plugin) ~= "table" then
+    return "the plugin file must return a table, got " .. describe(plugin)
+  end
+  local name = rawget(plugin, "name")
+  if type(name) ~= "string" or name == "" then
+    return "name: expected non-empty string, got " .. describe(name)
+  end
+  for _, hook in ipairs(HOOKS) do
+    local f = rawget(plugin, hook)
+    if f ~= nil and type(f) ~= "function" then
+      return hook .. ": expected function, got " .. describe(f)
+    end
+  end
+end
+
+--- Checks the plugin table a plugin file returned and its params (a table
+-- from the config's JSON) against its schema, then calls init(params, ctx).
+-- Returns the instance (the hooks and the ctx every hook gets) and the
+-- plugin's name, or nil and a message when the plugin or its params are
+-- wrong. An error raised by init propagates.
+function M.setup(plugin, params)
+  local bad = bad_plugin(plugin)
+  if bad then return nil, bad end
+  local spec = rawget(plugin, "schema")
+  if spec ~= nil then
+    local ok, checked = pcall(schema.check, spec, params)
+    if not ok then return nil, checked end
+    params = checked
+  end
+  local inst = {ctx = {params = params, state = {}}}
+  for _, hook in ipairs(HOOKS) do inst[hook] = rawget(plugin, hook) end
+  if inst.init then inst.init(params, inst.ctx) end
+  return inst, rawget(plugin, "name")
+end
+
+local function set_ctx(ctx, topic, partition, principal)
+  ctx.topic, ctx.partition, ctx.principal = topic, partition, principal
+end
+
+-- on_produce and on_consume --------------------------------------------------------
+
+local RESULT = "(expected the record, nil, a new record or a list of records)"
+
+-- Emits what a filter_map hook returned for one record: nil drops it, a
+-- record (the proxy or a new table) keeps it, a list fans out.
+local function keep(res)
+  local t = type(res)
+  if res == nil then return end
+  if t == "userdata" then return emit(res) end
+  if t ~= "table" then error("returned " .. describe(res) .. " " .. RESULT, 0) end
+  if rawget(res, 1) == nil and next(res) ~= nil then return emit(res) end
+  for i = 1, rawlen(res) do
+    local r = rawget(res, i)
+    local rt = type(r)
+    if rt ~= "userdata" and rt ~= "table" then
+      error(string.format("returned a list whose item %d is %s %s", i,
+                          describe(r), RESULT), 0)
+    end
+    emit(r)
+  end
+end
+
+local function step(hook, rec, ctx)
+  return keep(hook(rec, ctx))
+end
+
+local function filter_map(hook, n, ctx, protected)
+  if protected then
+    for i = 1, n do
+      local rec = record(i)
+      local m = mark()
+      local ok, err = protect(step, hook, rec, ctx)
+      if not ok then
+        truncate(m)
+        fail(i, err)
+      end
+    end
+    return
+  end
+  for i = 1, n do -- the hot loop: the common answer (the record) first
+    local rec = record(i)
+    local res = hook(rec, ctx)
+    if res == rec then emit(rec) else keep(res) end
+  end
+end
+
+--- Runs inst.on_produce over the n records of the current call.
+function M.produce(inst, n, topic, partition, principal, protected)
+  set_ctx(inst.ctx, topic, partition, principal)
+  filter_map(inst.on_produce, n, inst.ctx, protected)
+end
+
+--- Runs inst.on_consume over the n records of the current call.
+function M.consume(inst, n, topic, partition, principal, protected)
+  set_ctx(inst.ctx, topic, partition, principal)
+  filter_map(inst.on_consume, n, inst.ctx, protected)
+end
+
+-- partition -------------------------------------------------------------------------
+
+local function place(hook, rec, nparts, ctx, i)
+  local p = hook(rec, nparts, ctx)
+  local q = math.type(p) and math.tointeger(p)
+  if not q or q < 0 or q >= nparts then
+    error(string.format("returned %s (expected an integer from 0 to %d)",
+                        describe(p), nparts - 1), 0)
+  end
+  set_partition(i, q)
+end
+
+--- Runs inst.partition over the n records of the current call.
+function M.partition(inst, n, nparts, topic, principal, protected)
+  local hook, ctx = inst.partition, inst.ctx
+  set_ctx(ctx, topic, nil, principal)
+  for i = 1, n do
+    local rec = record(i)
+    if protected then
+      local ok, err = protect(place, hook, rec, nparts, ctx, i)
+      if not ok then fail(i, err) end
+    else
+      place(hook, rec, nparts, ctx, i)
+    end
+  end
+end
+
+-- Authentication and authorization --------------------------------------------------
+
+-- The credentials table: mechanism and data always; token for "token";
+-- username and password for "plain" (RFC 4616: [authzid] NUL user NUL pass).
+local function credentials(mechanism, data)
+  local c = {mechanism = mechanism, data = data}
+  if mechanism == "token" then c.token = data end
+  if mechanism == "plain" then
+    local authzid, user, pass = data:match("^([^%z]*)%z([^%z]*)%z([^%z]*)$")
+    c.authzid, c.username, c.password = authzid, user, pass
+  end
+  return c
+end
+
+--- authenticate(credentials, conn, ctx) -> principal | nil, reason.
+-- Returns the principal, or nil and the reason (a string or nil).
+function M.authenticate(inst, mechanism, data, remote, loc)
+  local conn = {remote = remote, ["local"] = loc}
+  local principal, reason = inst.authenticate(credentials(mechanism, data),
+                                              conn, inst.ctx)
+  if principal == nil or principal == false then
+    return nil, type(reason) == "string" and reason or nil
+  end
+  if type(principal) ~= "string" or principal == "" then
+    error("authenticate returned " .. describe(principal) ..
+          " (expected a principal string, or nil and a reason)", 0)
+  end
+  return principal
+end
+
+--- authorize(principal, action, resource, ctx) -> true | false | nil.
+function M.authorize(inst, principal, action, resource)
+  local answer = inst.authorize(principal, action, resource, inst.ctx)
+  if answer ~= nil and type(answer) ~= "boolean" then
+    error("authorize returned " .. describe(answer) ..
+          " (expected true, false or nil)", 0)
+  end
+  return answer
+end
+
+return M

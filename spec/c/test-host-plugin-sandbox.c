@@ -1,0 +1,288 @@
+/* What plugin code may and may not do (src/host/plugin_api.c, sandbox.c):
+ * the instruction budget per hook call (pcall cannot swallow it), the
+ * memory cap, coroutine abuse, escapes from the sandbox, and the flyq API,
+ * cjson and require.
+ */
+#include <time.h>
+
+#include "flyq/common.h"
+#include "test-host-plugin.h"
+
+/* orders runs plugin `name` (on_error `on_error`) with small limits. */
+static flyq_plugins_t *limited(const char *name, const char *on_error) {
+  char config[512];
+  snprintf(config, sizeof config,
+           "return { plugin_path = {DIR},\n"
+           "  plugins = { limits = { instructions = 200000, memory = '8MiB' } },\n"
+           "  topics = { orders = { on_produce = '%s', on_error = '%s' } } }\n",
+           name, on_error);
+  return pt_open(config);
+}
+
+/* on_produce over one record key=value on orders. */
+static int one(flyq_plugins_t *rt, const char *key, const char *value,
+               flyq_plugins_output_t *out, char *err, size_t errlen) {
+  const char *kv[] = {key, value};
+  size_t len;
+  uint8_t *buf = pt_batch(kv, 1, &len);
+  int rc = flyq_plugins_on_produce(rt, "orders", -1, NULL, buf, len, out, err,
+                                   errlen);
+  free(buf);
+  return rc;
+}
+
+/* The value of the only record of out (which is freed), into buf. */
+static const char *value_of(flyq_plugins_output_t *out, char *buf, size_t n) {
+  flyq_record_t rec;
+  CHECK_EQ(out->nbatches, 1);
+  pt_record(out->batches[0].data, out->batches[0].len, 0, &rec);
+  snprintf(buf, n, "%.*s", (int)rec.value_len, (const char *)rec.value);
+  flyq_plugins_output_free(out);
+  return buf;
+}
+
+static double seconds_since(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (double)(t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The plugin fails the call in key's way, then works again for "ok". */
+static void fails_then_works(flyq_plugins_t *rt, const char *key,
+                             const char *want1, const char *want2) {
+  flyq_plugins_output_t out;
+  char err[512], v[64];
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  CHECK_EQ(one(rt, key, "v", &out, err, sizeof err), FLYQ_ERR_PLUGIN);
+  CHECK(seconds_since(&t0) < 5);
+  CHECK_HAS(err, want1);
+  CHECK_HAS(err, want2);
+  CHECK_OK(one(rt, "ok", "v", &out, err, sizeof err));
+  CHECK(strcmp(value_of(&out, v, sizeof v), "fine") == 0);
+}
+
+static const char loop_lua[] =
+    "return { name = 'loop', on_produce = function(r)\n"
+    "  if r.key == 'plain' then\n"
+    "    while true do end\n"
+    "  elseif r.key == 'pcall' then\n"
+    "    for i = 1, 100 do pcall(function() while true do end end) end\n"
+    "    r.value = 'escaped'\n"
+    "    return r\n"
+    "  elseif r.key == 'xpcall' then\n"
+    "    xpcall(function() while true do end end, function() while true do end end)\n"
+    "    return r\n"
+    "  end\n"
+    "  r.value = 'fine'\n"
+    "  return r\n"
+    "end }\n";
+
+TEST(endless_loops_are_aborted) {
+  flyq_plugins_t *rt;
+  pt_write("loop.lua", loop_lua);
+  rt = limited("loop", "reject");
+  fails_then_works(rt, "plain", "plugin loop: ", "loop.lua:3: instruction "
+                   "limit exceeded (200000 instructions) (on_produce, record 1)");
+  fails_then_works(rt, "pcall", "plugin loop: ", "instruction limit exceeded");
+  fails_then_works(rt, "xpcall", "plugin loop: ", "instruction limit exceeded");
+  CHECK_EQ(pt_stats(rt, "loop")->errors, 3);
+  pt_done(rt);
+}
+
+TEST(endless_loops_are_aborted_with_on_error_pass) {
+  flyq_plugins_t *rt;
+  flyq_plugins_output_t out;
+  char err[512], v[64];
+  size_t len;
+  const char *kv[] = {"pcall", "a", "ok", "b", "plain", "c", "ok", "d"};
+  uint8_t *buf = pt_batch(kv, 4, &len);
+  pt_write("loop.lua", loop_lua);
+  rt = limited("loop", "pass");
+  CHECK_OK(flyq_plugins_on_produce(rt, "orders", -1, NULL, buf, len, &out, err,
+                                   sizeof err));
+  CHECK_EQ(out.failed, 2);
+  CHECK_EQ(out.records_out, 4);
+  {
+    flyq_record_t rec;
+    pt_record(out.batches[0].data, out.batches[0].len, 0, &rec);
+    CHECK(pt_is(rec.value, rec.value_len, "a")); /* not "escaped" */
+    pt_record(out.batches[0].data, out.batches[0].len, 3, &rec);
+    CHECK(pt_is(rec.value, rec.value_len, "fine"));
+  }
+  flyq_plugins_output_free(&out);
+  CHECK_HAS(pt_stats(rt, "loop")->last_error,
+            "loop.lua:3: instruction limit exceeded");
+  CHECK_OK(one(rt, "ok", "v", &out, err, sizeof err));
+  CHECK(strcmp(value_of(&out, v, sizeof v), "fine") == 0);
+  free(buf);
+  pt_done(rt);
+}
+
+TEST(memory_bombs_fail_without_killing_the_process) {
+  flyq_plugins_t *rt;
+  pt_write("bomb.lua",
+           "return { name = 'bomb', on_produce = function(r, ctx)\n"
+           "  if r.key == 'rep' then local s = string.rep('x', 1 << 26) end\n"
+           "  if r.key == 'table' then\n"
+           "    local t = {}\n"
+           "    for i = 1, 1e9 do t[i] = i end\n"
+           "  end\n"
+           "  if r.key == 'state' then\n"
+           "    ctx.state.t = {}\n"
+           "    for i = 1, 1e9 do ctx.state.t[i] = ('x'):rep(100) .. i end\n"
+           "  end\n"
+           "  ctx.state.t = nil\n"
+           "  r.value = 'fine'\n"
+           "  return r\n"
+           "end }\n");
+  rt = pt_open("return { plugin_path = {DIR},\n"
+               "  plugins = { limits = { instructions = 100000000,\n"
+               "                         memory = '4MiB' } },\n"
+               "  topics = { orders = { on_produce = 'bomb' } } }\n");
+  fails_then_works(rt, "rep", "plugin bomb: ", "memory limit exceeded (4 MiB)");
+  fails_then_works(rt, "table", "plugin bomb: ", "memory limit exceeded (4 MiB)");
+  fails_then_works(rt, "state", "plugin bomb: ", "memory limit exceeded (4 MiB)");
+  CHECK(pt_stats(rt, "bomb")->memory_bytes < 4u << 20);
+  pt_done(rt);
+}
+
+TEST(coroutine_abuse_fails_cleanly) {
+  flyq_plugins_t *rt;
+  pt_write("co.lua",
+           "return { name = 'co', on_produce = function(r, ctx)\n"
+           "  if r.key == 'many' then\n"
+           "    local t = {}\n"
+           "    while true do t[#t + 1] = coroutine.create(function() end) end\n"
+           "  elseif r.key == 'yield' then\n"
+           "    coroutine.yield(r)\n"
+           "  elseif r.key == 'inside' then\n"
+           "    coroutine.wrap(function() while true do end end)()\n"
+           "  elseif r.key == 'kept' then\n"
+           "    ctx.state.co = coroutine.wrap(function()\n"
+           "      coroutine.yield(1)\n"
+           "      while true do end\n"
+           "    end)\n"
+           "    ctx.state.co()\n"
+           "    return r\n"
+           "  elseif r.key == 'resume' then\n"
+           "    ctx.state.co()\n"
+           "  elseif r.key == 'nested' then\n"
+           "    local function deep(n)\n"
+           "      return coroutine.wrap(function() return deep(n + 1) end)()\n"
+           "    end\n"
+           "    deep(1)\n"
+           "  end\n"
+           "  r.value = 'fine'\n"
+           "  return r\n"
+           "end }\n");
+  rt = limited("co", "reject");
+  fails_then_works(rt, "many", "plugin co: ", "limit exceeded");
+  fails_then_works(rt, "yield", "plugin co: ", "attempt to yield");
+  fails_then_works(rt, "inside", "plugin co: ", "co.lua:8: instruction limit");
+  {
+    flyq_plugins_output_t out;
+    char err[512];
+    CHECK_OK(one(rt, "kept", "v", &out, err, sizeof err));
+    flyq_plugins_output_free(&out);
+  }
+  fails_then_works(rt, "resume", "plugin co: ", "co.lua:12: instruction limit");
+  fails_then_works(rt, "nested", "plugin co: ", "co.lua:");
+  pt_done(rt);
+}
+
+TEST(the_sandbox_has_no_way_out) {
+  flyq_plugins_t *rt;
+  flyq_plugins_output_t out;
+  char err[512], v[1024];
+  pt_write("escape.lua",
+           "local function try(f, ...)\n"
+           "  local ok, e = pcall(f, ...)\n"
+           "  return ok and 'OPEN' or 'closed'\n"
+           "end\n"
+           "return { name = 'escape',\n"
+           "  init = function() string.format = nil end,\n"
+           "  on_produce = function(r)\n"
+           "    if r.key == 'bad' then return 42 end\n"
+           "    local seen = {\n"
+           "      type(io), type(os.execute), type(os.exit), type(os.getenv),\n"
+           "      type(os.clock), type(os.time), type(debug), type(dofile),\n"
+           "      type(loadfile), type(package), type(string.dump),\n"
+           "      type(getmetatable), type(setmetatable), type(collectgarbage),\n"
+           "      type(('').dump), type(rawget(_G, 'require')),\n"
+           "      try(require, 'os'), try(require, 'io'), try(require, 'flyq.runtime'),\n"
+           "      try(require, 'cjson.safe'), type(require('cjson')),\n"
+           "      tostring(load('\\27Lua\\84\\0') == nil),\n"
+           "      tostring(load('\\27Lua', 'x', 'b') == nil),\n"
+           "      try(function() ('x').upper = nil end),\n"
+           "      tostring(('abc'):upper()),\n"
+           "      try(function() return r.nosuchfield end),\n"
+           "      try(function() r.nosuchfield = 1 end),\n"
+           "    }\n"
+           "    r.value = table.concat(seen, ' ')\n"
+           "    return r\n"
+           "  end }\n");
+  rt = limited("escape", "reject");
+  CHECK_OK(one(rt, "k", "v", &out, err, sizeof err));
+  CHECK_STR(value_of(&out, v, sizeof v),
+            "nil nil nil nil function function nil nil nil nil nil nil nil "
+            "nil nil function closed closed closed closed table true true "
+            "closed ABC OPEN closed");
+  /* string.format = nil in init did not break the driver's messages */
+  CHECK_EQ(one(rt, "bad", "v", &out, err, sizeof err), FLYQ_ERR_PLUGIN);
+  CHECK_HAS(err, "plugin escape: returned 42 (expected the record, nil, a new "
+                 "record or a list of records) (on_produce, record 1)");
+  pt_done(rt);
+}
+
+TEST(the_flyq_api_and_cjson) {
+  flyq_plugins_t *rt;
+  flyq_plugins_output_t out;
+  char err[512], v[1024];
+  const flyq_plugin_stats_t *st;
+  int64_t before = flyq_now_ms(), now;
+  pt_write("api.lua",
+           "return { name = 'api', on_produce = function(r)\n"
+           "  flyq.counter('seen')\n"
+           "  flyq.counter('bytes', #r.value)\n"
+           "  flyq.log('debug', 'hello from a plugin')\n"
+           "  print('print', 'goes to the log')\n"
+           "  local doc = cjson.decode('{\"n\": [1, 2, 3], \"s\": \"x\"}')\n"
+           "  r.value = table.concat({\n"
+           "    flyq.sha256('abc'),\n"
+           "    flyq.hmac_sha256('Jefe', 'what do ya want for nothing?'),\n"
+           "    tostring(flyq.constant_time_eq('secret', 'secret')),\n"
+           "    tostring(flyq.constant_time_eq('secret', 'secreT')),\n"
+           "    tostring(flyq.constant_time_eq('secret', 'secrets')),\n"
+           "    tostring(#doc.n), require('cjson').encode({ doc.s }),\n"
+           "    tostring(pcall(function() return cjson.null.key end)),\n"
+           "    tostring(cjson.decode('[null]')[1] == cjson.null),\n"
+           "    tostring(flyq.now_ms()),\n"
+           "  }, ' ')\n"
+           "  return r\n"
+           "end }\n");
+  rt = limited("api", "reject");
+  CHECK_OK(one(rt, "k", "value", &out, err, sizeof err));
+  flyq_plugins_output_free(&out);
+  CHECK_OK(one(rt, "k", "xy", &out, err, sizeof err));
+  value_of(&out, v, sizeof v);
+  CHECK_HAS(v, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad "
+               "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843 "
+               "true false false 3 [\"x\"] false true ");
+  now = strtoll(strrchr(v, ' ') + 1, NULL, 10);
+  CHECK(now >= before && now <= flyq_now_ms());
+  st = pt_stats(rt, "api");
+  CHECK_EQ(st->ncounters, 2);
+  CHECK(strcmp(st->counters[0].name, "seen") == 0);
+  CHECK_EQ(st->counters[0].value, 2);
+  CHECK(strcmp(st->counters[1].name, "bytes") == 0);
+  CHECK_EQ(st->counters[1].value, 7);
+  pt_done(rt);
+}
+
+TEST_LIST(TEST_ENTRY(endless_loops_are_aborted)
+          TEST_ENTRY(endless_loops_are_aborted_with_on_error_pass)
+          TEST_ENTRY(memory_bombs_fail_without_killing_the_process)
+          TEST_ENTRY(coroutine_abuse_fails_cleanly)
+          TEST_ENTRY(the_sandbox_has_no_way_out)
+          TEST_ENTRY(the_flyq_api_and_cjson));

@@ -1,0 +1,313 @@
+-- The plugin runtime's Lua side and its command line tool: params schemas
+-- (lua/flyq/schema.lua), the driver (lua/flyq/runtime.lua) with stand-in
+-- host functions, and `flyq plugin test` (src/cli/plugin.c) on sample
+-- records. The runtime itself (sandbox, limits, batches) is covered by
+-- spec/c/test-host-plugin*.c.
+
+local schema = require("flyq.schema")
+local runtime = require("flyq.runtime")
+local server = require("support.server")
+local cjson = require("cjson")
+
+local function check_error(s, params)
+  local ok, err = pcall(schema.check, s, params)
+  assert.is_false(ok, "check() accepted the params")
+  return err
+end
+
+describe("flyq.schema", function()
+  local s = {
+    token = {type = "string", required = true},
+    header = {type = "string", default = "x-token"},
+    mode = {type = "string", enum = {"mask", "drop"}, default = "mask"},
+    limit = {type = "integer", min = 1, max = 100},
+    ratio = "number",
+    tags = {type = "array", items = "string"},
+    limits = {type = "table", fields = {rate = {type = "number", required = true}}},
+    names = {type = "map", values = "string"},
+    extra = "any",
+  }
+
+  it("fills in defaults and keeps what was given", function()
+    local p = schema.check(s, {token = "t", limit = 5.0, tags = {"a", "b"}})
+    assert.are.same({token = "t", header = "x-token", mode = "mask", limit = 5,
+                     tags = {"a", "b"}}, p)
+    assert.are.equal("integer", math.type(p.limit)) -- 5.0 from JSON
+  end)
+
+  it("does not share defaults between calls", function()
+    local t = {list = {type = "array", default = {}}}
+    local a, b = schema.check(t, {}), schema.check(t, {})
+    a.list[1] = "x"
+    assert.are.same({}, b.list)
+  end)
+
+  it("names the key path of a bad value", function()
+    assert.are.equal('params.limits.rate: expected number, got "fast"',
+                     check_error(s, {token = "t", limits = {rate = "fast"}}))
+    assert.are.equal('params.tags[2]: expected string, got 3',
+                     check_error(s, {token = "t", tags = {"a", 3}}))
+    assert.are.equal('params.names.x: expected string, got true',
+                     check_error(s, {token = "t", names = {x = true}}))
+    assert.are.equal("params.limit: expected integer <= 100, got 101",
+                     check_error(s, {token = "t", limit = 101}))
+    assert.are.equal("params.limit: expected integer, got 1.5",
+                     check_error(s, {token = "t", limit = 1.5}))
+    assert.are.equal('params.mode: expected one of "mask", "drop", got "keep"',
+                     check_error(s, {token = "t", mode = "keep"}))
+  end)
+
+  it("reports missing and unknown keys", function()
+    assert.are.equal("params.token: required", check_error(s, {}))
+    assert.are.equal('params.tokn: unknown key (did you mean "token"?)',
+                     check_error(s, {token = "t", tokn = 1}))
+    assert.are.equal("params.limits.rate: required",
+                     check_error(s, {token = "t", limits = {}}))
+  end)
+
+  it("checks the schema itself", function()
+    assert.are.equal('schema.n.type: expected a type (string, integer, number, ' ..
+                     'boolean, array, table, map, any), got "int"',
+                     check_error({n = "int"}, {}))
+    assert.are.equal('schema.n.requird: unknown key (did you mean "required"?)',
+                     check_error({n = {type = "string", requird = true}}, {}))
+  end)
+end)
+
+describe("flyq.config plugin keys", function()
+  local config = require("flyq.config")
+  local ctx = {file = "f.lua", max_partitions = 100}
+
+  local function check_error(cfg)
+    local ok, err = pcall(config.check, cfg, ctx)
+    assert.is_false(ok, "check() accepted the config")
+    return err
+  end
+
+  it("exports plugins with their params as JSON", function()
+    local out = config.check({
+      plugin_path = "plugins", prune = true,
+      plugins = {limits = {instructions = 5000, memory = "2MiB"}},
+      auth = {plugin = "tokens", params = {tokens = {a = "alice"}, n = 2, f = 0.5}},
+      topics = {t = {partitioner = function() end, on_error = "pass",
+                     on_produce = {"a", {plugin = "b", params = {list = {1, "x", true}}}}}},
+    }, ctx)
+    assert.are.same({"plugins"}, out.plugin_path)
+    assert.are.equal(true, out.prune)
+    assert.are.equal(5000, out["plugins.limits.instructions"])
+    assert.are.equal(2097152, out["plugins.limits.memory"])
+    assert.are.same({{name = "tokens", params = '{"f":0.5,"n":2,"tokens":{"a":"alice"}}'}},
+                    out.auth)
+    local t = out.topics[1]
+    assert.are.same({inline = true}, t.partitioner)
+    assert.are.equal("pass", t.on_error)
+    assert.are.same({{name = "a", params = "{}"},
+                     {name = "b", params = '{"list":[1,"x",true]}'}}, t.on_produce)
+  end)
+
+  it("names the key path of a bad plugin entry", function()
+    assert.are.equal('f.lua: topics.t.on_produce[2]: expected plugin name or ' ..
+                     '{ plugin = "name", params = {...} }, got 5',
+                     check_error({topics = {t = {on_produce = {"a", 5}}}}))
+    assert.are.equal('f.lua: auth.plugin: expected plugin name (letters, digits, ' ..
+                     '"_" and "-"), got "../x"',
+                     check_error({auth = {plugin = "../x"}}))
+    assert.are.equal("f.lua: topics.t.partitioner.params.f: expected string, number, " ..
+                     "boolean or table (params are data), got a function",
+                     check_error({topics = {t = {partitioner = {plugin = "p",
+                                                                params = {f = print}}}}}))
+    assert.are.equal("f.lua: auth.params[1]: params tables must be arrays (keys 1..n) " ..
+                     "or have string keys",
+                     check_error({auth = {plugin = "p", params = {[1] = 1, x = 2}}}))
+    assert.are.equal('f.lua: topics.t.on_error: expected one of "reject", "pass", ' ..
+                     '"dead_letter", got "ignore"',
+                     check_error({topics = {t = {on_error = "ignore"}}}))
+  end)
+end)
+
+-- A stand-in for the C host functions: records are plain tables here.
+local function fake_host(records)
+  local host = {emitted = {}, failed = {}, parts = {}}
+  function host.record(i) return records[i] end
+  function host.emit(r) host.emitted[#host.emitted + 1] = r end
+  function host.protect(f, ...)
+    local ok, err = pcall(f, ...)
+    return ok, err
+  end
+  function host.mark() return #host.emitted end
+  function host.truncate(n)
+    for i = #host.emitted, n + 1, -1 do host.emitted[i] = nil end
+  end
+  function host.fail(i, err) host.failed[#host.failed + 1] = {i, err} end
+  function host.set_partition(i, p) host.parts[i] = p end
+  runtime.attach(host)
+  return host
+end
+
+describe("flyq.runtime", function()
+  it("refuses a bad plugin table with a message", function()
+    assert.are.same({nil, "the plugin file must return a table, got 5"},
+                    {runtime.setup(5, {})})
+    assert.are.same({nil, "on_produce: expected function, got a table"},
+                    {runtime.setup({name = "x", on_produce = {}}, {})})
+    local inst, msg = runtime.setup({name = "x", schema = {n = "integer"}}, {n = "1"})
+    assert.is_nil(inst)
+    assert.are.equal('params.n: expected integer, got "1"', msg)
+  end)
+
+  it("calls init with the checked params and a ctx", function()
+    local seen
+    local inst, name = runtime.setup({
+      name = "p", schema = {n = {type = "integer", default = 3}},
+      init = function(params, ctx) seen = {params.n, ctx.params.n, type(ctx.state)} end,
+    }, {})
+    assert.are.equal("p", name)
+    assert.are.same({3, 3, "table"}, seen)
+    assert.are.equal(3, inst.ctx.params.n)
+  end)
+
+  it("keeps, drops, fans out and checks what hooks return", function()
+    local a, b, c = {key = "a"}, {key = "b"}, {key = "c"}
+    local host = fake_host({a, b, c})
+    local inst = runtime.setup({name = "p", on_produce = function(r, ctx)
+      assert(ctx.topic == "t" and ctx.principal == "alice")
+      if r.key == "b" then return nil end
+      if r.key == "c" then return {r, {key = "c2"}} end
+      return r
+    end}, {})
+    runtime.produce(inst, 3, "t", nil, "alice", false)
+    assert.are.same({a, c, {key = "c2"}}, host.emitted)
+    inst = runtime.setup({name = "p", on_produce = function() return 42 end}, {})
+    local ok, err = pcall(runtime.produce, inst, 1, "t", nil, nil, false)
+    assert.is_false(ok)
+    assert.are.equal("returned 42 (expected the record, nil, a new record or " ..
+                     "a list of records)", err)
+  end)
+
+  it("undoes a failed record's output when protected", function()
+    local host = fake_host({{key = "a"}, {key = "b"}})
+    local inst = runtime.setup({name = "p", on_produce = function(r)
+      if r.key == "b" then return {r, 7} end
+      return r
+    end}, {})
+    runtime.produce(inst, 2, "t", nil, nil, true)
+    assert.are.same({{key = "a"}}, host.emitted)
+    assert.are.equal(2, host.failed[1][1])
+    assert.matches("item 2 is 7", host.failed[1][2])
+  end)
+
+  it("checks partitions", function()
+    local host = fake_host({{key = "a"}, {key = "b"}})
+    local inst = runtime.setup({name = "p", partition = function(r, n)
+      return r.key == "a" and n - 1 or n
+    end}, {})
+    runtime.partition(inst, 2, 4, "t", nil, true)
+    assert.are.same({[1] = 3}, host.parts)
+    assert.are.equal("returned 4 (expected an integer from 0 to 3)", host.failed[1][2])
+  end)
+end)
+
+describe("flyq plugin test", function()
+  local dir
+
+  before_each(function() dir = server.tmpdir() end)
+  after_each(function() server.rmdir(dir) end)
+
+  local function write(name, text)
+    local f = assert(io.open(dir .. "/" .. name, "w"))
+    f:write(text)
+    f:close()
+    return dir .. "/" .. name
+  end
+
+  local function records(lines)
+    local out = {}
+    for _, r in ipairs(lines) do out[#out + 1] = cjson.encode(r) end
+    return table.concat(out, "\n") .. "\n"
+  end
+
+  -- The output lines "N outcome {json}" as {n, outcome, decoded json}.
+  local function outcomes(stdout)
+    local out = {}
+    for line in stdout:gmatch("[^\n]+") do
+      local n, what, rest = line:match("^(%d+) (%a[%a ]-%d*) ?({.*)$")
+      if n then
+        out[#out + 1] = {tonumber(n), what, cjson.decode(rest)}
+      elseif line:match("^%d+ ") then
+        out[#out + 1] = {tonumber(line:match("^%d+")), line:match("^%d+ (.*)$")}
+      end
+    end
+    return out
+  end
+
+  local plugin = [[
+return {
+  name = "tagger",
+  schema = { tag = { type = "string", required = true } },
+  on_produce = function(record, ctx)
+    if record.key == "drop" then return nil end
+    if record.key == "boom" then error("no " .. record.key) end
+    if record.key == "keep" then return record end
+    flyq.counter("tagged")
+    record.value = record.value .. ctx.params.tag
+    if record.key == "both" then
+      return { record, { key = "audit", value = record.value, topic = "audit" } }
+    end
+    return record
+  end,
+  partition = function(record, n) return #record.key % n end,
+}
+]]
+
+  it("prints what would be stored, dropped, fanned out and failed", function()
+    local file = write("tagger.lua", plugin)
+    local code, out, err = server.run({"plugin", "test", file, "--params", '{"tag":"!"}',
+                                       "--topic", "orders"},
+      {stdin = records({
+        {key = "a", value = "x", timestamp = 7, headers = {h = "1"}},
+        {key = "drop", value = "x"},
+        {key = "both", value = "y", timestamp = 8},
+        {key = "keep", value = "z", timestamp = 9},
+        {key = "boom", value = "x"},
+      })})
+    local o = outcomes(out)
+    assert.are.equal(1, code, err) -- a record failed
+    assert.are.same({1, "stored", {topic = "orders", partition = -1, offset = 0,
+                     timestamp = 7, key = "a", value = "x!", headers = {h = "1"}}}, o[1])
+    assert.are.same({2, "dropped"}, o[2])
+    assert.are.equal("orders", o[3][3].topic)
+    assert.are.equal("y!", o[3][3].value)
+    assert.are.same({3, "stored"}, {o[4][1], o[4][2]})
+    assert.are.equal("audit", o[4][3].topic)
+    assert.are.same({4, "kept"}, {o[5][1], o[5][2]})
+    assert.are.equal("z", o[5][3].value)
+    assert.are.equal(5, o[6][1])
+    assert.matches("^error plugin tagger: .*tagger%.lua:6: no boom", o[6][2])
+    assert.matches("summary: 5 records in, 4 stored: 1 kept, 2 changed, 1 dropped, " ..
+                   "1 fanned out, 1 errors", out)
+    assert.matches("time: [%d.]+ ms total, [%d.]+ us per record", out)
+    assert.matches("counter tagged = 2", out)
+  end)
+
+  it("places records with a partition hook", function()
+    local file = write("tagger.lua", plugin)
+    local input = write("in.jsonl", records({{key = "ab"}, {key = "abc"}, {key = "abcd"}}))
+    local code, out = server.run({"plugin", "test", file, "--params", '{"tag":"!"}',
+                                  "--hook", "partition", "--partitions", "3",
+                                  "--input", input})
+    assert.are.equal(0, code)
+    local o = outcomes(out)
+    assert.are.same({"partition 2", "partition 0", "partition 1"},
+                    {o[1][2], o[2][2], o[3][2]})
+  end)
+
+  it("reports a plugin that does not load", function()
+    local file = write("tagger.lua", plugin)
+    local code, _, err = server.run({"plugin", "test", file}, {stdin = ""})
+    assert.are.equal(1, code)
+    assert.matches("plugin tagger: params.tag: required", err)
+    code, _, err = server.run({"plugin", "test", file, "--hook", "sideways"})
+    assert.are.equal(2, code)
+    assert.matches("bad %-%-hook 'sideways'", err)
+  end)
+end)

@@ -1,0 +1,215 @@
+/* Plugin instances: one plugin with one set of params, in its own Lua state
+ * (memory cap, instruction budget, sandbox environment with the flyq API
+ * and cjson), driven by lua/flyq/runtime.lua. The runtime
+ * (include/flyq/plugins.h, runtime*.c) owns instances and runs batches
+ * through them; this header is what it needs.
+ *
+ *   plugin.c         open, close, driver calls, errors and stats
+ *   plugin_api.c     the plugin environment: flyq.*, cjson, require, os, print
+ *   plugin_record.c  record proxies: lazy fields, results back to records
+ *   plugin_host.c    the host functions the driver calls
+ *   plugin_json.c    params: JSON text -> Lua table
+ *   plugin_recs.c    record arrays and the arena behind changed records
+ */
+#ifndef FLYQ_HOST_PLUGIN_H
+#define FLYQ_HOST_PLUGIN_H
+
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flyq/batch.h"
+#include "flyq/plugins.h"
+
+/* ---- Records on their way through the hooks --------------------------- */
+
+/* A record between two hooks. r points into the input batches while the
+ * record is unchanged, into the call's arena once a hook changed it. */
+typedef struct flyq__prec {
+  flyq_record_t r;                  /* key, value, timestamp, offset; its
+                                       raw headers when hdrs is NULL */
+  const flyq_record_header_t *hdrs; /* headers set by a hook, or NULL */
+  int32_t nhdrs;
+  int32_t partition; /* explicit partition, or -1 */
+  const char *topic; /* routed to this topic; NULL: the request's */
+  uint32_t src;      /* index of the input record it came from */
+  uint8_t changed;   /* differs from input record src */
+} flyq__prec_t;
+
+typedef struct flyq__recs {
+  flyq__prec_t *v;
+  size_t n, cap;
+} flyq__recs_t;
+
+/* Appends a copy of *r. Returns 0 or -ENOMEM. */
+int flyq__recs_push(flyq__recs_t *a, const flyq__prec_t *r);
+void flyq__recs_free(flyq__recs_t *a);
+
+/* Bytes that live until flyq__arena_free: copies of changed keys, values,
+ * headers and topic names. */
+typedef struct flyq__arena {
+  struct flyq__chunk *head;
+} flyq__arena_t;
+
+/* n bytes (n may be 0), aligned for pointers, or NULL when out of memory. */
+void *flyq__arena_alloc(flyq__arena_t *a, size_t n);
+void flyq__arena_free(flyq__arena_t *a);
+
+/* Decodes the headers of r (raw or replaced) into a new arena array of
+ * *n + extra entries (the first *n filled). Returns NULL and sets *n to -1
+ * when out of memory or the raw headers are corrupt. */
+flyq_record_header_t *flyq__prec_headers(flyq__arena_t *a,
+                                         const flyq__prec_t *r, int32_t extra,
+                                         int32_t *n);
+
+/* ---- One driver run ----------------------------------------------------- */
+
+/* Flags of an input record (flyq__call_t.flags). */
+enum { FLYQ__REC_FAILED = 1, FLYQ__REC_DEAD = 2 };
+
+/* What the host functions of a driver run read and fill. Set up by the
+ * runtime, valid during flyq__plugin_run only. */
+typedef struct flyq__call {
+  const char *hook;        /* "on_produce", ... (for messages) */
+  const flyq__prec_t *in;  /* this hook's input */
+  size_t nin;
+  flyq__recs_t *out;       /* what it emits (NULL for partition) */
+  int32_t *parts;          /* partition: one per input record, -1 first */
+  flyq__arena_t *arena;
+  const char *topic;       /* the request's topic */
+  int32_t partition;       /* the request's partition, or -1 */
+  int consume;             /* 1: records cannot be routed; offsets shown */
+  int on_error;            /* FLYQ_ON_ERROR_* for protected runs */
+  const flyq__prec_t *orig; /* the request's records (dead letters) */
+  uint8_t *flags;          /* FLYQ__REC_* per orig record */
+  flyq__recs_t *dead;      /* dead letters, for on_error dead_letter */
+  int failed;              /* a host function ran out of memory */
+  size_t cur;              /* the record being processed (0-based) */
+} flyq__call_t;
+
+/* ---- Instances ---------------------------------------------------------- */
+
+enum {
+  FLYQ__HOOK_PARTITION = 1,
+  FLYQ__HOOK_ON_PRODUCE = 2,
+  FLYQ__HOOK_ON_CONSUME = 4,
+  FLYQ__HOOK_AUTHENTICATE = 8,
+  FLYQ__HOOK_AUTHORIZE = 16
+};
+
+typedef struct flyq__counter {
+  char *name;
+  int64_t value;
+} flyq__counter_t;
+
+typedef struct flyq__plugin {
+  lua_State *L;
+  char *key;       /* what the runtime finds it by: name + params */
+  char *name;      /* the plugin table's name */
+  char *file;      /* where it was loaded from */
+  char *params;    /* JSON */
+  unsigned hooks;  /* FLYQ__HOOK_* */
+  int64_t budget;  /* instructions per hook call */
+  int mod_ref;     /* registry: the flyq.runtime module */
+  int inst_ref;    /* registry: the instance table from setup */
+  flyq__call_t *call; /* the running call, NULL between calls */
+  uint64_t gen;    /* run number: proxies of earlier runs are dead */
+  struct flyq__proxy *proxies; /* per input record of the run */
+  size_t nproxies;
+  int cache_used;  /* the run's field cache exists */
+  uint64_t batches, calls, errors;
+  uint64_t keys_pushed, values_pushed, headers_pushed;
+  char last_error[512];
+  flyq__counter_t *counters;
+  size_t ncounters;
+  struct flyq__plugin *next; /* the runtime's list */
+} flyq__plugin_t;
+
+/* Where an instance comes from. */
+typedef struct flyq__plugin_src {
+  const char *name;   /* what the config calls it (for messages) */
+  const char *key;    /* cache key */
+  const char *file;   /* the plugin file, or the config file when inline */
+  const char *params; /* JSON object text; NULL for none */
+  const char *inline_topic; /* non-NULL: the inline partitioner of this
+                               topic, found by running config_source */
+  const char *config_source;
+  size_t config_len;
+  int64_t budget;     /* instructions per hook call */
+  size_t memory;      /* the state's memory cap */
+} flyq__plugin_src_t;
+
+/* Loads a plugin into a new state and sets it up (params checked, init
+ * called). On error *out is untouched and err receives "plugin NAME: ..."
+ * (or the file when the name is not known yet); returns FLYQ_ERR_CONFIG
+ * (bad plugin table or params), FLYQ_ERR_PLUGIN (its code failed), a read
+ * error (-errno) or -ENOMEM. */
+int flyq__plugin_open(const flyq__plugin_src_t *src, flyq__plugin_t **out,
+                      char *err, size_t errlen);
+
+/* Closes the state and frees p (may be NULL). */
+void flyq__plugin_close(flyq__plugin_t *p);
+
+/* The instance that owns L (kept in L's extra space). */
+flyq__plugin_t *flyq__plugin_of(lua_State *L);
+
+/* Pushes the arguments of a driver function after the instance table and
+ * returns how many; runs in protected mode, so it may allocate. */
+typedef int (*flyq__push_args_fn)(lua_State *L, void *arg);
+
+/* Calls flyq.runtime[fn](instance, <what push pushes>) with the instruction
+ * budget set and call attached (the host functions work on it). On error
+ * the failure is counted and err receives "plugin NAME: MESSAGE (HOOK,
+ * record N)" (the record part when a record was being processed). Returns
+ * 0, FLYQ_ERR_PLUGIN or -ENOMEM (a host function ran out of C memory). The
+ * nresults results are left on the stack on success only. */
+int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
+                     flyq__push_args_fn push, void *arg, int nresults,
+                     char *err, size_t errlen);
+
+/* Counts a failed hook call: "plugin NAME: MESSAGE (HOOK, record N)" into
+ * out, as the last error, and in the log (at the 1st, 2nd, 4th, 8th...
+ * error, with the count). record is 1-based, 0 for none. */
+void flyq__plugin_error(flyq__plugin_t *p, const char *hook, size_t record,
+                        const char *msg, char *out, size_t outlen);
+
+/* Fills s with p's stats (strings malloc'd). Returns 0 or -ENOMEM. */
+int flyq__plugin_stats(const flyq__plugin_t *p, flyq_plugin_stats_t *s);
+
+/* ---- Used by plugin.c only ---------------------------------------------- */
+
+/* Pushes a new environment for plugin code: flyq__sandbox_env plus flyq,
+ * cjson, require("cjson"), os.clock, os.time, and a print that logs.
+ * [-0, +1, m] */
+void flyq__plugin_env(lua_State *L);
+
+/* Pushes the host function table the driver attaches to (see
+ * lua/flyq/runtime.lua), and sets up the proxies' metatable. Once per
+ * state. [-0, +1, m] */
+void flyq__plugin_host(lua_State *L);
+
+/* Registers the proxies' metatable. [-0, +0, m] */
+void flyq__record_open(lua_State *L);
+
+/* Starts the proxies of a run over n records (before it: allocates
+ * nothing in the state). Returns 0 or -ENOMEM. */
+int flyq__record_begin(flyq__plugin_t *p, size_t n);
+
+/* Forgets the run's field cache (after it: allocates nothing). */
+void flyq__record_end(flyq__plugin_t *p);
+
+/* Pushes a proxy of input record idx of p's running call. [-0, +1] */
+void flyq__record_new(lua_State *L, flyq__plugin_t *p, size_t idx);
+
+/* What the value at stack index 1 (a proxy, or a table for a new record)
+ * stands for, as a record of call c into *out: the input record itself
+ * when it is an untouched proxy, else a changed copy (bytes in c->arena).
+ * Raises on anything that is not a valid record. [-0, +0, m] */
+void flyq__record_take(lua_State *L, flyq__call_t *c, flyq__prec_t *out);
+
+/* Pushes the Lua value of the JSON value json (a json_t *), at most 64
+ * levels deep; JSON null is nil (an absent key). Raises on deeper input.
+ * [-0, +1, m] */
+void flyq__plugin_push_json(lua_State *L, const void *json);
+
+#endif /* FLYQ_HOST_PLUGIN_H */

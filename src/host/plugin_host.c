@@ -1,0 +1,145 @@
+/* The host functions of the Lua driver (lua/flyq/runtime.lua): what the
+ * driver calls between hooks to get records (as proxies, plugin_record.c),
+ * hand back results, run a record protected, and report a failed record,
+ * which applies the call's on_error. All of them work on the call attached
+ * to the instance by flyq__plugin_run.
+ */
+#include <errno.h>
+#include <lauxlib.h>
+#include <string.h>
+
+#include "host/plugin.h"
+#include "host/sandbox.h"
+
+static flyq__call_t *call_of(lua_State *L) {
+  flyq__call_t *c = flyq__plugin_of(L)->call;
+  if (c == NULL) luaL_error(L, "no call is running");
+  return c;
+}
+
+/* record(i) -> a proxy of input record i (1-based); starts the record's
+ * instruction budget. */
+static int host_record(lua_State *L) {
+  flyq__plugin_t *p = flyq__plugin_of(L);
+  flyq__call_t *c = call_of(L);
+  lua_Integer i = luaL_checkinteger(L, 1);
+  if (i < 1 || (size_t)i > c->nin) luaL_error(L, "record %d out of range", (int)i);
+  c->cur = (size_t)i - 1;
+  p->calls++;
+  flyq__lua_set_budget(L, p->budget);
+  flyq__record_new(L, p, c->cur);
+  return 1;
+}
+
+/* emit(record or table): appends it to the call's output. */
+static int host_emit(lua_State *L) {
+  flyq__call_t *c = call_of(L);
+  flyq__prec_t out;
+  flyq__record_take(L, c, &out);
+  if (c->out == NULL || flyq__recs_push(c->out, &out) < 0) {
+    c->failed = 1;
+    luaL_error(L, "out of memory");
+  }
+  return 0;
+}
+
+/* protect(f, ...) -> true | false, message: calls f(...) with a fresh
+ * budget; the budget is fresh again afterwards, so that the driver can go
+ * on even when f used it all up. */
+static int host_protect(lua_State *L) {
+  flyq__plugin_t *p = flyq__plugin_of(L);
+  char msg[512];
+  int r;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  flyq__lua_set_budget(L, p->budget);
+  r = flyq__lua_pcall(L, lua_gettop(L) - 1, 0, msg, sizeof msg);
+  flyq__lua_set_budget(L, p->budget);
+  if (r == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushboolean(L, 0);
+  lua_pushstring(L, msg);
+  return 2;
+}
+
+static int host_mark(lua_State *L) {
+  flyq__call_t *c = call_of(L);
+  lua_pushinteger(L, c->out ? (lua_Integer)c->out->n : 0);
+  return 1;
+}
+
+static int host_truncate(lua_State *L) {
+  flyq__call_t *c = call_of(L);
+  lua_Integer n = luaL_checkinteger(L, 1);
+  if (c->out && n >= 0 && (size_t)n <= c->out->n) c->out->n = (size_t)n;
+  return 0;
+}
+
+/* The dead letter of orig record r: itself with the header flyq.error. */
+static int dead_letter(flyq__call_t *c, const flyq__prec_t *r,
+                       const char *msg) {
+  flyq__prec_t d = *r;
+  int32_t n;
+  size_t len = strlen(msg);
+  flyq_record_header_t *h = flyq__prec_headers(c->arena, r, 1, &n);
+  char *text = flyq__arena_alloc(c->arena, len);
+  if (h == NULL || text == NULL) return -ENOMEM;
+  memcpy(text, msg, len);
+  h[n] = (flyq_record_header_t){(const uint8_t *)"flyq.error", 10,
+                                (const uint8_t *)text, (int32_t)len};
+  d.hdrs = h;
+  d.nhdrs = n + 1;
+  d.changed = 1;
+  return flyq__recs_push(c->dead, &d);
+}
+
+/* fail(i, message): record i failed in a protected run; applies on_error
+ * (pass: it goes on unchanged; dead_letter: its original goes to the dead
+ * letters, once). */
+static int host_fail(lua_State *L) {
+  flyq__plugin_t *p = flyq__plugin_of(L);
+  flyq__call_t *c = call_of(L);
+  lua_Integer i = luaL_checkinteger(L, 1);
+  const flyq__prec_t *r;
+  char msg[768];
+  int rc = 0;
+  if (i < 1 || (size_t)i > c->nin) luaL_error(L, "record %d out of range", (int)i);
+  r = &c->in[i - 1];
+  flyq__plugin_error(p, c->hook, (size_t)i, luaL_checkstring(L, 2), msg,
+                     sizeof msg);
+  c->flags[r->src] |= FLYQ__REC_FAILED;
+  if (c->out && (c->on_error == FLYQ_ON_ERROR_PASS || c->dead == NULL))
+    rc = flyq__recs_push(c->out, r);
+  else if (c->dead && !(c->flags[r->src] & FLYQ__REC_DEAD))
+    rc = dead_letter(c, &c->orig[r->src], msg);
+  if (c->dead) c->flags[r->src] |= FLYQ__REC_DEAD;
+  if (rc < 0) {
+    c->failed = 1;
+    luaL_error(L, "out of memory");
+  }
+  return 0;
+}
+
+/* set_partition(i, p) */
+static int host_set_partition(lua_State *L) {
+  flyq__call_t *c = call_of(L);
+  lua_Integer i = luaL_checkinteger(L, 1);
+  if (c->parts == NULL || i < 1 || (size_t)i > c->nin)
+    luaL_error(L, "record %d out of range", (int)i);
+  c->parts[i - 1] = (int32_t)luaL_checkinteger(L, 2);
+  return 0;
+}
+
+void flyq__plugin_host(lua_State *L) {
+  static const luaL_Reg host[] = {{"record", host_record},
+                                  {"emit", host_emit},
+                                  {"protect", host_protect},
+                                  {"mark", host_mark},
+                                  {"truncate", host_truncate},
+                                  {"fail", host_fail},
+                                  {"set_partition", host_set_partition},
+                                  {NULL, NULL}};
+  flyq__record_open(L);
+  luaL_newlib(L, host);
+}

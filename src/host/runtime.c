@@ -1,0 +1,366 @@
+/* The plugin runtime (include/flyq/plugins.h): built from a config, it owns
+ * one instance per (plugin, params) pair it uses, loaded eagerly for the
+ * config's topics and auth chain and lazily for consumer filters, and it
+ * answers the per-topic questions. The hook calls live in runtime_filter.c,
+ * runtime_partition.c and runtime_auth.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flyq/common.h"
+#include "host/runtime.h"
+
+#define MAX_FILTERS 64
+#define MAX_NAME 128
+
+/* ---- Finding and loading instances -------------------------------------- */
+
+/* Plugin names are file names without ".lua": letters, digits, _ and -. */
+static int valid_plugin_name(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n > MAX_NAME) return 0;
+  return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                      "0123456789_-") == n;
+}
+
+/* Writes the first <dir>/<name>.lua of plugin_path that exists into file. */
+static int find_file(const flyq_plugins_t *rt, const char *name, char *file,
+                     size_t len, char *err, size_t errlen) {
+  size_t used = 0;
+  for (size_t i = 0; i < rt->npath; i++) {
+    int n = snprintf(file, len, "%s/%s.lua", rt->path[i], name);
+    if (n > 0 && (size_t)n < len && access(file, R_OK) == 0) return 0;
+  }
+  used = (size_t)snprintf(err, errlen, "plugin %s: no %s.lua on plugin_path (",
+                          name, name);
+  for (size_t i = 0; i < rt->npath && used < errlen; i++)
+    used += (size_t)snprintf(err + used, errlen - used, "%s%s",
+                             i ? ", " : "", rt->path[i]);
+  if (used < errlen) snprintf(err + used, errlen - used, ")");
+  return FLYQ_ERR_NOT_FOUND;
+}
+
+static flyq__plugin_t *find_instance(const flyq_plugins_t *rt,
+                                     const char *key) {
+  for (flyq__plugin_t *p = rt->first; p; p = p->next)
+    if (strcmp(p->key, key) == 0) return p;
+  return NULL;
+}
+
+static void add_instance(flyq_plugins_t *rt, flyq__plugin_t *p) {
+  if (rt->last)
+    rt->last->next = p;
+  else
+    rt->first = p;
+  rt->last = p;
+}
+
+/* The instance of src, loaded unless one with the same key exists. */
+static int instance(flyq_plugins_t *rt, flyq__plugin_src_t *src,
+                    flyq__plugin_t **out, char *err, size_t errlen) {
+  int rc;
+  if ((*out = find_instance(rt, src->key)) != NULL) return 0;
+  src->budget = rt->budget;
+  src->memory = rt->memory;
+  rc = flyq__plugin_open(src, out, err, errlen);
+  if (rc == 0) add_instance(rt, *out);
+  return rc;
+}
+
+/* "name\nparams": what instances are cached by (malloc'd, or NULL). */
+static char *instance_key(const char *name, const char *params) {
+  size_t len = strlen(name) + (params ? strlen(params) : 2) + 2;
+  char *key = malloc(len);
+  if (key) snprintf(key, len, "%s\n%s", name, params ? params : "{}");
+  return key;
+}
+
+/* The instance of plugin name with params (NULL: none) from plugin_path. */
+static int named_instance(flyq_plugins_t *rt, const char *name,
+                          const char *params, flyq__plugin_t **out, char *err,
+                          size_t errlen) {
+  char file[4096];
+  char *key = instance_key(name, params);
+  flyq__plugin_src_t src = {.name = name, .key = key, .file = file,
+                            .params = params};
+  int rc;
+  if (key == NULL) return -ENOMEM;
+  if (!valid_plugin_name(name)) {
+    snprintf(err, errlen, "plugin \"%s\": invalid name (letters, digits, _ "
+             "and -)", name);
+    rc = FLYQ_ERR_INVALID_NAME;
+  } else if ((*out = find_instance(rt, key)) != NULL) {
+    rc = 0;
+  } else {
+    rc = find_file(rt, name, file, sizeof file, err, errlen);
+    if (rc == 0) rc = instance(rt, &src, out, err, errlen);
+  }
+  free(key);
+  return rc;
+}
+
+/* Checks that p has the hook it is used for at the config key path. */
+static int need_hook(const flyq__plugin_t *p, unsigned hooks,
+                     const char *hook, const char *path, char *err,
+                     size_t errlen) {
+  if (p->hooks & hooks) return 0;
+  snprintf(err, errlen, "%s: plugin %s has no %s hook", path, p->name, hook);
+  return FLYQ_ERR_CONFIG;
+}
+
+/* The instance for the config entry spec at path, with hook. */
+static int spec_instance(flyq_plugins_t *rt, const flyq_config_plugin_t *spec,
+                         unsigned hooks, const char *hook, const char *path,
+                         flyq__plugin_t **out, char *err, size_t errlen) {
+  int rc = named_instance(rt, spec->name, spec->params, out, err, errlen);
+  return rc < 0 ? rc : need_hook(*out, hooks, hook, path, err, errlen);
+}
+
+/* ---- Building from the config ------------------------------------------- */
+
+static int inline_partitioner(flyq_plugins_t *rt, const flyq_config_t *cfg,
+                              flyq__rt_topic_t *t, char *err, size_t errlen) {
+  char key[MAX_NAME + 300];
+  flyq__plugin_src_t src = {.name = "inline", .key = key, .file = cfg->path,
+                            .inline_topic = t->name,
+                            .config_source = cfg->source,
+                            .config_len = cfg->source_len};
+  if (cfg->source == NULL || cfg->path == NULL) {
+    snprintf(err, errlen, "topics.%s.partitioner: an inline function needs "
+             "the config file's source", t->name);
+    return FLYQ_ERR_CONFIG;
+  }
+  snprintf(key, sizeof key, "\ninline partitioner of %s", t->name);
+  t->kind = FLYQ_PARTITIONER_PLUGIN;
+  return instance(rt, &src, &t->partitioner, err, errlen);
+}
+
+static int partitioner(flyq_plugins_t *rt, const flyq_config_t *cfg,
+                       const flyq_config_topic_t *ct, flyq__rt_topic_t *t,
+                       char *err, size_t errlen) {
+  static const char *const builtin[] = {"key_hash", "round_robin", "sticky"};
+  const char *name = ct->partitioner.name;
+  char path[300];
+  if (ct->partitioner.inline_fn) return inline_partitioner(rt, cfg, t, err, errlen);
+  if (name == NULL) return 0;
+  for (int i = 0; i < 3; i++)
+    if (strcmp(name, builtin[i]) == 0) {
+      t->kind = FLYQ_PARTITIONER_KEY_HASH + i;
+      return 0;
+    }
+  t->kind = FLYQ_PARTITIONER_PLUGIN;
+  snprintf(path, sizeof path, "topics.%s.partitioner", t->name);
+  return spec_instance(rt, &ct->partitioner, FLYQ__HOOK_PARTITION, "partition",
+                       path, &t->partitioner, err, errlen);
+}
+
+/* Loads the instances of the list specs[0..n) (topic's key at which). */
+static int chain(flyq_plugins_t *rt, const char *topic, const char *which,
+                 unsigned hook, const flyq_config_plugin_t *specs, size_t n,
+                 flyq__plugin_t ***out, char *err, size_t errlen) {
+  char path[300];
+  int rc = 0;
+  if (n == 0) return 0;
+  if ((*out = calloc(n, sizeof **out)) == NULL) return -ENOMEM;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    if (topic)
+      snprintf(path, sizeof path, "topics.%s.%s[%zu]", topic, which, i + 1);
+    else
+      snprintf(path, sizeof path, "%s[%zu]", which, i + 1);
+    rc = spec_instance(rt, &specs[i], hook,
+                       topic ? which : "authenticate or authorize", path,
+                       &(*out)[i], err, errlen);
+  }
+  return rc;
+}
+
+static int build_topic(flyq_plugins_t *rt, const flyq_config_t *cfg,
+                       const flyq_config_topic_t *ct, flyq__rt_topic_t *t,
+                       char *err, size_t errlen) {
+  int rc;
+  if ((t->name = strdup(ct->name)) == NULL) return -ENOMEM;
+  t->on_error = ct->on_error;
+  rc = partitioner(rt, cfg, ct, t, err, errlen);
+  if (rc == 0)
+    rc = chain(rt, t->name, "on_produce", FLYQ__HOOK_ON_PRODUCE, ct->on_produce,
+               ct->non_produce, &t->on_produce, err, errlen);
+  if (rc == 0) t->non_produce = ct->non_produce;
+  if (rc == 0)
+    rc = chain(rt, t->name, "on_consume", FLYQ__HOOK_ON_CONSUME, ct->on_consume,
+               ct->non_consume, &t->on_consume, err, errlen);
+  if (rc == 0) t->non_consume = ct->non_consume;
+  return rc;
+}
+
+static int cmp_topic(const void *a, const void *b) {
+  return strcmp(((const flyq__rt_topic_t *)a)->name,
+                ((const flyq__rt_topic_t *)b)->name);
+}
+
+static int copy_path(flyq_plugins_t *rt, const flyq_config_t *cfg) {
+  if (cfg->nplugin_path == 0) return 0;
+  rt->path = calloc(cfg->nplugin_path, sizeof *rt->path);
+  if (rt->path == NULL) return -ENOMEM;
+  for (; rt->npath < cfg->nplugin_path; rt->npath++)
+    if ((rt->path[rt->npath] = strdup(cfg->plugin_path[rt->npath])) == NULL)
+      return -ENOMEM;
+  return 0;
+}
+
+static int build(flyq_plugins_t *rt, const flyq_config_t *cfg, char *err,
+                 size_t errlen) {
+  int rc = copy_path(rt, cfg);
+  if (rc == 0 && cfg->ntopics > 0 &&
+      (rt->topics = calloc(cfg->ntopics, sizeof *rt->topics)) == NULL)
+    rc = -ENOMEM;
+  for (size_t i = 0; rc == 0 && i < cfg->ntopics; i++, rt->ntopics++)
+    rc = build_topic(rt, cfg, &cfg->topics[i], &rt->topics[i], err, errlen);
+  if (rc == 0)
+    rc = chain(rt, NULL, "auth", FLYQ__HOOK_AUTHENTICATE | FLYQ__HOOK_AUTHORIZE,
+               cfg->auth, cfg->nauth, &rt->auth, err, errlen);
+  if (rc == 0) rt->nauth = cfg->nauth;
+  if (rc == 0 && rt->ntopics > 1)
+    qsort(rt->topics, rt->ntopics, sizeof *rt->topics, cmp_topic);
+  return rc;
+}
+
+int flyq_plugins_new(const flyq_config_t *cfg, flyq_plugins_t **out,
+                     char *err, size_t errlen) {
+  char ignored[1];
+  flyq_plugins_t *rt = calloc(1, sizeof *rt);
+  int rc;
+  if (err == NULL || errlen == 0) err = ignored, errlen = sizeof ignored;
+  err[0] = '\0';
+  if (rt == NULL) return -ENOMEM;
+  rt->budget = cfg->plugin_instructions;
+  rt->memory = cfg->plugin_memory > SIZE_MAX ? SIZE_MAX : (size_t)cfg->plugin_memory;
+  flyq_batch_builder_init(&rt->builder);
+  rc = build(rt, cfg, err, errlen);
+  if (rc < 0) {
+    if (rc == -ENOMEM && err[0] == '\0') snprintf(err, errlen, "out of memory");
+    flyq_plugins_free(rt);
+    return rc;
+  }
+  *out = rt;
+  return 0;
+}
+
+void flyq_plugins_free(flyq_plugins_t *rt) {
+  if (rt == NULL) return;
+  for (size_t i = 0; i < rt->ntopics; i++) {
+    free(rt->topics[i].name);
+    free(rt->topics[i].on_produce);
+    free(rt->topics[i].on_consume);
+  }
+  free(rt->topics);
+  while (rt->first) {
+    flyq__plugin_t *next = rt->first->next;
+    flyq__plugin_close(rt->first);
+    rt->first = next;
+  }
+  free(rt->auth);
+  for (size_t i = 0; i < rt->npath; i++) free(rt->path[i]);
+  free(rt->path);
+  flyq__recs_free(&rt->orig);
+  flyq__recs_free(&rt->stage[0]);
+  flyq__recs_free(&rt->stage[1]);
+  flyq__recs_free(&rt->dead);
+  free(rt->flags);
+  free(rt->hdrs);
+  flyq_batch_builder_free(&rt->builder);
+  free(rt);
+}
+
+/* ---- Shared with the other runtime files -------------------------------- */
+
+flyq__rt_topic_t *flyq__rt_topic(const flyq_plugins_t *rt, const char *name) {
+  flyq__rt_topic_t key = {.name = (char *)name};
+  if (rt->ntopics == 0 || name == NULL) return NULL;
+  return bsearch(&key, rt->topics, rt->ntopics, sizeof key, cmp_topic);
+}
+
+int flyq__rt_filter(flyq_plugins_t *rt, const char *name, const char *params,
+                    flyq__plugin_t **out, char *err, size_t errlen) {
+  char *key = instance_key(name, params);
+  int rc = key ? 0 : -ENOMEM;
+  *out = key ? find_instance(rt, key) : NULL;
+  free(key);
+  if (rc == 0 && *out == NULL && rt->nfilters >= MAX_FILTERS) {
+    snprintf(err, errlen, "plugin %s: too many consumer filters loaded (at "
+             "most %d)", name, MAX_FILTERS);
+    rc = FLYQ_ERR_LIMIT;
+  } else if (rc == 0 && *out == NULL) {
+    rc = named_instance(rt, name, params, out, err, errlen);
+    if (rc == 0) rt->nfilters++;
+  }
+  if (rc < 0) return rc;
+  return need_hook(*out, FLYQ__HOOK_ON_CONSUME, "on_consume", "filter", err,
+                   errlen);
+}
+
+/* ---- Questions ----------------------------------------------------------- */
+
+int flyq_plugins_has_on_produce(const flyq_plugins_t *rt, const char *topic) {
+  const flyq__rt_topic_t *t = flyq__rt_topic(rt, topic);
+  return t != NULL && t->non_produce > 0;
+}
+
+int flyq_plugins_has_on_consume(const flyq_plugins_t *rt, const char *topic) {
+  const flyq__rt_topic_t *t = flyq__rt_topic(rt, topic);
+  return t != NULL && t->non_consume > 0;
+}
+
+flyq_partitioner_kind_t flyq_plugins_partitioner(const flyq_plugins_t *rt,
+                                                 const char *topic) {
+  const flyq__rt_topic_t *t = flyq__rt_topic(rt, topic);
+  return t ? t->kind : FLYQ_PARTITIONER_DEFAULT;
+}
+
+int flyq_plugins_on_error(const flyq_plugins_t *rt, const char *topic) {
+  const flyq__rt_topic_t *t = flyq__rt_topic(rt, topic);
+  return t ? t->on_error : FLYQ_ON_ERROR_REJECT;
+}
+
+int flyq_plugins_has_auth(const flyq_plugins_t *rt) {
+  for (size_t i = 0; i < rt->nauth; i++)
+    if (rt->auth[i]->hooks & FLYQ__HOOK_AUTHENTICATE) return 1;
+  return 0;
+}
+
+/* ---- Stats ---------------------------------------------------------------- */
+
+int flyq_plugins_stats(const flyq_plugins_t *rt, flyq_plugin_stats_t **out,
+                       size_t *n) {
+  size_t count = 0, i = 0;
+  flyq_plugin_stats_t *s;
+  *out = NULL;
+  *n = 0;
+  for (const flyq__plugin_t *p = rt->first; p; p = p->next) count++;
+  if (count == 0) return 0;
+  if ((s = calloc(count, sizeof *s)) == NULL) return -ENOMEM;
+  for (const flyq__plugin_t *p = rt->first; p; p = p->next, i++) {
+    if (flyq__plugin_stats(p, &s[i]) < 0) {
+      flyq_plugins_stats_free(s, i + 1);
+      return -ENOMEM;
+    }
+  }
+  *out = s;
+  *n = count;
+  return 0;
+}
+
+void flyq_plugins_stats_free(flyq_plugin_stats_t *stats, size_t n) {
+  for (size_t i = 0; stats && i < n; i++) {
+    free(stats[i].name);
+    free(stats[i].file);
+    free(stats[i].params);
+    free(stats[i].last_error);
+    for (size_t j = 0; j < stats[i].ncounters; j++)
+      free(stats[i].counters[j].name);
+    free(stats[i].counters);
+  }
+  free(stats);
+}

@@ -1,0 +1,128 @@
+/* The auth chain (flyq_plugins_authenticate, flyq_plugins_authorize): the
+ * plugins of the config's `auth`, asked in order. Both fail closed: a hook
+ * that errors (or runs out of budget or memory) denies.
+ */
+#include <errno.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flyq/common.h"
+#include "host/runtime.h"
+
+typedef struct auth_request {
+  const char *mechanism;
+  const uint8_t *credentials;
+  size_t len;
+  const flyq_plugins_conn_t *conn;
+} auth_request_t;
+
+typedef struct authz_request {
+  const char *principal;
+  const char *action;
+  const char *resource;
+} authz_request_t;
+
+static void push_opt(lua_State *L, const char *s) {
+  if (s)
+    lua_pushstring(L, s);
+  else
+    lua_pushnil(L);
+}
+
+/* authenticate(inst, mechanism, data, remote, local) */
+static int push_auth(lua_State *L, void *arg) {
+  const auth_request_t *req = arg;
+  lua_pushstring(L, req->mechanism ? req->mechanism : "");
+  lua_pushlstring(L, (const char *)req->credentials, req->len);
+  push_opt(L, req->conn ? req->conn->remote : NULL);
+  push_opt(L, req->conn ? req->conn->local : NULL);
+  return 4;
+}
+
+/* authorize(inst, principal, action, resource) */
+static int push_authz(lua_State *L, void *arg) {
+  const authz_request_t *req = arg;
+  push_opt(L, req->principal);
+  push_opt(L, req->action);
+  push_opt(L, req->resource);
+  return 3;
+}
+
+/* Asks one authenticate hook. Returns 1 (accepted: *principal set), 0
+ * (passed: reason updated) or a negative code (failed). */
+static int ask_authenticate(flyq__plugin_t *p, auth_request_t *req,
+                            char **principal, char *reason, size_t reasonlen) {
+  flyq__call_t call = {.hook = "authenticate"};
+  char err[512];
+  int rc = flyq__plugin_run(p, &call, "authenticate", push_auth, req, 2, err,
+                            sizeof err);
+  if (rc < 0) {
+    snprintf(reason, reasonlen, "authentication failed (plugin %s failed)",
+             p->name);
+    return rc;
+  }
+  if (lua_type(p->L, -2) == LUA_TSTRING) {
+    rc = (*principal = strdup(lua_tostring(p->L, -2))) ? 1 : -ENOMEM;
+  } else if (lua_type(p->L, -1) == LUA_TSTRING) {
+    snprintf(reason, reasonlen, "%s", lua_tostring(p->L, -1));
+  }
+  lua_pop(p->L, 2);
+  return rc;
+}
+
+int flyq_plugins_authenticate(flyq_plugins_t *rt, const char *mechanism,
+                              const uint8_t *credentials, size_t len,
+                              const flyq_plugins_conn_t *conn,
+                              char **principal, char *reason,
+                              size_t reasonlen) {
+  char ignored[1];
+  auth_request_t req = {mechanism, credentials ? credentials : (const uint8_t *)"",
+                        credentials ? len : 0, conn};
+  int asked = 0;
+  if (reason == NULL || reasonlen == 0) reason = ignored, reasonlen = sizeof ignored;
+  snprintf(reason, reasonlen, "no authentication plugin accepted the credentials");
+  *principal = NULL;
+  for (size_t i = 0; i < rt->nauth; i++) {
+    int rc;
+    if (!(rt->auth[i]->hooks & FLYQ__HOOK_AUTHENTICATE)) continue;
+    asked = 1;
+    rc = ask_authenticate(rt->auth[i], &req, principal, reason, reasonlen);
+    if (rc == 1) return 0;
+    if (rc == -ENOMEM) return rc;
+    if (rc < 0) return FLYQ_ERR_AUTH;
+  }
+  if (!asked) {
+    snprintf(reason, reasonlen, "no authenticate hook is configured");
+    return FLYQ_ERR_UNSUPPORTED;
+  }
+  return FLYQ_ERR_AUTH;
+}
+
+/* Asks one authorize hook: 1 allow, 0 deny, -1 abstain. A failure denies. */
+static int ask_authorize(flyq__plugin_t *p, authz_request_t *req) {
+  flyq__call_t call = {.hook = "authorize"};
+  char err[512];
+  int answer;
+  if (flyq__plugin_run(p, &call, "authorize", push_authz, req, 1, err,
+                       sizeof err) < 0)
+    return 0;
+  answer = lua_isnil(p->L, -1) ? -1 : lua_toboolean(p->L, -1);
+  lua_pop(p->L, 1);
+  return answer;
+}
+
+int flyq_plugins_authorize(flyq_plugins_t *rt, const char *principal,
+                           const char *action, const char *resource) {
+  authz_request_t req = {principal, action, resource};
+  int asked = 0;
+  for (size_t i = 0; i < rt->nauth; i++) {
+    int answer;
+    if (!(rt->auth[i]->hooks & FLYQ__HOOK_AUTHORIZE)) continue;
+    asked = 1;
+    answer = ask_authorize(rt->auth[i], &req);
+    if (answer >= 0) return answer ? 0 : FLYQ_ERR_DENIED;
+  }
+  return asked ? FLYQ_ERR_DENIED : 0;
+}
