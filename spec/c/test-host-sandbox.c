@@ -52,6 +52,24 @@ TEST(budget_can_be_set_and_removed) {
   flyq__lua_close(L);
 }
 
+/* Few instructions that each spend long in C still end at the budget's
+ * deadline: 100000 instructions allow 10 ms, and each of these copies 1 MiB
+ * (the loop would need minutes to use up its instruction count). */
+TEST(budget_has_a_wall_clock_deadline) {
+  lua_State *L = flyq__lua_new(64 << 20);
+  CHECK(L != NULL);
+  flyq__lua_set_budget(L, 100000);
+  int64_t t0 = flyq_now_ms();
+  CHECK_EQ(run(L, "local s = ('x'):rep(1 << 20)\n"
+                  "for i = 1, 1e8 do local t = s:rep(1) .. i end"),
+           FLYQ_ERR_LIMIT);
+  CHECK(strstr(err, "chunk:2: time limit exceeded") == err);
+  CHECK(flyq_now_ms() - t0 < 5000);
+  flyq__lua_set_budget(L, 100000); /* a fresh budget runs again */
+  CHECK_OK(run(L, "return 1"));
+  flyq__lua_close(L);
+}
+
 TEST(memory_cap_is_enomem_and_state_survives) {
   lua_State *L = flyq__lua_new(4 << 20);
   CHECK(L != NULL);
@@ -84,5 +102,6 @@ TEST(host_requires_only_embedded_modules) {
 
 TEST_LIST(TEST_ENTRY(pcall_returns_message_and_traceback)
           TEST_ENTRY(budget_can_be_set_and_removed)
+          TEST_ENTRY(budget_has_a_wall_clock_deadline)
           TEST_ENTRY(memory_cap_is_enomem_and_state_survives)
           TEST_ENTRY(host_requires_only_embedded_modules));

@@ -10,19 +10,31 @@
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "flyq/common.h"
+
 #include "host/embedded.h"
 
 #define HOOK_STEP 1000 /* instructions between two budget checks */
+/* CPU-time allowance per budgeted instruction. Instructions that call
+ * into C (string.rep, gsub) can each take far longer than a VM step, so
+ * the budget also carries a limit on the thread's CPU time: 100 ns per
+ * instruction allowed, at least 10 ms (1,000,000 instructions -> 100 ms).
+ * CPU time, not wall time, so that a loaded machine cannot fail a call. */
+#define NS_PER_INSTRUCTION 100
+#define MIN_DEADLINE_NS 10000000LL
 
 typedef struct host_state {
   size_t used;       /* bytes currently allocated by the state */
   size_t max_bytes;  /* the cap */
   int cap_hit;       /* an allocation was refused since the last pcall */
   int over_budget;   /* the instruction budget ran out */
+  int timed_out;     /* ... because its deadline passed */
   int64_t budget;    /* instructions allowed, as set */
   int64_t ticks;     /* hook calls left before the budget runs out */
+  int64_t allowance_ns; /* CPU time the budget allows */
+  int64_t start_ns;     /* thread CPU time at the first hook call, or -1 */
   char traceback[2048];
 } host_state_t;
 
@@ -58,20 +70,41 @@ static int panic(lua_State *L) {
   return 0; /* Lua aborts */
 }
 
-/* Count hook: charges HOOK_STEP instructions; once the budget is spent,
- * fires on every instruction and fails each time, so that code catching
- * the error cannot keep running. */
+static int64_t cpu_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* 1 once the code has used more CPU time than its budget allows. The clock
+ * is first read at the first hook call, so short calls never pay for it. */
+static int out_of_time(host_state_t *hs) {
+  int64_t now = cpu_now_ns();
+  if (hs->start_ns < 0) hs->start_ns = now;
+  return now - hs->start_ns > hs->allowance_ns;
+}
+
+/* Count hook: charges HOOK_STEP instructions and checks the deadline; once
+ * either is spent, fires on every instruction and fails each time, so that
+ * code catching the error cannot keep running. */
 static void budget_hook(lua_State *L, lua_Debug *ar) {
   host_state_t *hs = state_of(L);
-  if (--hs->ticks > 0) return;
+  if (!hs->over_budget) {
+    hs->timed_out = out_of_time(hs);
+    if (--hs->ticks > 0 && !hs->timed_out) return;
+  }
   hs->over_budget = 1;
   lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
   if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
     lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
   else
     lua_pushliteral(L, "");
-  lua_pushfstring(L, "instruction limit exceeded (%I instructions)",
-                  (lua_Integer)hs->budget);
+  if (hs->timed_out)
+    lua_pushfstring(L, "time limit exceeded (budget of %I instructions)",
+                    (lua_Integer)hs->budget);
+  else
+    lua_pushfstring(L, "instruction limit exceeded (%I instructions)",
+                    (lua_Integer)hs->budget);
   lua_concat(L, 2);
   lua_error(L);
 }
@@ -79,12 +112,19 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
 void flyq__lua_set_budget(lua_State *L, int64_t max_instructions) {
   host_state_t *hs = state_of(L);
   hs->over_budget = 0;
+  hs->timed_out = 0;
   if (max_instructions <= 0) {
     lua_sethook(L, NULL, 0, 0);
     return;
   }
   hs->budget = max_instructions;
   hs->ticks = (max_instructions + HOOK_STEP - 1) / HOOK_STEP;
+  int64_t allowance = max_instructions > INT64_MAX / NS_PER_INSTRUCTION
+                          ? INT64_MAX / 2
+                          : max_instructions * NS_PER_INSTRUCTION;
+  if (allowance < MIN_DEADLINE_NS) allowance = MIN_DEADLINE_NS;
+  hs->allowance_ns = allowance;
+  hs->start_ns = -1;
   lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_STEP);
 }
 

@@ -28,6 +28,9 @@ void flyq__lua_close(lua_State *L);
  * afterwards share the count). When they are used up, the running code fails
  * with "FILE:LINE: instruction limit exceeded (N instructions)" and keeps
  * failing until the budget is set again, even if it catches the error.
+ * The budget also limits the thread's CPU time (100 ns per instruction, at
+ * least 10 ms), for instructions that spend long in C (string.rep, gsub):
+ * the error then says "time limit exceeded".
  * max_instructions <= 0 removes the limit. */
 void flyq__lua_set_budget(lua_State *L, int64_t max_instructions);
 
