@@ -104,7 +104,9 @@ typedef struct flyq_slice {
  * max_bytes of whole batches, but always at least one batch when any exists,
  * and never crosses a segment end. offset == end offset gives an empty slice
  * (len 0, seg NULL). offset < start or > end gives
- * FLYQ_ERR_OFFSET_OUT_OF_RANGE. */
+ * FLYQ_ERR_OFFSET_OUT_OF_RANGE. Bytes that predate the open are CRC-checked
+ * the first time they are read: a slice ends before a damaged batch, and
+ * FLYQ_ERR_CORRUPT is returned when the first batch is damaged. */
 int flyq_log_read(flyq_log_t *log, int64_t offset, uint32_t max_bytes,
                   flyq_slice_t *out);
 void flyq_slice_release(flyq_slice_t *s);

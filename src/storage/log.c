@@ -308,6 +308,8 @@ int flyq_log_read(flyq_log_t *log, int64_t offset, uint32_t max_bytes,
     out->fd = seg->fd;
     out->pos = pos;
     out->len = flyq__segment_span(seg, pos, first, max_bytes);
+    if ((r = flyq__segment_verify(seg, pos, h.base_offset, &out->len)) < 0)
+      return r;
     out->base_offset = h.base_offset;
     out->seg = flyq__segment_ref(seg);
     return 0;

@@ -2,7 +2,9 @@
  * segment.h): the cheap path trusts the index files after checking them
  * and walking the batch headers after the last index entry; the full path
  * validates every batch, truncates the .log at the first invalid byte and
- * rebuilds both indexes with the same entry rule as append.
+ * rebuilds both indexes with the same entry rule as append. The cheap path
+ * leaves the CRCs unchecked: flyq__segment_verify checks them on the read
+ * path, the first time each byte is served.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -158,9 +160,17 @@ static int walk_tail(flyq_segment_t *seg) {
   return 0;
 }
 
+/* After recovery: what reads must still check (flyq__segment_verify). */
+static int recovered(flyq_segment_t *seg, int full, int r) {
+  seg->trusted_from = seg->size;
+  seg->verified_lo = 0;
+  seg->verified_hi = full ? seg->size : 0;
+  return r;
+}
+
 int flyq__segment_recover(flyq_segment_t *seg, int full, int active,
                           uint32_t interval, flyq_log_recovery_t *rec) {
-  if (full) return recover_full(seg, active, interval, rec);
+  if (full) return recovered(seg, 1, recover_full(seg, active, interval, rec));
   int r = flyq__segment_load_index(seg);
   if (r == 0) r = flyq__index_check(&seg->ix, seg->size);
   if (r == 0) r = walk_tail(seg);
@@ -168,8 +178,60 @@ int flyq__segment_recover(flyq_segment_t *seg, int full, int active,
     flyq_logmsg(FLYQ_LOG_WARN, "storage",
                 "%s: index or tail inconsistent (%s): validating the segment",
                 seg->prefix, flyq_strerror(r));
-    return recover_full(seg, active, interval, rec);
+    return recovered(seg, 1, recover_full(seg, active, interval, rec));
   }
   if (r < 0) return r;
-  return active ? flyq__segment_open_index(seg, 0) : 0;
+  return recovered(seg, 0, active ? flyq__segment_open_index(seg, 0) : 0);
+}
+
+/* ---- Checks on the read path ---- */
+
+/* Remembers [lo, hi) as checked: merged with the known range when they
+ * touch, else replacing it (the latest reader's range is the likeliest to
+ * be read again). */
+static void verified_add(flyq_segment_t *seg, uint64_t lo, uint64_t hi) {
+  if (lo <= seg->verified_hi && hi >= seg->verified_lo &&
+      seg->verified_hi > seg->verified_lo) {
+    if (lo > seg->verified_lo) lo = seg->verified_lo;
+    if (hi < seg->verified_hi) hi = seg->verified_hi;
+  }
+  seg->verified_lo = lo;
+  seg->verified_hi = hi;
+}
+
+static void report_damage(flyq_segment_t *seg, uint64_t pos, int64_t offset,
+                          int why) {
+  if (seg->bad_logged == pos) return;
+  seg->bad_logged = pos;
+  flyq_logmsg(FLYQ_LOG_WARN, "storage",
+              "%s.log: damaged batch at position %" PRIu64 " (offset %" PRId64
+              "): %s; not served",
+              seg->prefix, pos, offset, flyq_strerror(why));
+}
+
+int flyq__segment_verify(flyq_segment_t *seg, uint64_t pos, int64_t base,
+                         uint32_t *len) {
+  uint64_t end = pos + *len;
+  if (end > seg->trusted_from) end = seg->trusted_from;
+  if (pos >= end || (pos >= seg->verified_lo && end <= seg->verified_hi))
+    return 0;
+  /* The reader never reads past the range: a slice is small. */
+  reader_t rd = {.fd = seg->fd, .file_size = end};
+  uint64_t p = pos;
+  int64_t size = 0, expected = base;
+  while (p < end) {
+    flyq_batch_header_t h;
+    size = check_batch(seg, &rd, p, expected, &h);
+    if (size < 0) break;
+    expected = h.base_offset + h.last_offset_delta + 1;
+    p += (uint64_t)size;
+  }
+  free(rd.buf);
+  if (size < 0 && !is_bad_data((int)size)) return (int)size;
+  if (p > pos) verified_add(seg, pos, p);
+  if (p == end) return 0;
+  report_damage(seg, p, expected, (int)size);
+  if (p == pos) return FLYQ_ERR_CORRUPT;
+  *len = (uint32_t)(p - pos);
+  return 0;
 }

@@ -33,6 +33,7 @@ static flyq_segment_t *segment_new(const char *dir, int64_t base) {
   seg->max_ts = INT64_MIN;
   seg->first_append_ms = -1;
   seg->fd = -1;
+  seg->bad_logged = UINT64_MAX;
   atomic_init(&seg->refs, 1);
   flyq__index_init(&seg->ix);
   return seg;
@@ -264,6 +265,8 @@ void flyq__segment_mark(const flyq_segment_t *seg, flyq_segment_mark_t *m) {
 int flyq__segment_rewind(flyq_segment_t *seg, const flyq_segment_mark_t *m) {
   int r = ftruncate(seg->fd, (off_t)m->size) < 0 ? -errno : 0;
   seg->size = m->size;
+  if (seg->verified_hi > seg->size) seg->verified_hi = seg->size;
+  if (seg->trusted_from > seg->size) seg->trusted_from = seg->size;
   seg->end_offset = m->end_offset;
   seg->max_ts = m->max_ts;
   seg->first_append_ms = m->first_append_ms;
@@ -275,19 +278,26 @@ int flyq__segment_find(const flyq_segment_t *seg, int64_t offset, uint64_t *pos,
                        flyq_batch_header_t *h) {
   if (offset >= seg->end_offset) return FLYQ_ERR_NOT_FOUND;
   uint64_t p = 0;
+  int64_t next = seg->base_offset; /* base offset the batch at p must have */
   if (offset > seg->base_offset) {
     int64_t rel = offset - seg->base_offset;
     size_t i = flyq__index_floor(&seg->ix,
                                  rel > UINT32_MAX ? UINT32_MAX : (uint32_t)rel);
-    if (i != FLYQ_INDEX_NONE) p = seg->ix.off[i].pos;
+    if (i != FLYQ_INDEX_NONE) {
+      p = seg->ix.off[i].pos;
+      next = seg->base_offset + seg->ix.off[i].rel;
+    }
   }
   while (p < seg->size) {
     int r = flyq__segment_read_header(seg, p, h);
     if (r < 0) return r;
+    /* Base offsets are outside the CRC: a damaged one shows only here. */
+    if (h->base_offset != next) return FLYQ_ERR_CORRUPT;
     if (h->base_offset + h->last_offset_delta >= offset) {
       *pos = p;
       return 0;
     }
+    next = h->base_offset + h->last_offset_delta + 1;
     p += (uint64_t)h->batch_length + FLYQ_BATCH_LOG_OVERHEAD;
   }
   return FLYQ_ERR_NOT_FOUND;

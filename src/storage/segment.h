@@ -31,6 +31,12 @@ struct flyq_segment {
   int64_t max_ts;          /* greatest batch max timestamp; INT64_MIN empty */
   int64_t first_append_ms; /* first append since open/creation; -1 none */
   int fd;                  /* the .log, read-write */
+  /* Reads check CRCs of the bytes that were on disk before this process
+   * opened the segment (flyq__segment_verify): positions below
+   * trusted_from that are not in [verified_lo, verified_hi). Bytes at or
+   * above trusted_from were validated by this process before being
+   * written. bad_logged: position of the last damaged batch reported. */
+  uint64_t trusted_from, verified_lo, verified_hi, bad_logged;
   atomic_int refs;
   flyq_index_t ix;
   char *prefix; /* "<dir>/<20 digits>", the file names without extension */
@@ -132,6 +138,15 @@ uint32_t flyq__segment_span(const flyq_segment_t *seg, uint64_t pos,
  * FLYQ_ERR_NOT_FOUND when the segment has none. */
 int flyq__segment_offset_for_time(const flyq_segment_t *seg, int64_t ts,
                                   int64_t *offset);
+
+/* Checks the run of whole batches [pos, pos + *len) about to be served,
+ * whose first batch has base offset base: every batch not yet known good
+ * is fully validated (CRC included) once. If a batch is damaged, *len is
+ * cut to the good batches before it, or, when the first batch is damaged,
+ * FLYQ_ERR_CORRUPT is returned (both logged at WARN once per position).
+ * Returns 0, FLYQ_ERR_CORRUPT or -errno. */
+int flyq__segment_verify(flyq_segment_t *seg, uint64_t pos, int64_t base,
+                         uint32_t *len);
 
 /* Recovery (recovery.c). Brings a freshly opened segment to a consistent
  * state: with full, every batch is validated from the start (length, magic,
