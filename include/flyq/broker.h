@@ -112,8 +112,9 @@ typedef void (*flyq_broker_produce_cb)(const flyq_broker_produce_result_t *res, 
  * the buffer is modified and must stay valid until this call returns (the
  * broker keeps no pointer into it afterwards).
  * partition == FLYQ_PARTITION_ANY: all batches are validated, then records
- * are re-batched per target partition (null key: round-robin per topic;
- * key: flyq_partition_for_key()), keeping keys, values, headers and
+ * are re-batched per target partition (by the partitioner set with
+ * flyq_broker_set_partitioner, else null key: round-robin per topic; key:
+ * flyq_partition_for_key()), keeping keys, values, headers and
  * timestamps. The buffer is only read.
  *
  * acks 0 or 1: cb is called synchronously, before this returns.
@@ -136,6 +137,55 @@ int flyq_broker_produce(flyq_broker_t *b, const char *topic,
                         int32_t partition, int acks, uint8_t *batches,
                         size_t len, int64_t timeout_ms, flyq_broker_produce_cb cb,
                         void *arg);
+
+/* Several appends that stand or fall together: the plugin runtime's output
+ * for one produced entry (records routed to other topics, dead letters). */
+typedef struct flyq_broker_produce_group {
+  const char *topic;
+  int32_t partition;  /* >= 0, or FLYQ_PARTITION_ANY */
+  uint8_t *batches;   /* as for flyq_broker_produce (modified in place for
+                         an explicit partition) */
+  size_t len;
+} flyq_broker_produce_group_t;
+
+typedef struct flyq_broker_produce_opts {
+  int acks;
+  int64_t timeout_ms;
+  const char *principal; /* handed to the partitioner; NULL: anonymous */
+  char *err;             /* may be NULL: the partitioner's error text */
+  size_t errlen;
+} flyq_broker_produce_opts_t;
+
+/* flyq_broker_produce for groups[0..n) as one request: every group's topic
+ * is found or auto-created, every batch validated and every record of a
+ * FLYQ_PARTITION_ANY group placed (by the partitioner, see below) before
+ * anything is appended, so that an error up to there stores nothing of
+ * any group (auto-created topics stay). Then each group is appended and cb
+ * is called once per group, in group order for acks 0 and 1 (synchronously,
+ * as for flyq_broker_produce). A group whose append fails after an earlier
+ * group was stored is reported through cb at once. Returns 0 or, without
+ * calling cb, the codes of flyq_broker_produce and the partitioner's
+ * (FLYQ_ERR_PLUGIN, with its text in opts->err). */
+int flyq_broker_produce_groups(flyq_broker_t *b,
+                               const flyq_broker_produce_group_t *groups,
+                               size_t n, const flyq_broker_produce_opts_t *opts,
+                               flyq_broker_produce_cb cb, void *arg);
+
+/* Places each record of batches[0..len) (validated) of topic in
+ * [0, npartitions): fills parts[0..*nrecords) (cap entries). Returns 0,
+ * 1 to let the broker use its own rule (key hash, null keys round-robin),
+ * or a negative code with one line in err (may be NULL). Called on the
+ * loop thread during a produce call for FLYQ_PARTITION_ANY. */
+typedef int (*flyq_broker_partition_fn)(void *arg, const char *topic,
+                                        const char *principal,
+                                        const uint8_t *batches, size_t len,
+                                        int32_t npartitions, int32_t *parts,
+                                        size_t cap, size_t *nrecords,
+                                        char *err, size_t errlen);
+
+/* Sets (fn NULL: removes) the partitioner used by every produce call. */
+void flyq_broker_set_partitioner(flyq_broker_t *b, flyq_broker_partition_fn fn,
+                                 void *arg);
 
 /* ---- Fetch ------------------------------------------------------------ */
 

@@ -283,6 +283,37 @@ int flyq_client_consume(flyq_client_t *c, const char *topic,
                         flyq_record_cb handler, void *arg,
                         int64_t *next_offset);
 
+/* ---- Consumer filters (Fetch version 1) ------------------------------ */
+
+/* A filter that runs on the broker: the plugin `name` from the broker's
+ * plugin_path with string params (docs/plugins.md); only the records it
+ * keeps cross the network. */
+typedef struct flyq_fetch_filter {
+  const char *name;                         /* NULL: no filter */
+  const struct flyq_client_config_pair *params; /* may be NULL if nparams 0 */
+  size_t nparams;
+} flyq_fetch_filter_t;
+
+/* flyq_client_fetch through filter (may be NULL). *next_offset (may be
+ * NULL) receives where the next fetch should start when the broker says
+ * (records it dropped past the last one returned), else -1. Needs a broker
+ * that speaks Fetch version 1 when filter names one (FLYQ_ERR_UNSUPPORTED
+ * otherwise); without a filter it works with either. */
+int flyq_client_fetch_filtered(flyq_client_t *c, const char *topic,
+                               int32_t partition, int64_t offset,
+                               int32_t max_bytes, int32_t max_wait_ms,
+                               int32_t min_bytes,
+                               const flyq_fetch_filter_t *filter,
+                               flyq_fetch_result_t *res, int64_t *next_offset);
+
+/* flyq_client_consume through filter (may be NULL). */
+int flyq_client_consume_filtered(flyq_client_t *c, const char *topic,
+                                 int32_t partition, int64_t from_offset,
+                                 const flyq_consume_options_t *opts,
+                                 const flyq_fetch_filter_t *filter,
+                                 flyq_record_cb handler, void *arg,
+                                 int64_t *next_offset);
+
 /* ---- Offsets, metadata, topics, groups ------------------------------- */
 
 /* ListOffsets for one partition: timestamp FLYQ_OFFSET_EARLIEST (-2),

@@ -74,6 +74,7 @@ enum {
   FLYQ_API_AUTHENTICATE = 36,
   FLYQ_API_CONFIG_PLAN = 50,
   FLYQ_API_CONFIG_APPLY = 51,
+  FLYQ_API_STATS = 52,
 };
 
 typedef struct flyq_proto_api_version {
@@ -83,7 +84,7 @@ typedef struct flyq_proto_api_version {
 } flyq_proto_api_version_t;
 
 /* What this broker advertises in ApiVersions, ordered by api_key. */
-#define FLYQ_PROTO_API_COUNT 13
+#define FLYQ_PROTO_API_COUNT 14
 extern const flyq_proto_api_version_t
     flyq_proto_api_versions[FLYQ_PROTO_API_COUNT];
 
@@ -295,6 +296,15 @@ typedef struct flyq_proto_fetch_req {
   int32_t ntopics;
 } flyq_proto_fetch_req_t;
 
+/* Version 1 adds, after the topics, the consumer's filter: a plugin on the
+ * broker's plugin_path (name null: none) and its params (string values;
+ * ignored without a name). */
+typedef struct flyq_proto_fetch_filter {
+  flyq_str_t name;
+  const flyq_proto_config_t *params;
+  int32_t nparams;
+} flyq_proto_fetch_filter_t;
+
 typedef struct flyq_proto_fetch_resp_part {
   int32_t partition;
   int16_t error_code;
@@ -326,6 +336,14 @@ int flyq_proto_encode_fetch_req(flyq_buf_t *b, const flyq_proto_req_header_t *h,
                                 const flyq_proto_fetch_req_t *req);
 int flyq_proto_decode_fetch_req(flyq_reader_t *r, flyq_arena_t *a,
                                 flyq_proto_fetch_req_t *req);
+/* Version 1 (h->api_version must be 1). filter may be NULL: none. */
+int flyq_proto_encode_fetch_req_v1(flyq_buf_t *b,
+                                   const flyq_proto_req_header_t *h,
+                                   const flyq_proto_fetch_req_t *req,
+                                   const flyq_proto_fetch_filter_t *filter);
+int flyq_proto_decode_fetch_req_v1(flyq_reader_t *r, flyq_arena_t *a,
+                                   flyq_proto_fetch_req_t *req,
+                                   flyq_proto_fetch_filter_t *filter);
 
 /* Encodes a Fetch response frame, letting the server send stored batches
  * unchanged without copying them into buf. For the i-th deferred partition
@@ -345,6 +363,19 @@ int flyq_proto_encode_fetch_resp(flyq_buf_t *b,
                                  size_t *splice_at, size_t nsplice);
 int flyq_proto_decode_fetch_resp(const uint8_t *p, size_t len, flyq_arena_t *a,
                                  flyq_proto_fetch_resp_t *resp);
+/* Version 1 adds next_offset to each partition, after flushed_offset:
+ * where the consumer goes on (past the records a filter dropped), or -1
+ * for "after the last record sent". next[] has one entry per partition,
+ * in topic-then-partition order; next may be NULL (all -1). The decoder
+ * puts the array in the arena (*next NULL when there are no partitions). */
+int flyq_proto_encode_fetch_resp_v1(flyq_buf_t *b,
+                                    const flyq_proto_fetch_resp_t *resp,
+                                    const int64_t *next, size_t *splice_at,
+                                    size_t nsplice);
+int flyq_proto_decode_fetch_resp_v1(const uint8_t *p, size_t len,
+                                    flyq_arena_t *a,
+                                    flyq_proto_fetch_resp_t *resp,
+                                    int64_t **next);
 
 /* ---- ListOffsets (2) -------------------------------------------------- */
 
@@ -662,6 +693,22 @@ int flyq_proto_decode_config_resp(const uint8_t *p, size_t len,
                                   flyq_arena_t *a,
                                   flyq_proto_config_resp_t *resp);
 
+/* ---- Stats (52) ------------------------------------------------------- */
+
+/* An admin API: the request has no body; the response carries one JSON
+ * object (docs/protocol.md, "Stats"). */
+typedef struct flyq_proto_stats_resp {
+  flyq_proto_resp_header_t hdr;
+  flyq_bytes_t json;
+} flyq_proto_stats_resp_t;
+
+int flyq_proto_encode_stats_req(flyq_buf_t *b, const flyq_proto_req_header_t *h);
+int flyq_proto_decode_stats_req(flyq_reader_t *r);
+int flyq_proto_encode_stats_resp(flyq_buf_t *b,
+                                 const flyq_proto_stats_resp_t *resp);
+int flyq_proto_decode_stats_resp(const uint8_t *p, size_t len,
+                                 flyq_proto_stats_resp_t *resp);
+
 /* ---- Any request (server dispatch, fuzzing) --------------------------- */
 
 typedef struct flyq_proto_request {
@@ -678,6 +725,7 @@ typedef struct flyq_proto_request {
     flyq_proto_authenticate_req_t authenticate;
     flyq_proto_config_req_t config; /* ConfigPlan and ConfigApply */
   } body; /* the member named after hdr.api_key; nothing for empty bodies */
+  flyq_proto_fetch_filter_t fetch_filter; /* Fetch v1; name null in v0 */
 } flyq_proto_request_t;
 
 /* Decodes a whole request payload (the frame without its size prefix):

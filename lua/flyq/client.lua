@@ -36,7 +36,10 @@
 --       bytes are sent as the request's records field, unchecked (for
 --       corrupt-batch specs).
 --   c:fetch(topic, partition, offset, opts) -> result
---       opts: max_bytes (1 MiB), max_wait_ms (0), min_bytes (1).
+--       opts: max_bytes (1 MiB), max_wait_ms (0), min_bytes (1),
+--       filter (a plugin name on the broker's plugin_path: only the records
+--       it keeps are sent; Fetch version 1), params (the filter's params, a
+--       table of strings).
 --       result = {records = {{offset=, timestamp=, key=, value=,
 --                 headers = {{k, v}, ...}}, ...}, high_watermark=,
 --                 log_start_offset=, flushed_offset=, next_offset=,
@@ -61,6 +64,9 @@
 --   c:group_offsets(group) -> {{topic=, partition=, offset=}, ...}
 --   c:groups() -> {name, ...}
 --   c:authenticate(mechanism, credentials) -> principal (or true)
+--   c:stats() -> table
+--       The broker's counters and its plugins' stats (the Stats API, an
+--       admin operation; docs/protocol.md).
 --   c:send_raw(bytes) -> true
 --       Writes bytes as they are (include the int32 frame size). Only when
 --       no request is outstanding; after it, use recv_frame, not the
@@ -74,6 +80,7 @@
 --   client.encode_batch(records) -> bytes   one RecordBatch v2
 --   client.decode_batches(bytes [, from]) -> records, next_offset
 local core = require("flyq.core")
+local cjson = require("cjson")
 
 local M = {}
 local Client = {}
@@ -128,8 +135,135 @@ function Client:produce_raw(topic, partition, bytes, acks)
   return produced(self.raw:produce(topic, partition, acks or 1, bytes))
 end
 
+-- Raw frames for what flyq.core does not speak: Fetch version 1 (consumer
+-- filters) and Stats. One request at a time, like every call here.
+
+local RAW_CORRELATION = 0x7f000000
+
+-- Wire error names (include/flyq/proto.h, FLYQ_WIRE_ERRNO_MAP).
+local wire_names = {
+  [-1] = "UNKNOWN_SERVER_ERROR", [1] = "OFFSET_OUT_OF_RANGE",
+  [2] = "CORRUPT_MESSAGE", [3] = "UNKNOWN_TOPIC_OR_PARTITION",
+  [7] = "REQUEST_TIMED_OUT", [10] = "MESSAGE_TOO_LARGE",
+  [17] = "INVALID_TOPIC", [29] = "TOPIC_AUTHORIZATION_FAILED",
+  [30] = "GROUP_AUTHORIZATION_FAILED", [31] = "CLUSTER_AUTHORIZATION_FAILED",
+  [33] = "UNSUPPORTED_SASL_MECHANISM", [35] = "UNSUPPORTED_VERSION",
+  [40] = "INVALID_CONFIG", [42] = "INVALID_REQUEST", [56] = "STORAGE_ERROR",
+  [58] = "AUTHENTICATION_FAILED", [76] = "UNSUPPORTED_COMPRESSION_TYPE",
+  [87] = "INVALID_RECORD", [1000] = "LIMIT_EXCEEDED", [1001] = "PLUGIN_ERROR",
+}
+
+local function wire_error(code, msg)
+  local name = wire_names[code] or ("ERROR_" .. code)
+  return nil, name .. (msg and (": " .. msg) or ""), name
+end
+
+local function str(s) return string.pack(">s2", s) end
+
+-- Sends one request (api, version, body) and returns the response payload
+-- after the correlation id.
+local function raw_call(self, api, version, body, wait_ms)
+  local frame = string.pack(">i2i2i4", api, version, RAW_CORRELATION) ..
+                string.pack(">i2", -1) .. body
+  local ok, err, code = self.raw:send_raw(string.pack(">s4", frame))
+  if not ok then return nil, err, code end
+  local payload, rerr = self.raw:recv_frame((wait_ms or 0) + 30000)
+  if not payload then return nil, rerr, string.upper(rerr or "closed") end
+  if string.unpack(">i4", payload) ~= RAW_CORRELATION then
+    return nil, "unexpected correlation id", "PROTOCOL"
+  end
+  return payload, 5
+end
+
+-- A nullable string or bytes field at pos: value (nil for null), next pos.
+local function get_len(payload, pos, fmt)
+  local n
+  n, pos = string.unpack(fmt, payload, pos)
+  if n < 0 then return nil, pos end
+  return payload:sub(pos, pos + n - 1), pos + n
+end
+
+local function fetch_v1_body(topic, partition, offset, opts)
+  local params = {}
+  for k, v in pairs(opts.params or {}) do params[#params + 1] = {k, v} end
+  table.sort(params, function(a, b) return a[1] < b[1] end)
+  local body = {string.pack(">i4i4i4", opts.max_wait_ms or 0,
+                            opts.min_bytes or 1, opts.max_bytes or 1048576),
+                string.pack(">i4", 1), str(topic), string.pack(">i4", 1),
+                string.pack(">i4i8i4", partition, offset,
+                            opts.max_bytes or 1048576),
+                str(opts.filter), string.pack(">i4", #params)}
+  for _, kv in ipairs(params) do
+    body[#body + 1] = str(tostring(kv[1])) .. str(tostring(kv[2]))
+  end
+  return table.concat(body)
+end
+
+-- The one partition of a Fetch v1 response (string.unpack raises on a
+-- truncated payload: the caller catches it).
+local function fetch_v1_decode(payload, pos)
+  local code, msg, ntopics, nparts, res
+  code, pos = string.unpack(">i2", payload, pos)
+  msg, pos = get_len(payload, pos, ">i2")
+  if code ~= 0 then return wire_error(code, msg) end
+  ntopics, pos = string.unpack(">i4", payload, pos)
+  pos = select(2, get_len(payload, pos, ">i2"))
+  nparts, pos = string.unpack(">i4", payload, pos)
+  if ntopics ~= 1 or nparts ~= 1 then
+    return nil, "Fetch: unexpected response shape", "PROTOCOL"
+  end
+  res = {}
+  res.partition, code, pos = string.unpack(">i4i2", payload, pos)
+  msg, pos = get_len(payload, pos, ">i2")
+  res.high_watermark, res.log_start_offset, res.flushed_offset,
+    res.broker_next_offset, pos = string.unpack(">i8i8i8i8", payload, pos)
+  res.records = get_len(payload, pos, ">i4") or ""
+  if code ~= 0 then
+    local _, err, name = wire_error(code, msg)
+    return nil, err, name, res
+  end
+  return res
+end
+
+function Client:fetch_filtered(topic, partition, offset, opts)
+  local payload, pos, code = raw_call(self, 1, 1,
+                                      fetch_v1_body(topic, partition, offset,
+                                                    opts),
+                                      opts.max_wait_ms)
+  if not payload then return nil, pos, code end
+  local ok, res, err, name, info = pcall(fetch_v1_decode, payload, pos)
+  if not ok then return nil, "Fetch: malformed response", "PROTOCOL" end
+  if not res then return nil, err, name, info end
+  local records, next_or_err, dcode = core.batch_decode(res.records, offset)
+  if not records then return nil, next_or_err, dcode end
+  res.bytes, res.records = res.records, records
+  res.next_offset = math.max(next_or_err, res.broker_next_offset)
+  res.broker_next_offset = nil
+  return res
+end
+
+function Client:stats()
+  local payload, pos, code = raw_call(self, 52, 0, "")
+  if not payload then return nil, pos, code end
+  local ok, ecode, msg, json = pcall(function()
+    local c, m, p
+    c, p = string.unpack(">i2", payload, pos)
+    m, p = get_len(payload, p, ">i2")
+    if c ~= 0 then return c, m end
+    return c, m, get_len(payload, p, ">i4")
+  end)
+  if not ok then return nil, "Stats: malformed response", "PROTOCOL" end
+  if ecode ~= 0 then return wire_error(ecode, msg) end
+  local dok, t = pcall(cjson.decode, json or "")
+  if not dok then return nil, "Stats: bad JSON", "PROTOCOL" end
+  return t
+end
+
 function Client:fetch(topic, partition, offset, opts)
   opts = opts or {}
+  if opts.filter then
+    return self:fetch_filtered(topic, partition, offset, opts)
+  end
   local res, err, code, info = self.raw:fetch(topic, partition, offset,
                                               opts.max_bytes,
                                               opts.max_wait_ms,

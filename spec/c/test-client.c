@@ -831,7 +831,10 @@ static void fake_fetch(fake_t *f, flyq_buf_t *b,
                                     {f->log.data + pos, (int32_t)(end - pos)}};
   flyq_proto_fetch_resp_topic_t t = {flyq_str("t"), &p, 1};
   flyq_proto_fetch_resp_t r = {{q->hdr.correlation_id, 0, {NULL, -1}}, &t, 1};
-  flyq_proto_encode_fetch_resp(b, &r, NULL, 0);
+  if (q->hdr.api_version >= 1)
+    flyq_proto_encode_fetch_resp_v1(b, &r, NULL, NULL, 0);
+  else
+    flyq_proto_encode_fetch_resp(b, &r, NULL, 0);
 }
 
 static void fake_answer(fake_t *f, flyq_buf_t *b,

@@ -186,11 +186,13 @@ TEST(frame_size_limits) {
 }
 
 TEST(version_table) {
-  static const int16_t keys[] = {0, 1, 2, 3, 8, 9, 16, 18, 19, 20, 36, 50, 51};
+  static const int16_t keys[] = {0,  1,  2,  3,  8,  9,  16,
+                                 18, 19, 20, 36, 50, 51, 52};
   for (int i = 0; i < FLYQ_PROTO_API_COUNT; i++) {
     CHECK_EQ(flyq_proto_api_versions[i].api_key, keys[i]);
     CHECK(flyq_proto_version_supported(keys[i], 0));
-    CHECK(!flyq_proto_version_supported(keys[i], 1));
+    CHECK_EQ(flyq_proto_version_supported(keys[i], 1), keys[i] == 1);
+    CHECK(!flyq_proto_version_supported(keys[i], 2));
     CHECK(!flyq_proto_version_supported(keys[i], -1));
   }
   CHECK(!flyq_proto_version_supported(4, 0));

@@ -142,7 +142,11 @@ static inline int encode_any_request(flyq_buf_t *b,
   switch (h->api_key) {
   case FLYQ_API_PRODUCE:
     return flyq_proto_encode_produce_req(b, h, &r->body.produce);
-  case FLYQ_API_FETCH: return flyq_proto_encode_fetch_req(b, h, &r->body.fetch);
+  case FLYQ_API_FETCH:
+    if (h->api_version >= 1)
+      return flyq_proto_encode_fetch_req_v1(b, h, &r->body.fetch,
+                                            &r->fetch_filter);
+    return flyq_proto_encode_fetch_req(b, h, &r->body.fetch);
   case FLYQ_API_LIST_OFFSETS:
     return flyq_proto_encode_list_offsets_req(b, h, &r->body.list_offsets);
   case FLYQ_API_METADATA:
@@ -162,6 +166,7 @@ static inline int encode_any_request(flyq_buf_t *b,
   case FLYQ_API_CONFIG_PLAN:
   case FLYQ_API_CONFIG_APPLY:
     return flyq_proto_encode_config_req(b, h, &r->body.config);
+  case FLYQ_API_STATS: return flyq_proto_encode_stats_req(b, h);
   }
   return FLYQ_ERR_UNSUPPORTED;
 }

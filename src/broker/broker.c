@@ -92,12 +92,19 @@ static void handles_start(flyq_broker_t *b) {
   b->started = 1;
 }
 
-/* Keeps the scalar settings of cfg; the strings and topics stay cfg's. */
+/* Keeps the scalar settings of cfg: every pointer (strings, topics,
+ * plugins) stays cfg's, which may be freed right after the call. */
 static void config_copy(flyq_config_t *dst, const flyq_config_t *cfg) {
   *dst = *cfg;
   dst->listen = dst->http = dst->data_dir = NULL;
   dst->topics = NULL;
   dst->ntopics = 0;
+  dst->plugin_path = NULL;
+  dst->nplugin_path = 0;
+  dst->auth = NULL;
+  dst->nauth = 0;
+  dst->path = dst->source = NULL;
+  dst->source_len = 0;
   if (dst->default_partitions < 1) dst->default_partitions = 1;
 }
 

@@ -154,6 +154,8 @@ struct flyq_broker {
   flyq_broker_stats_t stats;
   flyq_broker_reload_fn reload_fn; /* apply.c: the host's config loader */
   void *reload_arg;
+  flyq_broker_partition_fn partition_fn; /* produce.c; NULL: own rule */
+  void *partition_arg;
 };
 
 /* broker.c */

@@ -1,6 +1,9 @@
 /* Produce: appends to one partition (the fast path: one append_many, no
  * per-record work here), or re-batches the records of FLYQ_PARTITION_ANY
- * requests per target partition. acks=-1 requests become a
+ * requests per target partition, placed by the broker's own rule or by the
+ * partitioner the host set. A request of several groups (what on_produce
+ * hooks made of one entry) is prepared whole (topics, validation,
+ * placement) before its first append. acks=-1 requests become a
  * flyq__produce_req_t that waits on each partition's fsync (sync.c).
  */
 #include <errno.h>
@@ -157,15 +160,20 @@ static int produce_one(flyq_broker_t *b, const char *name, flyq__part_t *p,
 
 /* ---- Any partition: re-batching --------------------------------------- */
 
-static int validate_all(const uint8_t *buf, size_t len) {
+/* Validates every batch of buf; *nrecords (may be NULL) gets their count. */
+static int validate_all(const uint8_t *buf, size_t len, size_t *nrecords) {
+  size_t n = 0;
   for (size_t off = 0; off < len;) {
+    flyq_batch_header_t h;
     int64_t size = flyq_batch_size(buf + off, len - off);
     if (size < 0) return (int)size;
     if ((uint64_t)size > len - off) return FLYQ_ERR_TRUNCATED;
-    int rc = flyq_batch_validate(buf + off, (size_t)size, NULL);
+    int rc = flyq_batch_validate(buf + off, (size_t)size, &h);
     if (rc < 0) return rc;
+    n += (size_t)h.record_count;
     off += (size_t)size;
   }
+  if (nrecords) *nrecords = n;
   return 0;
 }
 
@@ -224,11 +232,27 @@ static int32_t choose_partition(flyq__topic_t *tp, const flyq_record_t *rec) {
   return flyq_partition_for_key(rec->key, (size_t)rec->key_len, tp->nparts);
 }
 
+/* Where the records of one FLYQ_PARTITION_ANY group go: the partitioner's
+ * answer (one partition per record), or NULL for the broker's own rule. */
+typedef struct placement {
+  const int32_t *parts;
+  size_t n;
+  size_t next;
+} placement_t;
+
 static int add_record(flyq_broker_t *b, flyq__topic_t *tp,
-                      const flyq_record_t *rec, int32_t *ntouched) {
+                      const flyq_record_t *rec, placement_t *pl,
+                      int32_t *ntouched) {
   int rc = headers_decode(b, rec);
   if (rc < 0) return rc;
-  int32_t pid = choose_partition(tp, rec);
+  int32_t pid;
+  if (pl->parts == NULL) {
+    pid = choose_partition(tp, rec);
+  } else {
+    if (pl->next >= pl->n) return FLYQ_ERR_CORRUPT;
+    pid = pl->parts[pl->next++];
+    if (pid < 0 || pid >= tp->nparts) return FLYQ_ERR_UNKNOWN_PARTITION;
+  }
   flyq_batch_builder_t *bb = &b->builders[pid];
   if (bb->count == 0) b->touched[(*ntouched)++] = pid;
   return flyq_batch_builder_add(
@@ -239,14 +263,14 @@ static int add_record(flyq_broker_t *b, flyq__topic_t *tp,
 
 /* Spreads the records of the validated batches over b->builders. */
 static int rebatch(flyq_broker_t *b, flyq__topic_t *tp, const uint8_t *buf,
-                   size_t len, int32_t *ntouched) {
+                   size_t len, placement_t *pl, int32_t *ntouched) {
   for (size_t off = 0; off < len;) {
     size_t size = (size_t)flyq_batch_size(buf + off, len - off);
     flyq_record_iter_t it;
     flyq_record_t rec;
     int rc = flyq_record_iter_init(&it, buf + off, size);
     while (rc == 0 && (rc = flyq_record_iter_next(&it, &rec)) == 1)
-      rc = add_record(b, tp, &rec, ntouched);
+      rc = add_record(b, tp, &rec, pl, ntouched);
     if (rc < 0) return rc;
     off += size;
   }
@@ -283,16 +307,17 @@ static void answer_now(flyq_broker_t *b, const char *name,
   cb(&r, arg);
 }
 
+/* buf was validated by the caller. */
 static int produce_any(flyq_broker_t *b, const char *name, flyq__topic_t *tp,
-                       int acks, const uint8_t *buf, size_t len,
-                       int64_t timeout_ms, flyq_broker_produce_cb cb, void *arg) {
+                       const flyq_broker_produce_opts_t *o, const uint8_t *buf,
+                       size_t len, placement_t *pl, flyq_broker_produce_cb cb,
+                       void *arg) {
   int32_t n = 0;
   flyq_broker_produce_part_t stack[STACK_RESULTS], *parts = stack;
   flyq__produce_req_t *req = NULL;
-  int rc = validate_all(buf, len);
-  if (rc == 0) rc = scratch_reserve(b, tp->nparts);
-  if (rc == 0) rc = rebatch(b, tp, buf, len, &n);
-  if (rc == 0 && acks == FLYQ_ACKS_ALL) {
+  int rc = scratch_reserve(b, tp->nparts);
+  if (rc == 0) rc = rebatch(b, tp, buf, len, pl, &n);
+  if (rc == 0 && o->acks == FLYQ_ACKS_ALL) {
     req = req_new(b, tp->name, (size_t)n, cb, arg);
     parts = req ? req->parts : NULL;
   } else if (rc == 0 && n > STACK_RESULTS) {
@@ -309,7 +334,7 @@ static int produce_any(flyq_broker_t *b, const char *name, flyq__topic_t *tp,
     append_built(b, tp->parts[b->touched[i]], &parts[i], now);
   scratch_reset(b, n);
   if (req) {
-    req_wait(b, tp, req, timeout_ms);
+    req_wait(b, tp, req, o->timeout_ms);
     return 0;
   }
   answer_now(b, name, parts, (size_t)n, cb, arg);
@@ -317,22 +342,118 @@ static int produce_any(flyq_broker_t *b, const char *name, flyq__topic_t *tp,
   return 0;
 }
 
+/* ---- Requests: prepare every group, then append ------------------------ */
+
+/* A group checked and placed, ready to append. */
+typedef struct prepared {
+  int32_t *parts; /* the partitioner's placement (malloc'd), or NULL */
+  size_t nparts;
+} prepared_t;
+
+void flyq_broker_set_partitioner(flyq_broker_t *b, flyq_broker_partition_fn fn,
+                                 void *arg) {
+  b->partition_fn = fn;
+  b->partition_arg = arg;
+}
+
+/* Asks the partitioner (if any) where the records of g go. */
+static int place(flyq_broker_t *b, const flyq_broker_produce_group_t *g,
+                 flyq__topic_t *tp, size_t nrecords,
+                 const flyq_broker_produce_opts_t *o, prepared_t *pr) {
+  if (b->partition_fn == NULL || nrecords == 0) return 0;
+  int32_t *parts = malloc(nrecords * sizeof *parts);
+  if (parts == NULL) return -ENOMEM;
+  size_t n = 0;
+  int rc = b->partition_fn(b->partition_arg, g->topic, o->principal,
+                           g->batches, g->len, tp->nparts, parts, nrecords, &n,
+                           o->err, o->errlen);
+  if (rc != 0) {
+    free(parts);
+    return rc > 0 ? 0 : rc;
+  }
+  pr->parts = parts;
+  pr->nparts = n;
+  return 0;
+}
+
+/* Everything that may fail before an append: the topic (auto-created),
+ * the partition, the batches (validated; a single explicit-partition group
+ * is validated by the append itself) and the placement. */
+static int prepare(flyq_broker_t *b, const flyq_broker_produce_group_t *g,
+                   size_t ngroups, const flyq_broker_produce_opts_t *o,
+                   prepared_t *pr) {
+  flyq__topic_t *tp;
+  size_t nrecords = 0;
+  if (g->topic == NULL || g->batches == NULL || g->len == 0 ||
+      g->partition < FLYQ_PARTITION_ANY)
+    return FLYQ_ERR_INVALID_ARG;
+  int rc = flyq__topic_get(b, g->topic, &tp);
+  if (rc < 0) return rc;
+  if (g->partition >= tp->nparts) return FLYQ_ERR_UNKNOWN_PARTITION;
+  if (g->partition >= 0 && ngroups == 1) return 0;
+  rc = validate_all(g->batches, g->len, &nrecords);
+  if (rc == 0 && g->partition == FLYQ_PARTITION_ANY)
+    rc = place(b, g, tp, nrecords, o, pr);
+  return rc;
+}
+
+/* Appends one prepared group. The topic is looked up again: a callback of
+ * an earlier group may have deleted it. */
+static int append_group(flyq_broker_t *b, const flyq_broker_produce_group_t *g,
+                        const flyq_broker_produce_opts_t *o, prepared_t *pr,
+                        flyq_broker_produce_cb cb, void *arg) {
+  flyq__topic_t *tp = flyq__topic_find(b, g->topic);
+  if (tp == NULL) return fail(b, FLYQ_ERR_UNKNOWN_TOPIC);
+  if (g->partition >= tp->nparts) return fail(b, FLYQ_ERR_UNKNOWN_PARTITION);
+  if (g->partition >= 0)
+    return produce_one(b, g->topic, tp->parts[g->partition], o->acks,
+                       g->batches, g->len, o->timeout_ms, cb, arg);
+  placement_t pl = {pr->parts, pr->nparts, 0};
+  return produce_any(b, g->topic, tp, o, g->batches, g->len, &pl, cb, arg);
+}
+
+/* A group whose append failed after others were stored: cb reports it at
+ * once (already counted as an error). */
+static void answer_failed(const flyq_broker_produce_group_t *g,
+                          int rc, flyq_broker_produce_cb cb, void *arg) {
+  flyq_broker_produce_part_t part = {g->partition, rc, -1, -1, -1};
+  flyq_broker_produce_result_t r = {g->topic, 1, &part};
+  cb(&r, arg);
+}
+
+int flyq_broker_produce_groups(flyq_broker_t *b,
+                               const flyq_broker_produce_group_t *groups,
+                               size_t n, const flyq_broker_produce_opts_t *o,
+                               flyq_broker_produce_cb cb, void *arg) {
+  if (b->closing) return FLYQ_ERR_CLOSED;
+  if (groups == NULL || n == 0 || o == NULL || cb == NULL ||
+      o->acks < FLYQ_ACKS_ALL || o->acks > FLYQ_ACKS_LEADER)
+    return fail(b, FLYQ_ERR_INVALID_ARG);
+  prepared_t one = {0}, *pr = n == 1 ? &one : calloc(n, sizeof *pr);
+  if (pr == NULL) return fail(b, -ENOMEM);
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++)
+    rc = prepare(b, &groups[i], n, o, &pr[i]);
+  if (rc < 0) {
+    fail(b, rc);
+  } else {
+    b->stats.produce_requests++;
+    rc = append_group(b, &groups[0], o, &pr[0], cb, arg); /* counts errors */
+  }
+  for (size_t i = 1; i < n && rc == 0; i++) {
+    int arc = append_group(b, &groups[i], o, &pr[i], cb, arg);
+    if (arc < 0) answer_failed(&groups[i], arc, cb, arg);
+  }
+  for (size_t i = 0; i < n; i++) free(pr[i].parts);
+  if (pr != &one) free(pr);
+  return rc;
+}
+
 int flyq_broker_produce(flyq_broker_t *b, const char *topic,
                         int32_t partition, int acks, uint8_t *batches,
                         size_t len, int64_t timeout_ms, flyq_broker_produce_cb cb,
                         void *arg) {
-  flyq__topic_t *tp;
-  if (b->closing) return FLYQ_ERR_CLOSED;
-  if (topic == NULL || batches == NULL || len == 0 || cb == NULL ||
-      acks < FLYQ_ACKS_ALL || acks > FLYQ_ACKS_LEADER ||
-      partition < FLYQ_PARTITION_ANY)
-    return fail(b, FLYQ_ERR_INVALID_ARG);
-  int rc = flyq__topic_get(b, topic, &tp);
-  if (rc < 0) return fail(b, rc);
-  b->stats.produce_requests++;
-  if (partition == FLYQ_PARTITION_ANY)
-    return produce_any(b, topic, tp, acks, batches, len, timeout_ms, cb, arg);
-  if (partition >= tp->nparts) return fail(b, FLYQ_ERR_UNKNOWN_PARTITION);
-  return produce_one(b, topic, tp->parts[partition], acks, batches, len,
-                     timeout_ms, cb, arg);
+  flyq_broker_produce_group_t g = {topic, partition, batches, len};
+  flyq_broker_produce_opts_t o = {acks, timeout_ms, NULL, NULL, 0};
+  return flyq_broker_produce_groups(b, &g, 1, &o, cb, arg);
 }

@@ -2,8 +2,9 @@
  * partition of a topic (fetched in turn, so their messages interleave),
  * from a chosen start or a consumer group's committed offsets, until the
  * end of the log, a message count, or (with -f) SIGINT/SIGTERM. With -g the
- * position is committed after each printed fetch and at exit. How a
- * message is printed is in output.c.
+ * position is committed after each printed fetch and at exit. With
+ * --filter a plugin on the broker chooses the messages (Fetch version 1).
+ * How a message is printed is in output.c.
  */
 #include <errno.h>
 #include <signal.h>
@@ -17,11 +18,13 @@
 #define FETCH_MAX_BYTES (1024 * 1024)
 #define FOLLOW_WAIT_MS 500
 #define MIN_WAIT_MS 10
+#define MAX_PARAMS 64
 
 static const char usage[] =
     "usage: flyq consume TOPIC [-p N] [--from "
     "earliest|latest|OFFSET|@UNIX_MS]\n"
     "                    [-g GROUP] [-n COUNT] [-f] [--format FMT | --json]\n"
+    "                    [--filter NAME [--param KEY=VALUE]...]\n"
     "\n"
     "Prints the messages of TOPIC, one value per line by default (a null\n"
     "value prints an empty line), and stops at the end of the log.\n"
@@ -46,11 +49,15 @@ static const char usage[] =
     "      --json         print each message as one JSON object per line:\n"
     "                     topic, partition, offset, timestamp, key, value,\n"
     "                     headers (an object); bytes that are not UTF-8\n"
-    "                     are escaped as \\u00XX\n" FLYQ_CLI_COMMON_HELP "\n"
+    "                     are escaped as \\u00XX\n"
+    "      --filter NAME  only the messages the plugin NAME (on the broker's\n"
+    "                     plugin_path) keeps cross the network\n"
+    "      --param K=V    a param of the filter (repeatable)\n" FLYQ_CLI_COMMON_HELP "\n"
     "Exit status: 0 done, 1 error (unknown topic, broker error), 2 usage\n"
     "error.\n";
 
-enum { OPT_FROM = FLYQ_CLI_OPT_FIRST, OPT_FORMAT, OPT_JSON };
+enum { OPT_FROM = FLYQ_CLI_OPT_FIRST, OPT_FORMAT, OPT_JSON, OPT_FILTER,
+       OPT_PARAM };
 
 typedef struct part {
   int32_t id;
@@ -72,6 +79,9 @@ typedef struct consume {
   flyq__output_t out;
   part_t *parts;
   size_t nparts;
+  flyq_fetch_filter_t filter; /* name NULL: none */
+  flyq_client_config_pair_t params[MAX_PARAMS];
+  char *param_text[MAX_PARAMS]; /* "KEY\0VALUE" copies, owned */
 } consume_t;
 
 static volatile sig_atomic_t stop_requested;
@@ -143,24 +153,27 @@ static int print_records(consume_t *cc, part_t *part,
   return 0;
 }
 
+static int finished(const consume_t *cc) {
+  return stop_requested || (cc->max_count > 0 && cc->count >= cc->max_count);
+}
+
 /* One fetch of part (waiting up to wait_ms), printed and committed. Sets
  * *got when records came. Returns 0 or 1 (reported). */
 static int fetch_part(consume_t *cc, part_t *part, int32_t wait_ms, int *got) {
   flyq_fetch_result_t res;
-  int64_t before = part->offset;
-  int r = flyq_client_fetch(cc->cli.client, cc->topic, part->id, part->offset,
-                            FETCH_MAX_BYTES, wait_ms, 1, &res);
+  int64_t before = part->offset, next;
+  int r = flyq_client_fetch_filtered(cc->cli.client, cc->topic, part->id,
+                                     part->offset, FETCH_MAX_BYTES, wait_ms, 1,
+                                     &cc->filter, &res, &next);
   if (r < 0) return flyq__cli_client_error(&cc->cli, r);
   if (print_records(cc, part, &res) != 0) return 1;
+  if (finished(cc)) next = -1; /* stopped inside the records */
+  if (next > part->offset) part->offset = next; /* past filtered records */
   if (ferror(stdout)) return 1;
   if (part->offset > before) *got = 1;
   if (cc->follow && part->offset > before) fflush(stdout); /* show it now */
   if (!cc->follow && part->offset >= res.high_watermark) part->done = 1;
   return commit(cc, part);
-}
-
-static int finished(const consume_t *cc) {
-  return stop_requested || (cc->max_count > 0 && cc->count >= cc->max_count);
 }
 
 /* Fetches the partitions in turn until finished. Without -f a partition
@@ -245,6 +258,24 @@ static int parse_from(consume_t *cc, const char *s) {
   return 0;
 }
 
+/* --param KEY=VALUE. Returns -1 to go on, else the exit status. */
+static int add_param(consume_t *cc, const char *arg) {
+  const char *eq = strchr(arg, '=');
+  size_t n = cc->filter.nparams;
+  if (eq == NULL || eq == arg)
+    return flyq__cli_usage_error(&cc->cli, "bad --param '%s' (KEY=VALUE)", arg);
+  if (n == MAX_PARAMS)
+    return flyq__cli_usage_error(&cc->cli, "more than %d --param", MAX_PARAMS);
+  char *copy = strdup(arg);
+  if (copy == NULL) return flyq__cli_usage_error(&cc->cli, "out of memory");
+  copy[eq - arg] = '\0';
+  cc->param_text[n] = copy;
+  cc->params[n] = (flyq_client_config_pair_t){copy, copy + (eq - arg) + 1};
+  cc->filter.params = cc->params;
+  cc->filter.nparams = n + 1;
+  return -1;
+}
+
 /* Handles one flag of consume. Returns -1 to go on, else the exit status. */
 static int flag(consume_t *cc, int opt, char **argv) {
   int64_t v;
@@ -273,6 +304,8 @@ static int flag(consume_t *cc, int opt, char **argv) {
     cc->out.format = optarg;
     return -1;
   case OPT_JSON: cc->out.mode = FLYQ_OUTPUT_JSON; return -1;
+  case OPT_FILTER: cc->filter.name = optarg; return -1;
+  case OPT_PARAM: return add_param(cc, optarg);
   default: return flyq__cli_common_opt(&cc->cli, opt, argv);
   }
 }
@@ -283,6 +316,8 @@ static int check_flags(consume_t *cc, int json_and_format) {
   if (json_and_format)
     return flyq__cli_usage_error(&cc->cli, "--format and --json exclude "
                                            "each other");
+  if (cc->filter.nparams > 0 && cc->filter.name == NULL)
+    return flyq__cli_usage_error(&cc->cli, "--param needs --filter");
   if (cc->out.mode == FLYQ_OUTPUT_FORMAT &&
       flyq__output_check_format(cc->out.format, &bad) < 0)
     return flyq__cli_usage_error(&cc->cli, "bad --format sequence '%.2s'", bad);
@@ -299,6 +334,8 @@ static int parse(consume_t *cc, int argc, char **argv) {
       {"follow", no_argument, NULL, 'f'},
       {"format", required_argument, NULL, OPT_FORMAT},
       {"json", no_argument, NULL, OPT_JSON},
+      {"filter", required_argument, NULL, OPT_FILTER},
+      {"param", required_argument, NULL, OPT_PARAM},
       {NULL, 0, NULL, 0}};
   static const char *const names[] = {"TOPIC"};
   int opt, r, modes = 0;
@@ -325,5 +362,6 @@ int flyq__cmd_consume(int argc, char **argv) {
   if (r < 0) r = run(&cc);
   flyq__cli_close(&cc.cli);
   free(cc.parts);
+  for (size_t i = 0; i < cc.filter.nparams; i++) free(cc.param_text[i]);
   return r;
 }

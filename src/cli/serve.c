@@ -19,6 +19,7 @@
 #include "flyq/broker.h"
 #include "flyq/config.h"
 #include "flyq/logmsg.h"
+#include "flyq/plugins.h"
 #include "flyq/store.h"
 #include "net/net.h"
 #include "server/server.h"
@@ -44,7 +45,7 @@ static const char usage[] =
     "  -h, --help             show this help\n"
     "\n"
     "A listen address other than loopback is refused unless the config\n"
-    "sets allow_anonymous = true (no authentication exists yet).\n"
+    "has auth plugins or sets allow_anonymous = true.\n"
     "Exit status: 0 after a clean shutdown, 1 on error, 2 usage error.\n";
 
 enum { OPT_LISTEN = 0x100, OPT_DATA_DIR, OPT_LOG_LEVEL, OPT_PORT_FILE };
@@ -62,6 +63,8 @@ typedef struct serve {
                         startup) */
   flyq_broker_t *broker;
   flyq_server_t *server;
+  flyq_plugins_t *plugins; /* the runtime built from cfg */
+  flyq_plugins_t *next_plugins; /* built for a reload, not yet in force */
   uv_signal_t sig[3];
   int stopping;
   int server_open, broker_open;
@@ -146,9 +149,19 @@ static int load_config(flyq_config_t *cfg, const serve_opts_t *o) {
   return -1;
 }
 
-/* A listen address must be valid, and loopback unless anonymous access
- * is explicitly allowed. Returns -1 to go on, else the exit status. */
-static int check_listen(const flyq_config_t *cfg) {
+/* The plugin runtime for cfg (docs/config.md, plugin keys). Returns 0, or
+ * a negative code with one line in err. */
+static int plugins_build(const flyq_config_t *cfg, flyq_plugins_t **out,
+                         char *err, size_t errlen) {
+  int rc = flyq_plugins_new(cfg, out, err, errlen);
+  if (rc < 0 && err[0] == '\0') snprintf(err, errlen, "%s", flyq_strerror(rc));
+  return rc;
+}
+
+/* A listen address must be valid, and loopback unless clients must
+ * authenticate (auth hooks) or anonymous access is explicitly allowed.
+ * Returns -1 to go on, else the exit status. */
+static int check_listen(const flyq_config_t *cfg, const flyq_plugins_t *rt) {
   struct sockaddr_storage addr;
   int rc = flyq_net_parse_addr(cfg->listen, &addr);
   if (rc < 0) {
@@ -157,12 +170,13 @@ static int check_listen(const flyq_config_t *cfg) {
                                        : uv_strerror(rc));
     return 1;
   }
-  if (!flyq_net_is_loopback(&addr) && !cfg->allow_anonymous) {
+  if (!flyq_net_is_loopback(&addr) && !cfg->allow_anonymous &&
+      !flyq_plugins_has_auth(rt)) {
     fprintf(stderr,
             "flyq serve: refusing to listen on %s: it is not a loopback "
-            "address and FlyQ has no authentication yet; set "
-            "allow_anonymous = true in the config to accept anonymous "
-            "clients from the network\n",
+            "address and no auth plugin is configured; configure `auth` "
+            "(docs/config.md) or set allow_anonymous = true to accept "
+            "anonymous clients from the network\n",
             cfg->listen);
     return 1;
   }
@@ -292,6 +306,11 @@ static void on_config_applied(serve_t *s, flyq_config_t *next) {
   s->cfg = *next;
   memset(next, 0, sizeof *next);
   flyq_logmsg_set_level(s->cfg.log_level);
+  if (s->next_plugins == NULL) return;
+  flyq_plugins_free(flyq_server_set_plugins(s->server, s->next_plugins));
+  s->plugins = s->next_plugins;
+  s->next_plugins = NULL;
+  flyq_logmsg(FLYQ_LOG_INFO, "plugins", "runtime rebuilt and swapped in");
 }
 
 static int apply_next(serve_t *s, flyq_config_t *next,
@@ -302,8 +321,17 @@ static int apply_next(serve_t *s, flyq_config_t *next,
     snprintf(err, errlen, "out of memory");
     return rc;
   }
+  /* A broken plugin refuses the whole reload before anything changes. */
+  char perr[768] = "";
+  rc = plugins_build(next, &s->next_plugins, perr, sizeof perr);
+  if (rc < 0) {
+    snprintf(err, errlen, "plugins: %s", perr);
+    return rc;
+  }
   rc = flyq_broker_apply(s->broker, next, plan, steps, err, errlen);
   if (rc == 0) on_config_applied(s, next);
+  flyq_plugins_free(s->next_plugins); /* not applied: the old one stays */
+  s->next_plugins = NULL;
   return rc;
 }
 
@@ -405,6 +433,7 @@ static int open_server(serve_t *s, const char *port_file) {
     return rc;
   }
   s->server_open = 1;
+  flyq_server_set_plugins(s->server, s->plugins);
   flyq_server_address(s->server, host, sizeof host, &port);
   flyq_logmsg(FLYQ_LOG_INFO, "serve",
               strchr(host, ':') ? "listening on [%s]:%d" : "listening on %s:%d",
@@ -439,18 +468,24 @@ static int run(serve_t *s, const char *port_file) {
 
 int flyq__cmd_serve(int argc, char **argv) {
   serve_opts_t o = {0};
+  char err[768] = "";
   int rc = parse_flags(argc, argv, &o);
   if (rc >= 0) return rc;
   serve_t *s = calloc(1, sizeof *s);
   if (s == NULL) return 1;
   s->opts = o;
   rc = load_config(&s->cfg, &o);
-  if (rc < 0) rc = check_listen(&s->cfg);
+  if (rc < 0 && plugins_build(&s->cfg, &s->plugins, err, sizeof err) < 0) {
+    fprintf(stderr, "flyq serve: plugins: %s\n", err);
+    rc = 1;
+  }
+  if (rc < 0) rc = check_listen(&s->cfg, s->plugins);
   if (rc < 0) {
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     rc = run(s, o.port_file);
   }
+  flyq_plugins_free(s->plugins);
   flyq_config_free(&s->cfg);
   free(s);
   return rc;

@@ -42,6 +42,10 @@ int flyq__check_versions(flyq_client_t *c) {
   if (flyq_proto_decode_api_versions_resp(c->sync.payload, c->sync.len,
                                           &c->arena, &v) < 0)
     return flyq__malformed(c, "ApiVersions");
+  c->fetch_v1 = 0;
+  for (int32_t i = 0; i < v.napis; i++)
+    if (v.apis[i].api_key == FLYQ_API_FETCH && v.apis[i].max_version >= 1)
+      c->fetch_v1 = 1;
   for (size_t i = 0; i < sizeof(needed_apis) / sizeof(*needed_apis); i++)
     if (!api_supported(&v, needed_apis[i]))
       return flyq__client_fail(c, FLYQ_ERR_UNSUPPORTED, 0,

@@ -75,6 +75,7 @@ struct flyq_client {
   int raw_frames;          /* the wait loop only frames, never dispatches */
   int32_t next_correlation;
   char broker_version[64];
+  int fetch_v1;            /* the broker speaks Fetch version 1 */
 
   /* output: out.data[out_sent..out.len) is still to be written */
   flyq_buf_t out;

@@ -3,6 +3,8 @@
  * skips records below the requested offset, and the consume loop built on
  * both.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,19 +15,28 @@ static void fetch_result_init(flyq_fetch_result_t *res) {
   res->high_watermark = res->log_start_offset = res->flushed_offset = -1;
 }
 
-/* Decodes the Fetch response for topic/partition into res. */
+/* Decodes the Fetch response (version v) for topic/partition into res
+ * and *next (-1 when the broker does not say). */
 static int fetch_decode(flyq_client_t *c, const char *topic,
-                        int32_t partition, flyq_fetch_result_t *res) {
+                        int32_t partition, int v, flyq_fetch_result_t *res,
+                        int64_t *next) {
   flyq_proto_fetch_resp_t resp;
   const flyq_proto_fetch_resp_part_t *p;
+  int64_t *nexts = NULL;
   char what[300];
-  if (flyq_proto_decode_fetch_resp(c->sync.payload, c->sync.len, &c->arena,
-                                   &resp) < 0 ||
+  int r = v >= 1 ? flyq_proto_decode_fetch_resp_v1(c->sync.payload,
+                                                   c->sync.len, &c->arena,
+                                                   &resp, &nexts)
+                 : flyq_proto_decode_fetch_resp(c->sync.payload, c->sync.len,
+                                                &c->arena, &resp);
+  *next = -1;
+  if (r < 0 ||
       resp.ntopics != 1 || !flyq_str_eq(resp.topics[0].name, topic) ||
       resp.topics[0].nparts != 1 ||
       resp.topics[0].parts[0].partition != partition)
     return flyq__malformed(c, "Fetch");
   p = &resp.topics[0].parts[0];
+  if (nexts) *next = nexts[0];
   res->error_code = p->error_code;
   res->error_message = flyq__cstr(&c->arena, p->error_message);
   res->high_watermark = p->high_watermark;
@@ -40,23 +51,80 @@ static int fetch_decode(flyq_client_t *c, const char *topic,
   return flyq__client_wire_fail(c, what, p->error_code, p->error_message);
 }
 
-int flyq_client_fetch(flyq_client_t *c, const char *topic, int32_t partition,
-                      int64_t offset, int32_t max_bytes, int32_t max_wait_ms,
-                      int32_t min_bytes, flyq_fetch_result_t *res) {
+/* The filter as wire params, in the call's arena. Errors have their text. */
+static int filter_wire(flyq_client_t *c, const flyq_fetch_filter_t *f,
+                       flyq_proto_fetch_filter_t *w) {
+  w->name = flyq_str(f->name);
+  w->params = NULL;
+  w->nparams = 0;
+  if (f->nparams == 0) return 0;
+  if (f->params == NULL || f->nparams > INT32_MAX)
+    return flyq__client_fail(c, FLYQ_ERR_INVALID_ARG, 0, "Fetch: bad params");
+  flyq_proto_config_t *p = flyq_arena_calloc(&c->arena, f->nparams, sizeof *p);
+  if (p == NULL) return flyq__client_fail(c, -ENOMEM, 0, "out of memory");
+  for (size_t i = 0; i < f->nparams; i++) {
+    if (f->params[i].key == NULL || f->params[i].value == NULL)
+      return flyq__client_fail(c, FLYQ_ERR_INVALID_ARG, 0,
+                               "Fetch: a filter param without key or value");
+    p[i] = (flyq_proto_config_t){flyq_str(f->params[i].key),
+                                 flyq_str(f->params[i].value)};
+  }
+  w->params = p;
+  w->nparams = (int32_t)f->nparams;
+  return 0;
+}
+
+/* Version 1 whenever the broker speaks it (for next_offset), else 0. */
+static int encode_fetch(flyq_client_t *c, flyq_proto_req_header_t *h,
+                        const flyq_proto_fetch_req_t *req,
+                        const flyq_fetch_filter_t *filter) {
+  flyq_proto_fetch_filter_t w = {{NULL, -1}, NULL, 0};
+  int named = filter && filter->name;
+  if (!c->fetch_v1 && named)
+    return flyq__client_fail(c, FLYQ_ERR_UNSUPPORTED, 0,
+                             "Fetch: the broker does not support filters "
+                             "(Fetch version 1)");
+  if (!c->fetch_v1)
+    return flyq__encoded(c, flyq_proto_encode_fetch_req(&c->out, h, req),
+                         "Fetch");
+  int r = named ? filter_wire(c, filter, &w) : 0;
+  if (r < 0) return r;
+  h->api_version = 1;
+  return flyq__encoded(c, flyq_proto_encode_fetch_req_v1(&c->out, h, req, &w),
+                       "Fetch");
+}
+
+int flyq_client_fetch_filtered(flyq_client_t *c, const char *topic,
+                               int32_t partition, int64_t offset,
+                               int32_t max_bytes, int32_t max_wait_ms,
+                               int32_t min_bytes,
+                               const flyq_fetch_filter_t *filter,
+                               flyq_fetch_result_t *res, int64_t *next_offset) {
   flyq_proto_req_header_t h;
   flyq_proto_fetch_req_part_t part = {partition, offset, max_bytes};
   flyq_proto_fetch_req_topic_t t = {flyq_str(topic), &part, 1};
   flyq_proto_fetch_req_t req = {max_wait_ms, min_bytes, max_bytes, &t, 1};
+  int64_t next;
   int r = topic ? 0 : flyq__client_fail(c, FLYQ_ERR_INVALID_ARG, 0,
                                        "Fetch: missing topic");
   fetch_result_init(res);
+  if (next_offset) *next_offset = -1;
   if (r == 0) r = flyq__start(c, FLYQ_API_FETCH, &h);
   if (r < 0) return r;
-  r = flyq_proto_encode_fetch_req(&c->out, &h, &req);
-  if (flyq__encoded(c, r, "Fetch") < 0) return r;
+  r = encode_fetch(c, &h, &req, filter);
+  if (r < 0) return r;
   r = flyq__sync_call(c, &h, 1, max_wait_ms, "Fetch");
   if (r < 0) return r;
-  return fetch_decode(c, topic, partition, res);
+  r = fetch_decode(c, topic, partition, h.api_version, res, &next);
+  if (next_offset) *next_offset = next;
+  return r;
+}
+
+int flyq_client_fetch(flyq_client_t *c, const char *topic, int32_t partition,
+                      int64_t offset, int32_t max_bytes, int32_t max_wait_ms,
+                      int32_t min_bytes, flyq_fetch_result_t *res) {
+  return flyq_client_fetch_filtered(c, topic, partition, offset, max_bytes,
+                                    max_wait_ms, min_bytes, NULL, res, NULL);
 }
 
 void flyq_fetch_iter_init(flyq_fetch_iter_t *it, const uint8_t *records,
@@ -151,14 +219,15 @@ static int start_offset(flyq_client_t *c, const char *topic,
   return flyq_client_list_offset(c, topic, partition, from, offset);
 }
 
-int flyq_client_consume(flyq_client_t *c, const char *topic,
-                        int32_t partition, int64_t from_offset,
-                        const flyq_consume_options_t *opts,
-                        flyq_record_cb handler, void *arg,
-                        int64_t *next_offset) {
+int flyq_client_consume_filtered(flyq_client_t *c, const char *topic,
+                                 int32_t partition, int64_t from_offset,
+                                 const flyq_consume_options_t *opts,
+                                 const flyq_fetch_filter_t *filter,
+                                 flyq_record_cb handler, void *arg,
+                                 int64_t *next_offset) {
   flyq_consume_options_t o;
   flyq_fetch_result_t res;
-  int64_t offset = from_offset, count = 0;
+  int64_t offset = from_offset, count = 0, next;
   int r;
   if (opts) o = *opts;
   else flyq_consume_options_init(&o);
@@ -167,11 +236,22 @@ int flyq_client_consume(flyq_client_t *c, const char *topic,
           : flyq__client_fail(c, FLYQ_ERR_INVALID_ARG, 0,
                               "consume: missing topic or handler");
   while (r == 0) {
-    r = flyq_client_fetch(c, topic, partition, offset, o.max_bytes,
-                          o.max_wait_ms, o.min_bytes, &res);
+    r = flyq_client_fetch_filtered(c, topic, partition, offset, o.max_bytes,
+                                   o.max_wait_ms, o.min_bytes, filter, &res,
+                                   &next);
     if (r == 0) r = consume_records(c, &res, &o, handler, arg, &offset, &count);
+    if (r == 0 && next > offset) offset = next; /* past dropped records */
     if (r == 0 && o.stop_at_end && offset >= res.high_watermark) r = 1;
   }
   if (next_offset) *next_offset = offset;
   return r > 0 ? 0 : r;
+}
+
+int flyq_client_consume(flyq_client_t *c, const char *topic,
+                        int32_t partition, int64_t from_offset,
+                        const flyq_consume_options_t *opts,
+                        flyq_record_cb handler, void *arg,
+                        int64_t *next_offset) {
+  return flyq_client_consume_filtered(c, topic, partition, from_offset, opts,
+                                      NULL, handler, arg, next_offset);
 }

@@ -11,6 +11,9 @@ static int decode_body(flyq_reader_t *r, flyq_arena_t *a,
   case FLYQ_API_PRODUCE:
     return flyq_proto_decode_produce_req(r, a, &req->body.produce);
   case FLYQ_API_FETCH:
+    if (req->hdr.api_version >= 1)
+      return flyq_proto_decode_fetch_req_v1(r, a, &req->body.fetch,
+                                            &req->fetch_filter);
     return flyq_proto_decode_fetch_req(r, a, &req->body.fetch);
   case FLYQ_API_LIST_OFFSETS:
     return flyq_proto_decode_list_offsets_req(r, a, &req->body.list_offsets);
@@ -31,6 +34,7 @@ static int decode_body(flyq_reader_t *r, flyq_arena_t *a,
   case FLYQ_API_CONFIG_PLAN:
   case FLYQ_API_CONFIG_APPLY:
     return flyq_proto_decode_config_req(r, a, &req->body.config);
+  case FLYQ_API_STATS: return flyq_proto_decode_stats_req(r);
   }
   return FLYQ_ERR_UNSUPPORTED;
 }
@@ -39,6 +43,7 @@ int flyq_proto_decode_any_request(const uint8_t *payload, size_t len,
                                   flyq_arena_t *a, flyq_proto_request_t *req) {
   flyq_reader_t r;
   memset(req, 0, sizeof *req);
+  req->fetch_filter.name = (flyq_str_t){NULL, -1};
   flyq_reader_init(&r, payload, len);
   int err = flyq_proto_decode_req_header(&r, &req->hdr);
   if (err) return err;

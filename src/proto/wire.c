@@ -7,20 +7,20 @@
 #include "flyq/proto.h"
 
 const flyq_proto_api_version_t flyq_proto_api_versions[FLYQ_PROTO_API_COUNT] = {
-    {FLYQ_API_PRODUCE, 0, 0},        {FLYQ_API_FETCH, 0, 0},
+    {FLYQ_API_PRODUCE, 0, 0},        {FLYQ_API_FETCH, 0, 1},
     {FLYQ_API_LIST_OFFSETS, 0, 0},   {FLYQ_API_METADATA, 0, 0},
     {FLYQ_API_OFFSET_COMMIT, 0, 0},  {FLYQ_API_OFFSET_FETCH, 0, 0},
     {FLYQ_API_LIST_GROUPS, 0, 0},    {FLYQ_API_API_VERSIONS, 0, 0},
     {FLYQ_API_CREATE_TOPICS, 0, 0},  {FLYQ_API_DELETE_TOPICS, 0, 0},
     {FLYQ_API_AUTHENTICATE, 0, 0},   {FLYQ_API_CONFIG_PLAN, 0, 0},
-    {FLYQ_API_CONFIG_APPLY, 0, 0},
+    {FLYQ_API_CONFIG_APPLY, 0, 0},   {FLYQ_API_STATS, 0, 0},
 };
 
 static const char *const api_names[FLYQ_PROTO_API_COUNT] = {
     "Produce",     "Fetch",        "ListOffsets",  "Metadata",
     "OffsetCommit", "OffsetFetch", "ListGroups",   "ApiVersions",
     "CreateTopics", "DeleteTopics", "Authenticate", "ConfigPlan",
-    "ConfigApply",
+    "ConfigApply",  "Stats",
 };
 
 static int api_index(int16_t api_key) {

@@ -83,5 +83,6 @@ void flyq__sconn_free(flyq__sconn_t *sc) {
     req->next = NULL;
     if (req->waiting == 0) flyq__req_free(req);
   }
+  free(sc->principal);
   free(sc);
 }

@@ -71,9 +71,10 @@ int flyq__req_copy(flyq__req_t *req, flyq_str_t s, flyq_str_t *out) {
 }
 
 static void route(flyq__req_t *req, const flyq_proto_request_t *r) {
+  if (flyq__gate(req, r) < 0) return;
   switch (r->hdr.api_key) {
   case FLYQ_API_PRODUCE: flyq__handle_produce(req, &r->body.produce); break;
-  case FLYQ_API_FETCH: flyq__handle_fetch(req, &r->body.fetch); break;
+  case FLYQ_API_FETCH: flyq__handle_fetch(req, r); break;
   case FLYQ_API_LIST_OFFSETS:
     flyq__handle_list_offsets(req, &r->body.list_offsets);
     break;
@@ -97,6 +98,7 @@ static void route(flyq__req_t *req, const flyq_proto_request_t *r) {
     break;
   case FLYQ_API_CONFIG_PLAN:
   case FLYQ_API_CONFIG_APPLY: flyq__handle_config(req, &r->body.config); break;
+  case FLYQ_API_STATS: flyq__handle_stats(req); break;
   default: flyq__req_error(req, FLYQ_WIRE_UNSUPPORTED_VERSION, NULL); break;
   }
 }

@@ -4,6 +4,9 @@
  * encoder leaves a splice point per partition and the network layer sends
  * the slice's file range there, so the response is the encoded parts and
  * the file ranges in turn. The slices are released once it has been sent.
+ * Partitions that go through on_consume hooks (the topic's, or the filter
+ * of a version 1 request) are the exception: filter.c reads and rewrites
+ * them, and they are copied into the response.
  */
 #include <errno.h>
 #include <string.h>
@@ -16,20 +19,29 @@ typedef struct fetch_state {
   size_t nparts;     /* all topics */
   flyq_str_t *names; /* copies of the requested names */
   int32_t *counts;   /* partitions per topic */
-  int *invalid;      /* the topic's name is not valid */
+  int *invalid;      /* the topic's name error (not valid, not allowed) */
+  int16_t version;
+  const char *filter; /* v1: the consumer's filter, or NULL */
+  const char *params; /* its params as JSON */
+  flyq__filtered_t *filtered; /* per partition, or NULL */
 } fetch_state_t;
 
 static void part_fill(flyq_proto_fetch_resp_part_t *out,
-                      const flyq_fetch_part_t *fp, int invalid) {
-  int err = invalid ? FLYQ_ERR_INVALID_NAME : fp->err;
+                      const flyq_fetch_part_t *fp, int invalid,
+                      const flyq__filtered_t *f) {
+  int err = invalid < 0 ? invalid : fp->err;
+  if (err == 0 && f && f->err < 0) err = f->err;
   out->partition = fp->partition;
   out->error_code = flyq_wire_error_from(err);
-  out->error_message = flyq__errmsg(err);
+  out->error_message = f && f->msg ? flyq_str(f->msg) : flyq__errmsg(err);
   out->high_watermark = fp->high_watermark;
   out->log_start_offset = fp->log_start_offset;
   out->flushed_offset = fp->flushed_offset;
   out->records.ptr = NULL; /* deferred when len > 0: see splice_chunks() */
   out->records.len = err == 0 ? (int32_t)fp->slice.len : 0;
+  if (err == 0 && f && f->active) /* from memory, copied into the frame */
+    out->records = (flyq_bytes_t){f->data ? f->data : (const uint8_t *)"",
+                                  (int32_t)f->len};
 }
 
 /* The response's chunks: encoded bytes and slices in turn. */
@@ -62,20 +74,28 @@ static int encode(flyq__req_t *req, const fetch_state_t *st) {
       flyq_arena_calloc(&req->arena, st->nparts, sizeof *parts);
   if ((topics == NULL && st->ntopics > 0) || (parts == NULL && st->nparts > 0))
     return -ENOMEM;
+  int64_t *next = flyq_arena_calloc(&req->arena, st->nparts, sizeof *next);
+  if (next == NULL && st->nparts > 0) return -ENOMEM;
   size_t k = 0, ndeferred = 0;
   for (int32_t t = 0; t < st->ntopics; t++) {
     topics[t] =
         (flyq_proto_fetch_resp_topic_t){st->names[t], parts + k, st->counts[t]};
     for (int32_t i = 0; i < st->counts[t]; i++, k++) {
-      part_fill(&parts[k], &res->parts[k], st->invalid[t]);
-      if (parts[k].records.len > 0) ndeferred++;
+      const flyq__filtered_t *f = st->filtered ? &st->filtered[k] : NULL;
+      part_fill(&parts[k], &res->parts[k], st->invalid[t], f);
+      next[k] = f ? f->next_offset : -1;
+      if (parts[k].records.len > 0 && parts[k].records.ptr == NULL)
+        ndeferred++;
     }
   }
   size_t *at = flyq_arena_calloc(&req->arena, ndeferred, sizeof *at);
   if (at == NULL && ndeferred > 0) return -ENOMEM;
   flyq_proto_fetch_resp_t resp = {
       {req->correlation_id, 0, {NULL, -1}}, topics, st->ntopics};
-  int rc = flyq_proto_encode_fetch_resp(&req->out, &resp, at, ndeferred);
+  int rc = st->version >= 1
+               ? flyq_proto_encode_fetch_resp_v1(&req->out, &resp, next, at,
+                                                 ndeferred)
+               : flyq_proto_encode_fetch_resp(&req->out, &resp, at, ndeferred);
   if (rc == 0 && ndeferred > 0) rc = splice_chunks(req, at, ndeferred);
   return rc;
 }
@@ -89,7 +109,9 @@ static void fetched(flyq_broker_fetch_result_t *res, void *arg) {
     flyq__req_free(req);
     return;
   }
-  flyq__req_respond(req, encode(req, req->state));
+  fetch_state_t *st = req->state;
+  int rc = flyq__filter_apply(req, st->filter, st->params, res, &st->filtered);
+  flyq__req_respond(req, rc < 0 ? rc : encode(req, st));
   flyq__sconn_flush(req->sc);
 }
 
@@ -115,11 +137,11 @@ static int build(flyq__req_t *req, const flyq_proto_fetch_req_t *r,
   for (int32_t t = 0; t < r->ntopics; t++) {
     const flyq_proto_fetch_req_topic_t *rt = &r->topics[t];
     const char *name;
-    int rc = flyq__req_name(req, rt->name, &name);
+    int rc = flyq__req_topic(req, rt->name, FLYQ_ACTION_FETCH, &name);
     if (rc == -ENOMEM) return rc;
     if (flyq__req_copy(req, rt->name, &st->names[t]) < 0) return -ENOMEM;
     st->counts[t] = rt->nparts;
-    st->invalid[t] = rc < 0;
+    st->invalid[t] = rc < 0 ? rc : 0;
     for (int32_t i = 0; i < rt->nparts; i++, k++)
       parts[k] = (flyq_fetch_part_req_t){name, rt->parts[i].partition,
                                          rt->parts[i].fetch_offset,
@@ -128,13 +150,25 @@ static int build(flyq__req_t *req, const flyq_proto_fetch_req_t *r,
   return 0;
 }
 
-void flyq__handle_fetch(flyq__req_t *req, const flyq_proto_fetch_req_t *r) {
+void flyq__handle_fetch(flyq__req_t *req, const flyq_proto_request_t *pr) {
+  const flyq_proto_fetch_req_t *r = &pr->body.fetch;
   fetch_state_t *st = state_new(req, r);
   flyq_fetch_part_req_t *parts =
       st ? flyq_arena_calloc(&req->arena, st->nparts, sizeof *parts) : NULL;
   int rc = st == NULL || (parts == NULL && st->nparts > 0)
                ? -ENOMEM
                : build(req, r, st, parts);
+  if (rc == 0) {
+    st->version = pr->hdr.api_version;
+    rc = flyq__filter_parse(req, &pr->fetch_filter, &st->filter, &st->params);
+    if (rc < 0 && rc != -ENOMEM) {
+      flyq__req_error(req, FLYQ_WIRE_INVALID_REQUEST,
+                      rc == FLYQ_ERR_INVALID_NAME
+                          ? "invalid filter name (letters, digits, _ and -)"
+                          : "invalid filter params");
+      return;
+    }
+  }
   if (rc == 0) {
     flyq_fetch_req_t fr = {parts, st->nparts, r->max_bytes, r->min_bytes,
                            r->max_wait_ms};

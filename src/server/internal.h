@@ -3,6 +3,9 @@
  *   server.c    start and close, the network callbacks, rejection frames
  *   conn.c      a connection's queue of requests, answered in order
  *   dispatch.c  decoding a frame and routing it to its handler
+ *   policy.c    the plugin runtime: partitioner, Authenticate, the
+ *               authorization gate
+ *   filter.c    fetches through on_consume hooks and consumer filters
  *   produce.c fetch.c topics.c groups.c session.c config.c
  *               one handler per API
  *
@@ -22,6 +25,7 @@
 #include <stdint.h>
 
 #include "flyq/broker.h"
+#include "flyq/plugins.h"
 #include "flyq/proto.h"
 #include "net/net.h"
 #include "server/server.h"
@@ -37,6 +41,7 @@ struct flyq_server {
   int port;
   flyq_buf_t reject[FLYQ_NET_REJECT_COUNT];
   int closing;
+  flyq_plugins_t *plugins; /* in force; NULL: none (not owned) */
   flyq_server_close_cb close_cb;
   void *close_arg;
 };
@@ -47,6 +52,7 @@ struct flyq__sconn {
   flyq_conn_t *conn;
   flyq__req_t *head, *tail; /* requests not yet handed to the network */
   int in_frame;             /* handling a frame: answers wait for its end */
+  char *principal;          /* from Authenticate; NULL: anonymous; owned */
 };
 
 struct flyq__req {
@@ -99,9 +105,54 @@ int flyq__req_copy(flyq__req_t *req, flyq_str_t s, flyq_str_t *out);
 /* The message of a per-entry error: NULL for 0, else flyq_strerror(). */
 flyq_str_t flyq__errmsg(int err);
 
+/* policy.c */
+flyq_plugins_t *flyq__req_plugins(const flyq__req_t *req); /* NULL: none */
+const char *flyq__req_principal(const flyq__req_t *req); /* NULL: anonymous */
+/* The principal as hooks see it (ctx.principal): "anonymous" for none. */
+const char *flyq__req_who(const flyq__req_t *req);
+/* Asks the runtime whether req's principal may do action on kind:name
+ * (kind "topic" or "group"; name NULL: the resource is kind itself, e.g.
+ * "cluster"). Returns 0 or FLYQ_ERR_DENIED (logged). */
+int flyq__authorize(flyq__req_t *req, const char *action, const char *kind,
+                    const char *name);
+/* flyq__req_name, then flyq__authorize(action, "topic", name): a denied
+ * topic returns FLYQ_ERR_DENIED with *out "". */
+int flyq__req_topic(flyq__req_t *req, flyq_str_t s, const char *action,
+                    const char **out);
+/* Authentication and request-wide authorization, before the handler runs.
+ * Returns 0 to go on, or -1 when req has been answered with an error. */
+int flyq__gate(flyq__req_t *req, const flyq_proto_request_t *r);
+/* filter.c: what the on_consume hooks made of one fetched partition. */
+typedef struct flyq__filtered {
+  int active;          /* the hooks changed it: send data, not the slice */
+  int err;             /* the hooks failed: the partition's error */
+  const char *msg;     /* its text, or NULL */
+  const uint8_t *data; /* the batches to send, in req's arena */
+  size_t len;
+  int64_t next_offset; /* -1: after the last record sent */
+} flyq__filtered_t;
+/* Checks a Fetch v1 filter: *name (NULL: none) and *params (a JSON object
+ * text) in req's arena. Returns 0, FLYQ_ERR_INVALID_NAME (a name that
+ * cannot be a plugin's), FLYQ_ERR_INVALID_ARG (params that are not UTF-8
+ * or hold NUL) or -ENOMEM. */
+int flyq__filter_parse(flyq__req_t *req, const flyq_proto_fetch_filter_t *f,
+                       const char **name, const char **params);
+/* Runs the on_consume hooks (the topic's, then the filter name if not
+ * NULL) over every partition of res that has them, reading its slice;
+ * filtered partitions lose their slice. *out: one entry per partition in
+ * req's arena (NULL without a runtime). Returns 0 or -ENOMEM. */
+int flyq__filter_apply(flyq__req_t *req, const char *name, const char *params,
+                       flyq_broker_fetch_result_t *res,
+                       flyq__filtered_t **out);
+
+int flyq__server_partition(void *arg, const char *topic, const char *principal,
+                           const uint8_t *batches, size_t len,
+                           int32_t npartitions, int32_t *parts, size_t cap,
+                           size_t *nrecords, char *err, size_t errlen);
+
 /* One handler per API; each answers req now or arranges to answer it. */
 void flyq__handle_produce(flyq__req_t *req, const flyq_proto_produce_req_t *r);
-void flyq__handle_fetch(flyq__req_t *req, const flyq_proto_fetch_req_t *r);
+void flyq__handle_fetch(flyq__req_t *req, const flyq_proto_request_t *r);
 void flyq__handle_list_offsets(flyq__req_t *req,
                                const flyq_proto_list_offsets_req_t *r);
 void flyq__handle_metadata(flyq__req_t *req,
@@ -119,5 +170,6 @@ void flyq__handle_api_versions(flyq__req_t *req);
 void flyq__handle_authenticate(flyq__req_t *req,
                                const flyq_proto_authenticate_req_t *r);
 void flyq__handle_config(flyq__req_t *req, const flyq_proto_config_req_t *r);
+void flyq__handle_stats(flyq__req_t *req);
 
 #endif /* FLYQ_SERVER_INTERNAL_H */

@@ -1,18 +1,25 @@
 /* Produce (API 0): one broker call per (topic, partition) entry, the
- * records passed as they arrived (no per-record work here). acks 0 and 1
- * complete during the call; acks=-1 entries complete when their fsync
- * does, so the request waits for its last entry before it is answered.
- * acks=0 requests are never answered. An invalid request (bad acks) makes
- * no broker call, so nothing of it is stored.
+ * records passed as they arrived (no per-record work here) unless the
+ * topic has on_produce hooks: then the plugin runtime runs them first and
+ * its output (changed records, records routed to other topics, dead
+ * letters) is stored in one broker call that stores all of it or nothing.
+ * acks 0 and 1 complete during the call; acks=-1 entries complete when
+ * their fsync does, so the request waits for its last entry before it is
+ * answered. acks=0 requests are never answered. An invalid request (bad
+ * acks) makes no broker call, so nothing of it is stored.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "flyq/logmsg.h"
 
 #include "server/internal.h"
 
 /* One (topic, partition) entry of the request and its outcome. */
 typedef struct slot {
   flyq__req_t *req;
+  const char *topic; /* valid name, or NULL */
   int32_t partition; /* as requested */
   size_t nparts;     /* outcomes: 1, or one per partition for -1 */
   flyq_proto_produce_resp_part_t *parts;
@@ -27,7 +34,9 @@ typedef struct produce_state {
   slot_t *slots;
 } produce_state_t;
 
-static void slot_fail(slot_t *s, int err) {
+/* The entry failed (err 0: stored nothing, without error); msg (may be
+ * NULL: the code's text) is copied. */
+static void slot_fail_msg(slot_t *s, int err, const char *msg) {
   flyq_proto_produce_resp_part_t *p =
       flyq_arena_calloc(&s->req->arena, 1, sizeof *p);
   s->parts = p;
@@ -36,27 +45,43 @@ static void slot_fail(slot_t *s, int err) {
   p->partition = s->partition;
   p->error_code = flyq_wire_error_from(err);
   p->error_message = flyq__errmsg(err);
+  if (msg && msg[0]) {
+    char *copy = flyq_arena_strdup(&s->req->arena, flyq_str(msg));
+    if (copy) p->error_message = flyq_str(copy);
+  }
   p->base_offset = p->last_offset = p->log_start_offset = -1;
 }
 
-static void slot_set(slot_t *s, const flyq_broker_produce_result_t *res) {
+static void slot_fail(slot_t *s, int err) { slot_fail_msg(s, err, NULL); }
+
+/* Adds the outcomes of res to the entry's: the request's topic gives its
+ * partitions; another topic (routed records, dead letters) shows only
+ * when it failed, as an entry for the requested partition naming it. */
+static void slot_add(slot_t *s, const flyq_broker_produce_result_t *res) {
+  int own = s->topic == NULL || strcmp(res->topic, s->topic) == 0;
+  size_t n = 0;
+  for (size_t i = 0; i < res->nparts; i++)
+    if (own || res->parts[i].err < 0) n++;
+  if (n == 0) return;
   flyq_proto_produce_resp_part_t *p =
-      flyq_arena_calloc(&s->req->arena, res->nparts, sizeof *p);
-  if (p == NULL && res->nparts > 0) {
+      flyq_arena_calloc(&s->req->arena, s->nparts + n, sizeof *p);
+  if (p == NULL) {
     slot_fail(s, -ENOMEM);
     return;
   }
-  for (size_t i = 0; i < res->nparts; i++) {
+  if (s->nparts > 0) memcpy(p, s->parts, s->nparts * sizeof *p);
+  for (size_t i = 0, k = s->nparts; i < res->nparts; i++) {
     const flyq_broker_produce_part_t *r = &res->parts[i];
-    p[i].partition = r->partition;
-    p[i].error_code = flyq_wire_error_from(r->err);
-    p[i].error_message = flyq__errmsg(r->err);
-    p[i].base_offset = r->base_offset;
-    p[i].last_offset = r->last_offset;
-    p[i].log_start_offset = r->log_start_offset;
+    if (!own && r->err >= 0) continue;
+    p[k].partition = own ? r->partition : s->partition;
+    p[k].error_code = flyq_wire_error_from(r->err);
+    p[k].error_message = flyq__errmsg(r->err);
+    p[k].base_offset = r->base_offset;
+    p[k].last_offset = r->last_offset;
+    p[k++].log_start_offset = r->log_start_offset;
   }
   s->parts = p;
-  s->nparts = res->nparts;
+  s->nparts += n;
 }
 
 /* Each topic's parts: the outcomes of its slots back to back. */
@@ -109,28 +134,102 @@ static void unref(flyq__req_t *req) {
 
 static void produced(const flyq_broker_produce_result_t *res, void *arg) {
   slot_t *s = arg;
-  slot_set(s, res);
+  slot_add(s, res);
   unref(s->req);
+}
+
+/* Stores groups[0..n) for s: one broker call, one callback per group. */
+static void store(flyq__req_t *req, slot_t *s,
+                  const flyq_broker_produce_group_t *groups, size_t n,
+                  int64_t timeout_ms) {
+  produce_state_t *st = req->state;
+  char err[512] = "";
+  flyq_broker_produce_opts_t o = {st->acks, timeout_ms,
+                                  flyq__req_who(req), err, sizeof err};
+  req->waiting += n;
+  int rc = flyq_broker_produce_groups(req->broker, groups, n, &o, produced, s);
+  if (rc < 0) {
+    req->waiting -= n;
+    slot_fail_msg(s, rc, err);
+  }
+}
+
+/* May the principal write where the hooks routed records? Dead letters
+ * are the broker's own doing and need no permission. */
+static int routes_allowed(flyq__req_t *req, const char *topic,
+                          const flyq_plugins_output_t *out, char *err,
+                          size_t errlen) {
+  char dlq[300];
+  snprintf(dlq, sizeof dlq, "%s.dlq", topic);
+  for (size_t i = 0; i < out->nbatches; i++) {
+    const char *t = out->batches[i].topic;
+    if (strcmp(t, topic) == 0 || strcmp(t, dlq) == 0) continue;
+    if (flyq__authorize(req, FLYQ_ACTION_PRODUCE, "topic", t) < 0) {
+      snprintf(err, errlen, "not authorized: produce on topic:%s (routed)", t);
+      return FLYQ_ERR_DENIED;
+    }
+  }
+  return 0;
+}
+
+/* The hooks' output as broker groups (pointing into out), then stored. */
+static void store_output(flyq__req_t *req, slot_t *s,
+                         flyq_plugins_output_t *out, int64_t timeout_ms) {
+  flyq_broker_produce_group_t *g =
+      flyq_arena_calloc(&req->arena, out->nbatches, sizeof *g);
+  if (g == NULL) {
+    slot_fail(s, -ENOMEM);
+    return;
+  }
+  for (size_t i = 0; i < out->nbatches; i++)
+    g[i] = (flyq_broker_produce_group_t){out->batches[i].topic,
+                                         out->batches[i].partition,
+                                         out->batches[i].data,
+                                         out->batches[i].len};
+  store(req, s, g, out->nbatches, timeout_ms);
+}
+
+/* Runs the topic's on_produce hooks over the entry, then stores what they
+ * made of it. A hook error (on_error reject) stores nothing. */
+static void produce_hooked(flyq__req_t *req, slot_t *s,
+                           flyq_broker_produce_group_t *in,
+                           int64_t timeout_ms) {
+  flyq_plugins_output_t out;
+  char err[1024] = "";
+  int rc = flyq_plugins_on_produce(flyq__req_plugins(req), in->topic,
+                                   in->partition, flyq__req_who(req),
+                                   in->batches, in->len, &out, err,
+                                   sizeof err);
+  if (rc == 0 && !out.unchanged)
+    rc = routes_allowed(req, in->topic, &out, err, sizeof err);
+  if (rc < 0)
+    slot_fail_msg(s, rc, err);
+  else if (out.unchanged)
+    store(req, s, in, 1, timeout_ms);
+  else if (out.nbatches > 0)
+    store_output(req, s, &out, timeout_ms);
+  else /* every record dropped: nothing stored, no error */
+    slot_fail_msg(s, 0, NULL);
+  flyq_plugins_output_free(&out);
 }
 
 static void produce_slot(flyq__req_t *req, slot_t *s, const char *topic,
                          int name_rc, const flyq_proto_produce_req_part_t *p,
                          int64_t timeout_ms) {
-  produce_state_t *st = req->state;
   if (name_rc < 0) {
     slot_fail(s, name_rc);
     return;
   }
   size_t len = p->records.len > 0 ? (size_t)p->records.len : 0;
   /* The records point into the frame, which is ours to modify. */
-  uint8_t *records = (uint8_t *)(uintptr_t)p->records.ptr;
-  req->waiting++;
-  int rc = flyq_broker_produce(req->broker, topic, p->partition, st->acks,
-                               records, len, timeout_ms, produced, s);
-  if (rc < 0) {
-    req->waiting--;
-    slot_fail(s, rc);
-  }
+  flyq_broker_produce_group_t g = {topic, p->partition,
+                                   (uint8_t *)(uintptr_t)p->records.ptr, len};
+  flyq_plugins_t *rt = flyq__req_plugins(req);
+  s->topic = topic;
+  if (rt && len > 0 && flyq_plugins_has_on_produce(rt, topic))
+    produce_hooked(req, s, &g, timeout_ms);
+  else
+    store(req, s, &g, 1, timeout_ms);
 }
 
 static int state_new(flyq__req_t *req, const flyq_proto_produce_req_t *r) {
@@ -159,7 +258,7 @@ static void produce_topic(flyq__req_t *req, const flyq_proto_produce_req_t *r,
   produce_state_t *st = req->state;
   const flyq_proto_produce_req_topic_t *rt = &r->topics[t];
   const char *name;
-  int name_rc = flyq__req_name(req, rt->name, &name);
+  int name_rc = flyq__req_topic(req, rt->name, FLYQ_ACTION_PRODUCE, &name);
   if (flyq__req_copy(req, rt->name, &st->topics[t].name) < 0)
     name_rc = -ENOMEM; /* the entries fail; the name goes out empty */
   for (int32_t i = 0; i < rt->nparts; i++) {

@@ -100,6 +100,7 @@ int flyq_server_start(uv_loop_t *loop, flyq_broker_t *broker,
     server_free(s);
     return rc;
   }
+  flyq_broker_set_partitioner(broker, flyq__server_partition, s);
   *out = s;
   return 0;
 }
@@ -125,6 +126,8 @@ void flyq_server_close(flyq_server_t *s, int64_t timeout_ms,
                        flyq_server_close_cb cb, void *arg) {
   if (s->closing) return;
   s->closing = 1;
+  flyq_broker_set_partitioner(s->broker, NULL, NULL);
+  s->plugins = NULL;
   s->close_cb = cb;
   s->close_arg = arg;
   flyq_net_close(s->net, timeout_ms, net_closed, s);

@@ -16,6 +16,7 @@
 
 #include "flyq/broker.h"
 #include "flyq/config.h"
+#include "flyq/plugins.h"
 
 typedef struct flyq_server flyq_server_t;
 
@@ -36,6 +37,15 @@ int flyq_server_address(const flyq_server_t *s, char *host, size_t hostlen,
 
 /* Open client connections. */
 size_t flyq_server_connections(const flyq_server_t *s);
+
+/* Puts the plugin runtime rt (NULL: none) in force for every request from
+ * now on and returns the one it replaces, which the caller may free at
+ * once: hooks run only inside server calls on the loop thread, never
+ * across them. rt is not owned and must stay valid until it is replaced or
+ * the server is closed. The server also becomes the broker's partitioner
+ * (flyq_broker_set_partitioner) from flyq_server_start until
+ * flyq_server_close. */
+flyq_plugins_t *flyq_server_set_plugins(flyq_server_t *s, flyq_plugins_t *rt);
 
 typedef void (*flyq_server_close_cb)(void *arg);
 

@@ -1,7 +1,5 @@
-/* Connection setup APIs: ApiVersions (18), which lists what this broker
- * speaks, and Authenticate (36). No authentication hook exists yet, so
- * every connection is anonymous (`flyq serve` refuses a non-loopback
- * listener unless allow_anonymous is set) and Authenticate is refused.
+/* ApiVersions (18): what this broker speaks. Authenticate (36), the other
+ * API a connection may use before it is authenticated, is in policy.c.
  */
 #include "flyq/common.h"
 #include "server/internal.h"
@@ -12,12 +10,4 @@ void flyq__handle_api_versions(flyq__req_t *req) {
                                          FLYQ_PROTO_API_COUNT,
                                          flyq_str(FLYQ_VERSION)};
   flyq__req_respond(req, flyq_proto_encode_api_versions_resp(&req->out, &resp));
-}
-
-void flyq__handle_authenticate(flyq__req_t *req,
-                               const flyq_proto_authenticate_req_t *r) {
-  (void)r;
-  flyq__req_error(req, FLYQ_WIRE_UNSUPPORTED_SASL_MECHANISM,
-                  "no authentication is configured on this broker "
-                  "(connections are anonymous)");
 }

@@ -9,9 +9,9 @@
 /* ---- Metadata --------------------------------------------------------- */
 
 static int md_topic(flyq__req_t *req, const flyq_broker_topic_info_t *ti,
-                    flyq_str_t name, int invalid,
+                    flyq_str_t name, int name_err,
                     flyq_proto_metadata_topic_t *out) {
-  int err = invalid ? FLYQ_ERR_INVALID_NAME : ti->err;
+  int err = name_err < 0 ? name_err : ti->err;
   out->name = name;
   out->error_code = flyq_wire_error_from(err);
   if (err < 0) return 0;
@@ -41,8 +41,8 @@ static int md_topic(flyq__req_t *req, const flyq_broker_topic_info_t *ti,
   return 0;
 }
 
-/* C names for the requested topics (NULL for all); invalid[i] marks the
- * names that are not valid. */
+/* C names for the requested topics (NULL for all); invalid[i] is the
+ * error of a name that is not valid or may not be described. */
 static int md_names(flyq__req_t *req, const flyq_proto_metadata_req_t *r,
                     const char ***names, int **invalid) {
   *names = NULL;
@@ -53,9 +53,10 @@ static int md_names(flyq__req_t *req, const flyq_proto_metadata_req_t *r,
       flyq_arena_calloc(&req->arena, (size_t)r->ntopics, sizeof **invalid);
   if (r->ntopics > 0 && (*names == NULL || *invalid == NULL)) return -ENOMEM;
   for (int32_t i = 0; i < r->ntopics; i++) {
-    int rc = flyq__req_name(req, r->topics[i], &(*names)[i]);
+    int rc = flyq__req_topic(req, r->topics[i], FLYQ_ACTION_DESCRIBE,
+                             &(*names)[i]);
     if (rc == -ENOMEM) return rc;
-    (*invalid)[i] = rc < 0;
+    (*invalid)[i] = rc < 0 ? rc : 0;
   }
   return 0;
 }
@@ -65,10 +66,15 @@ static int md_encode(flyq__req_t *req, const flyq_proto_metadata_req_t *r,
   flyq_proto_metadata_topic_t *t =
       flyq_arena_calloc(&req->arena, md->ntopics, sizeof *t);
   if (t == NULL && md->ntopics > 0) return -ENOMEM;
+  size_t k = 0;
   for (size_t i = 0; i < md->ntopics; i++) {
     const flyq_broker_topic_info_t *ti = &md->topics[i];
     flyq_str_t name = r->ntopics >= 0 ? r->topics[i] : flyq_str(ti->name);
-    int rc = md_topic(req, ti, name, invalid && invalid[i], &t[i]);
+    /* Listing every topic shows only those the principal may describe. */
+    if (r->ntopics < 0 &&
+        flyq__authorize(req, FLYQ_ACTION_DESCRIBE, "topic", ti->name) < 0)
+      continue;
+    int rc = md_topic(req, ti, name, invalid ? invalid[i] : 0, &t[k++]);
     if (rc < 0) return rc;
   }
   const flyq_server_t *srv = req->sc->srv;
@@ -76,7 +82,7 @@ static int md_encode(flyq__req_t *req, const flyq_proto_metadata_req_t *r,
                                      flyq_str(srv->host),
                                      srv->port,
                                      t,
-                                     (int32_t)md->ntopics};
+                                     (int32_t)k};
   return flyq_proto_encode_metadata_resp(&req->out, &resp);
 }
 
@@ -107,7 +113,7 @@ static int lo_topic(flyq__req_t *req,
                     const flyq_proto_list_offsets_req_topic_t *rt,
                     flyq_proto_list_offsets_resp_topic_t *out) {
   const char *name;
-  int name_rc = flyq__req_name(req, rt->name, &name);
+  int name_rc = flyq__req_topic(req, rt->name, "list_offsets", &name);
   if (name_rc == -ENOMEM) return name_rc;
   flyq_proto_list_offsets_resp_part_t *p =
       flyq_arena_calloc(&req->arena, (size_t)rt->nparts, sizeof *p);
@@ -179,7 +185,7 @@ static int create_one(flyq__req_t *req, const flyq_proto_create_topic_t *ct,
   msg[0] = '\0';
   const char *name;
   flyq_topic_kv_t *kv = NULL;
-  int err = flyq__req_name(req, ct->name, &name);
+  int err = flyq__req_topic(req, ct->name, FLYQ_ACTION_CREATE_TOPIC, &name);
   if (err == 0) err = create_configs(req, ct, &kv);
   if (err == 0)
     err = flyq_broker_create_topic(req->broker, name, ct->partitions, kv,
@@ -214,7 +220,7 @@ void flyq__handle_delete_topics(flyq__req_t *req,
   int rc = t == NULL && r->nnames > 0 ? -ENOMEM : 0;
   for (int32_t i = 0; rc == 0 && i < r->nnames; i++) {
     const char *name;
-    int err = flyq__req_name(req, r->names[i], &name);
+    int err = flyq__req_topic(req, r->names[i], FLYQ_ACTION_DELETE_TOPIC, &name);
     if (err == 0) err = flyq_broker_delete_topic(req->broker, name);
     t[i] = (flyq_proto_topic_result_t){r->names[i], flyq_wire_error_from(err),
                                        flyq__errmsg(err)};

@@ -1,0 +1,66 @@
+-- Fault isolation: a plugin in an endless loop, one allocating without
+-- bound, one erroring. The request fails with the plugin's name and line,
+-- nothing of it is stored, the broker keeps serving another client on
+-- another topic, and the error counts show in the log and in Stats.
+
+local server = require("support.server")
+local client = require("flyq.client")
+
+local PLUGINS = (os.getenv("FLYQ_SOURCE_DIR") or ".") .. "/spec/fixtures/plugins"
+
+describe("failing plugins", function()
+  local srv, c, other
+
+  before_each(function()
+    srv = server.start({config = {
+      plugin_path = {PLUGINS},
+      plugins = {limits = {memory = "16MiB"}},
+      topics = {spin = {on_produce = {"spin"}}, hog = {on_produce = {"hog"}},
+                fail = {on_produce = {"failing"}}},
+    }})
+    c = assert(client.connect(srv.addr))
+    other = assert(client.connect(srv.addr))
+  end)
+
+  after_each(function()
+    c:close()
+    other:close()
+    assert.are.equal(0, srv:stop())
+    srv:assert_clean_log()
+    srv:close()
+  end)
+
+  local cases = {
+    {"spin", "spin", "spin.lua:7: instruction limit"},
+    {"hog", "hog", "plugin hog"},
+    {"fail", "bad", "failing.lua:5: bad record"},
+  }
+
+  for _, case in ipairs(cases) do
+    local topic, value, message = case[1], case[2], case[3]
+    it("isolates " .. topic, function()
+      for round = 1, 4 do
+        local base, err, code = c:produce(topic, {"ok", value})
+        assert.is_nil(base)
+        assert.are.equal("PLUGIN_ERROR", code)
+        assert.matches(message, err, 1, true)
+        assert.matches("plugin " .. (topic == "fail" and "failing" or topic),
+                       err, 1, true)
+        -- Meanwhile another client is served.
+        assert.are.equal(round - 1, assert(other:produce("elsewhere", {"x"})))
+      end
+      assert.are.equal(0, assert(c:fetch(topic, 0, 0)).high_watermark)
+      assert(c:produce(topic, {"fine"}))
+      assert.are.equal(1, assert(c:fetch(topic, 0, 0)).high_watermark)
+      -- The log has the 1st, 2nd, 4th, 8th... failure with the count.
+      assert.matches("%[4 errors so far%]", srv:log_text())
+      local stats = assert(c:stats())
+      for _, p in ipairs(stats.plugins) do
+        if p.name == (topic == "fail" and "failing" or topic) then
+          assert.are.equal(4, p.errors)
+          assert.is_string(p.last_error)
+        end
+      end
+    end)
+  end
+end)

@@ -1,0 +1,172 @@
+-- Plugins in the produce path (docs/architecture.md, "Plugins in the
+-- request path"): on_produce hooks with every on_error mode, routing and
+-- dead letters, partitioners, and the principal hooks see. Starts the real
+-- broker (spec/support/server.lua) with the test plugins of
+-- spec/fixtures/plugins and drives it with flyq.client.
+
+local server = require("support.server")
+local client = require("flyq.client")
+
+local PLUGINS = (os.getenv("FLYQ_SOURCE_DIR") or ".") .. "/spec/fixtures/plugins"
+
+-- The records of every partition of topic, as "value" strings in
+-- partition then offset order (and the record tables).
+local function values(c, topic, partition)
+  local res = assert(c:fetch(topic, partition or 0, 0))
+  local out = {}
+  for i, r in ipairs(res.records) do out[i] = r.value end
+  return out, res.records
+end
+
+local function header(rec, name)
+  for _, h in ipairs(rec.headers or {}) do
+    if h[1] == name then return h[2] end
+  end
+end
+
+describe("on_produce hooks", function()
+  local srv, c
+
+  before_each(function()
+    srv = server.start({config = {
+      plugin_path = {PLUGINS},
+      topics = {
+        up = {on_produce = {"upper"}},
+        plain = {},
+        rej = {on_produce = {"router"}},
+        pass = {on_produce = {"failing"}, on_error = "pass"},
+        dl = {on_produce = {"failing"}, on_error = "dead_letter"},
+        chain = {on_produce = {"upper", "who"}},
+      },
+    }})
+    c = assert(client.connect(srv.addr))
+  end)
+
+  after_each(function()
+    c:close()
+    assert.are.equal(0, srv:stop())
+    srv:assert_clean_log()
+    srv:close()
+  end)
+
+  it("changes every record before it is stored", function()
+    assert(c:produce("up", {"a", "b"}))
+    assert(c:produce("plain", {"a", "b"}))
+    assert.are.same({"A", "B"}, values(c, "up"))
+    assert.are.same({"a", "b"}, values(c, "plain"))
+  end)
+
+  it("runs the chain in order and gives hooks the principal", function()
+    assert(c:produce("chain", {"x"}))
+    local vals, recs = values(c, "chain")
+    assert.are.same({"X"}, vals)
+    assert.are.equal("anonymous", header(recs[1], "who"))
+  end)
+
+  it("routes and fans out records, auto-creating the target topic", function()
+    assert(c:produce("rej", {{key = "audit", value = "a1"},
+                             {key = "k", value = "twice"}}))
+    assert.are.same({"twice", "twice again"}, values(c, "rej"))
+    assert.are.same({"a1"}, values(c, "audit"))
+  end)
+
+  it("rejects the whole batch, routed parts included", function()
+    local base, err, code = c:produce("rej", {{key = "audit", value = "a1"},
+                                              {key = "k", value = "ok"},
+                                              {key = "k", value = "bad"}})
+    assert.is_nil(base)
+    assert.are.equal("PLUGIN_ERROR", code)
+    assert.matches("plugin router", err, 1, true)
+    assert.matches("router.lua:6: bad record", err, 1, true)
+    assert.are.same({}, values(c, "rej"))
+    local md = assert(c:metadata("audit"))
+    assert.are.equal("UNKNOWN_TOPIC_OR_PARTITION", md.topics[1].error)
+  end)
+
+  it("passes failed records on unchanged with on_error = pass", function()
+    assert(c:produce("pass", {"ok", "bad"}))
+    assert.are.same({"ok", "bad"}, values(c, "pass"))
+    assert.matches("plugin failing: .-failing.lua:5: bad record .-%[1 errors",
+                   srv:log_text())
+  end)
+
+  it("sends failed records to <topic>.dlq with on_error = dead_letter",
+     function()
+    assert(c:produce("dl", {"ok", "bad"}))
+    assert.are.same({"ok"}, values(c, "dl"))
+    local vals, recs = values(c, "dl.dlq")
+    assert.are.same({"bad"}, vals)
+    assert.matches("failing.lua:5: bad record", header(recs[1], "flyq.error"))
+  end)
+end)
+
+describe("partitioners", function()
+  local srv, c, dir
+
+  -- The config has an inline function: written as Lua source and passed
+  -- with -c (the harness writes tables only).
+  before_each(function()
+    dir = server.tmpdir()
+    server.write_config(dir .. "/flyq.lua", table.concat({
+      "return {",
+      "  data_dir = 'data',",
+      "  plugin_path = {'" .. PLUGINS .. "'},",
+      "  topics = {",
+      "    default = {partitions = 4},",
+      "    hashed = {partitions = 4, partitioner = 'key_hash'},",
+      "    rr = {partitions = 3, partitioner = 'round_robin'},",
+      "    len = {partitions = 4, partitioner = 'bylen'},",
+      "    inline = {partitions = 4,",
+      "              partitioner = function(record, n) return n - 1 end},",
+      "  },",
+      "}",
+    }, "\n"))
+    srv = server.start({config = false, args = {"-c", dir .. "/flyq.lua"}})
+    c = assert(client.connect(srv.addr))
+  end)
+
+  after_each(function()
+    c:close()
+    assert.are.equal(0, srv:stop())
+    srv:assert_clean_log()
+    srv:close()
+    server.rmdir(dir)
+  end)
+
+  -- Where each record of one produce with partition -1 went.
+  local function placed(topic, records)
+    local _, res = assert(c:produce(topic, records, {partition = -1}))
+    local where = {}
+    for _, p in ipairs(res.parts) do
+      for o = p.base_offset, p.last_offset do
+        local r = assert(c:fetch(topic, p.partition, o)).records[1]
+        where[r.value] = p.partition
+      end
+    end
+    return where
+  end
+
+  local keyed = {{key = "a", value = "1"}, {key = "bb", value = "2"},
+                 {key = "ccc", value = "3"}, {key = "dddd", value = "4"}}
+
+  it("keeps the broker's key hash when none is configured", function()
+    assert.are.same(placed("default", keyed), placed("hashed", keyed))
+  end)
+
+  it("uses round_robin, a plugin and an inline function", function()
+    local rr = placed("rr", {"1", "2", "3"})
+    local seen = {}
+    for _, p in pairs(rr) do seen[p] = true end
+    assert.are.same({[0] = true, [1] = true, [2] = true}, seen)
+    assert.are.same({["1"] = 1, ["2"] = 2, ["3"] = 3, ["4"] = 0},
+                    placed("len", keyed))
+    assert.are.same({["1"] = 3, ["2"] = 3, ["3"] = 3, ["4"] = 3},
+                    placed("inline", keyed))
+  end)
+
+  it("is bypassed by an explicit partition", function()
+    local base = assert(c:produce("inline", {"x"}, {partition = 1}))
+    assert.are.equal(0, base)
+    assert.are.same({"x"}, values(c, "inline", 1))
+  end)
+end)

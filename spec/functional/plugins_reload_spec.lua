@@ -1,0 +1,87 @@
+-- Hot reload of the plugin runtime: SIGHUP and `flyq config apply` build a
+-- new runtime and swap it in between requests; a broken plugin keeps the
+-- old runtime and the error is logged. The plugin lives in the server's
+-- own directory so that the spec can edit it.
+
+local server = require("support.server")
+local client = require("flyq.client")
+
+local PLUGINS = (os.getenv("FLYQ_SOURCE_DIR") or ".") .. "/spec/fixtures/plugins"
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+describe("plugin reload", function()
+  local srv, c, plugin
+
+  before_each(function()
+    local dir = server.tmpdir()
+    plugin = dir .. "/case.lua"
+    write(plugin, (read(PLUGINS .. "/upper.lua"):gsub('"upper"', '"case"')))
+    srv = server.start({config = {plugin_path = {dir},
+                                  topics = {c = {on_produce = {"case"}}}}})
+    srv.plugin_dir = dir
+    c = assert(client.connect(srv.addr))
+  end)
+
+  after_each(function()
+    c:close()
+    assert.are.equal(0, srv:stop())
+    srv:assert_clean_log()
+    srv:close()
+    server.rmdir(srv.plugin_dir)
+  end)
+
+  local function sighup_and_wait(needle, count)
+    os.execute("kill -HUP " .. srv.pid)
+    server.wait_for(function()
+      local n = select(2, srv:log_text():gsub(needle:gsub("%p", "%%%0"), ""))
+      return n >= count
+    end, 20, needle)
+  end
+
+  local function produce_and_read(value)
+    local base = assert(c:produce("c", {value}))
+    return assert(c:fetch("c", 0, base)).records[1].value
+  end
+
+  it("swaps in an edited plugin on SIGHUP", function()
+    assert.are.equal("MIXED", produce_and_read("Mixed"))
+    write(plugin, read(plugin):gsub("string.upper", "string.lower"))
+    sighup_and_wait("runtime rebuilt and swapped in", 1)
+    assert.are.equal("mixed", produce_and_read("Mixed"))
+  end)
+
+  it("keeps the old runtime when a plugin is broken", function()
+    write(plugin, "return {")
+    sighup_and_wait("SIGHUP: not applied", 1)
+    assert.matches("plugins: plugin case: .-case.lua:1:", srv:log_text())
+    assert.are.equal("MIXED", produce_and_read("Mixed"))
+  end)
+
+  it("applies new hooks with config apply", function()
+    local file = srv.dir .. "/next.lua"
+    server.write_config(file, {
+      listen = "127.0.0.1:0", data_dir = srv.data_dir,
+      plugin_path = {srv.plugin_dir, PLUGINS},
+      topics = {c = {on_produce = {"case", "who"}}},
+    })
+    local code, _, err = server.run({"config", "apply", "-c", file,
+                                     "-b", srv.addr})
+    assert.are.equal(0, code, err)
+    local base = assert(c:produce("c", {"x"}))
+    local rec = assert(c:fetch("c", 0, base)).records[1]
+    assert.are.equal("X", rec.value)
+    assert.are.same({{"who", "anonymous"}}, rec.headers)
+  end)
+end)
