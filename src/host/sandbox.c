@@ -202,17 +202,54 @@ void flyq__lua_close(lua_State *L) {
   free(hs);
 }
 
+/* How one frame is called in a traceback, as luaL_traceback says it. */
+static void frame_name(const lua_Debug *ar, char *buf, size_t len) {
+  if (*ar->namewhat != '\0')
+    snprintf(buf, len, "%s '%s'", ar->namewhat, ar->name ? ar->name : "?");
+  else if (*ar->what == 'm')
+    snprintf(buf, len, "main chunk");
+  else if (*ar->what != 'C')
+    snprintf(buf, len, "function <%s:%d>", ar->short_src, ar->linedefined);
+  else
+    snprintf(buf, len, "?");
+}
+
+/* Writes the innermost TRACEBACK_LEVELS frames into hs->traceback. Not
+ * luaL_traceback: it also finds the outermost frames, walking the whole
+ * call stack dozens of times (lua_getstack is linear in the level), which
+ * takes a second after a deep recursion, outside any budget. Allocates
+ * nothing in the state, which may be at its memory cap. */
+#define TRACEBACK_LEVELS 12
+static void record_traceback(lua_State *L, host_state_t *hs) {
+  size_t n = (size_t)snprintf(hs->traceback, sizeof hs->traceback,
+                              "stack traceback:");
+  lua_Debug ar;
+  char name[160], where[LUA_IDSIZE + 16];
+  for (int level = 1; n < sizeof hs->traceback &&
+                      lua_getstack(L, level, &ar); level++) {
+    if (level > TRACEBACK_LEVELS) {
+      snprintf(hs->traceback + n, sizeof hs->traceback - n, "\n\t...");
+      return;
+    }
+    lua_getinfo(L, "Slnt", &ar);
+    frame_name(&ar, name, sizeof name);
+    if (ar.currentline > 0)
+      snprintf(where, sizeof where, "%s:%d:", ar.short_src, ar.currentline);
+    else
+      snprintf(where, sizeof where, "%s:", ar.short_src);
+    n += (size_t)snprintf(hs->traceback + n, sizeof hs->traceback - n,
+                          "\n\t%s in %s%s", where, name,
+                          ar.istailcall ? "\n\t(...tail calls...)" : "");
+  }
+}
+
 /* Message handler: turns the error value into a string and records the
  * traceback. Calls no metamethods of the error value. */
 static int message_handler(lua_State *L) {
-  host_state_t *hs = state_of(L);
   const char *msg = lua_tostring(L, 1);
   if (msg == NULL)
-    msg = lua_pushfstring(L, "(error object is a %s value)",
-                          luaL_typename(L, 1));
-  luaL_traceback(L, L, NULL, 1); /* [err, msg?, traceback] */
-  snprintf(hs->traceback, sizeof hs->traceback, "%s", lua_tostring(L, -1));
-  lua_pop(L, 1);
+    lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  record_traceback(L, state_of(L));
   return 1;
 }
 
