@@ -13,88 +13,14 @@
 local server = require("support.server")
 local client = require("flyq.client")
 local cjson = require("cjson")
+local steady = require("support.steady")
 
 local sanitized = os.getenv("FLYQ_SANITIZE") == "1"
+local q, read_file, write_file = steady.q, steady.read_file, steady.write_file
+local tool, argv = steady.tool, steady.argv
+local start_steady, stop_steady = steady.start, steady.stop
 local P99_BOUND_MS = sanitized and 500 or 200
 local MiB = 1024 * 1024
-
-local tool_dir = server.bin():match("^(.*)/[^/]*$") or "."
-
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
-local function tool(name)
-  local path = tool_dir .. "/" .. name
-  local f = io.open(path, "rb")
-  assert(f, path .. " is missing: build the target " .. name)
-  f:close()
-  return path
-end
-
--- The tools' command line. Like the broker (spec/support/server.lua) they
--- run without the preload meant for the Lua interpreter and with leak
--- checks on; a sanitizer report makes them exit non-zero.
-local function argv(list)
-  local parts = {"LD_PRELOAD=", "ASAN_OPTIONS=detect_leaks=1"}
-  for _, a in ipairs(list) do parts[#parts + 1] = q(a) end
-  return table.concat(parts, " ")
-end
-
--- The steady client --------------------------------------------------------------
-
--- Starts flyq-steady against srv on topic "steady" and waits until it has
--- been served once. Its files live in srv's directory; steady.rc appears
--- when it has exited.
-local function start_steady(srv)
-  local s = {
-    stop = srv.dir .. "/steady.stop", ready = srv.dir .. "/steady.ready",
-    out = srv.dir .. "/steady.json", log = srv.dir .. "/steady.log",
-    rc = srv.dir .. "/steady.rc",
-  }
-  os.execute(string.format(
-    "(%s >%s 2>&1 </dev/null; echo $? >%s.tmp; mv %s.tmp %s) >/dev/null 2>&1 &",
-    argv({tool("flyq-steady"), "--addr", srv.addr, "--topic", "steady",
-          "--interval-ms", "5", "--ready-file", s.ready, "--stop-file", s.stop,
-          "--out", s.out, "--max-seconds", "300"}),
-    q(s.log), q(s.rc), q(s.rc), q(s.rc)))
-  local ok, err = pcall(server.wait_for, function()
-    return read_file(s.ready) or read_file(s.rc)
-  end, 20, "the steady client's first round trip")
-  if not ok or read_file(s.rc) then
-    write_file(s.stop, "")
-    error((err or "flyq-steady ended early") .. ": " ..
-          (read_file(s.log) or ""), 2)
-  end
-  return s
-end
-
--- Stops it and returns its report. A non-zero exit or anything on its
--- stderr (a sanitizer report, say) fails the spec.
-local function stop_steady(s)
-  write_file(s.stop, "")
-  local rc = server.wait_for(function() return read_file(s.rc) end, 30,
-                             "flyq-steady to exit")
-  local log = read_file(s.log) or ""
-  assert(tonumber(rc) == 0 and log == "",
-         "flyq-steady exited with " .. rc .. ":\n" .. log)
-  local report = assert(read_file(s.out), "flyq-steady wrote no report")
-  return cjson.decode(report)
-end
 
 -- The steady client got every answer, with p99 under the bound.
 local function assert_steady(s, what)

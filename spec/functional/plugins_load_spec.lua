@@ -16,7 +16,7 @@
 
 local server = require("support.server")
 local client = require("flyq.client")
-local cjson = require("cjson")
+local steady = require("support.steady")
 local system = require("system")
 
 local sanitized = os.getenv("FLYQ_SANITIZE") == "1"
@@ -28,7 +28,6 @@ local MiB = 1024 * 1024
 local ROUNDS = 40 -- rounds over CASES: 40 * 15 = 600 produce requests
 
 local PLUGINS = (os.getenv("FLYQ_SOURCE_DIR") or ".") .. "/spec/fixtures/plugins"
-local tool_dir = server.bin():match("^(.*)/[^/]*$") or "."
 
 -- Each case: topic, value produced, the text PLUGIN_ERROR's message must
 -- hold, or a list of texts one of which it must hold (nil: the request
@@ -51,60 +50,9 @@ local CASES = {
   {"spin", "fine", nil},
 }
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
-local function rss_kb(pid)
-  local status = assert(read_file("/proc/" .. pid .. "/status"))
-  return tonumber(status:match("VmRSS:%s*(%d+)"))
-end
-
--- The steady client (as in hostile_spec.lua) ----------------------------------
-
-local function start_steady(srv)
-  local tool = tool_dir .. "/flyq-steady"
-  assert(read_file(tool), tool .. " is missing: build the target flyq-steady")
-  local s = {stop = srv.dir .. "/steady.stop", ready = srv.dir .. "/steady.ready",
-             out = srv.dir .. "/steady.json", log = srv.dir .. "/steady.log",
-             rc = srv.dir .. "/steady.rc"}
-  os.execute(string.format(
-    "(LD_PRELOAD= ASAN_OPTIONS=detect_leaks=1 %s --addr %s --topic steady " ..
-    "--interval-ms 5 --ready-file %s --stop-file %s --out %s " ..
-    "--max-seconds 300 >%s 2>&1 </dev/null; echo $? >%s.tmp; mv %s.tmp %s) " ..
-    ">/dev/null 2>&1 &", q(tool), q(srv.addr), q(s.ready), q(s.stop), q(s.out),
-    q(s.log), q(s.rc), q(s.rc), q(s.rc)))
-  server.wait_for(function() return read_file(s.ready) or read_file(s.rc) end,
-                  20, "the steady client's first round trip")
-  assert(read_file(s.ready), "flyq-steady ended early: " .. (read_file(s.log) or ""))
-  return s
-end
-
--- Stops it; a non-zero exit or any output on stderr fails the spec.
-local function stop_steady(s)
-  write_file(s.stop, "")
-  local rc = server.wait_for(function() return read_file(s.rc) end, 30,
-                             "flyq-steady to exit")
-  local log = read_file(s.log) or ""
-  assert(tonumber(rc) == 0 and log == "", "flyq-steady exited with " .. rc ..
-         ":\n" .. log)
-  local report = assert(read_file(s.out), "flyq-steady wrote no report")
-  return cjson.decode(report)
-end
+local read_file, write_file, rss_kb =
+  steady.read_file, steady.write_file, steady.rss_kb
+local start_steady, stop_steady = steady.start, steady.stop
 
 -- Checks ------------------------------------------------------------------------
 
