@@ -64,7 +64,9 @@ typedef struct flyq_produce_part {
  * error, or the first failed partition's; error_code/error_message are the
  * wire code and broker text for it (0/NULL for local errors). The offsets
  * repeat parts[0]'s for convenience (one partition is the common case).
- * With partition -1 there is one part per partition that got records. */
+ * With partition -1 there is one part per partition that got records.
+ * No part at all (nparts 0, offsets -1, err 0) means the topic's plugins
+ * dropped the records or routed all of them to other topics. */
 typedef struct flyq_produce_result {
   int err;
   int16_t error_code;

@@ -70,6 +70,19 @@ describe("on_produce hooks", function()
     assert.are.same({"a1"}, values(c, "audit"))
   end)
 
+  it("acknowledges a batch whose records all went elsewhere", function()
+    -- Through the Lua client and through the CLI: no partition entry for
+    -- the requested topic is a success, not a malformed response.
+    local base = c:produce("rej", {{key = "audit", value = "a1"}})
+    assert.are.equal(-1, base)
+    local code, _, err = server.run({"produce", "rej", "-k", "audit"},
+                                    {env = {FLYQ_BROKER = srv.addr},
+                                     stdin = "a2\na3\n"})
+    assert.are.equal(0, code, err)
+    assert.are.same({"a1", "a2", "a3"}, values(c, "audit"))
+    assert.are.same({}, values(c, "rej"))
+  end)
+
   it("rejects the whole batch, routed parts included", function()
     local base, err, code = c:produce("rej", {{key = "audit", value = "a1"},
                                               {key = "k", value = "ok"},

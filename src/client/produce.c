@@ -44,6 +44,8 @@ static int copy_parts(flyq_arena_t *a, flyq_produce_result_t *res,
       result_error(res, flyq_wire_error_to_err(q->error_code), q->error_code,
                    q->error_message);
   }
+  if (t->nparts == 0) /* nothing stored in this topic: see decode_result */
+    parts[0].base_offset = parts[0].last_offset = parts[0].log_start_offset = -1;
   res->parts = parts;
   res->nparts = (size_t)t->nparts;
   res->base_offset = parts[0].base_offset;
@@ -66,10 +68,12 @@ static int decode_result(flyq_arena_t *a, const uint8_t *p, size_t len,
                  resp.hdr.error_code, flyq__cstr(a, resp.hdr.error_message));
     return 0;
   }
+  /* No partition entry is a success too: the topic's plugins dropped the
+   * records or routed them all to other topics. */
   t = resp.topics;
   if (resp.ntopics != 1 || !flyq_str_eq(t->name, res->topic) ||
-      t->nparts < 1 || (partition >= 0 && (t->nparts != 1 ||
-                                           t->parts[0].partition != partition)))
+      (partition >= 0 && t->nparts > 0 &&
+       (t->nparts != 1 || t->parts[0].partition != partition)))
     return FLYQ_ERR_PROTOCOL;
   return copy_parts(a, res, t) < 0 ? -ENOMEM : 0;
 }
