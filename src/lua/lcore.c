@@ -28,6 +28,7 @@
 #include "flyq/logmsg.h"
 #include "flyq/store.h"
 #include "lua/lclient.h"
+#include "lua/lrecords.h"
 #include "util/crc32c.h"
 
 #define LCORE_STORE "flyq.core.store"
@@ -82,20 +83,12 @@ static int lcore_result(lua_State *L, int err, const char *what) {
 
 /* ---- Argument helpers ---- */
 
-/* Sets *v and returns 1 if the value at idx is a number with an exact
- * integer representation (strings are not converted). */
-static int lcore_tointeger(lua_State *L, int idx, lua_Integer *v) {
-  int isnum = 0;
-  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
-  *v = lua_tointegerx(L, idx, &isnum);
-  return isnum;
-}
 
 /* An integer argument: a number with an exact integer representation.
  * Unlike luaL_checkinteger, numeric strings such as "1" are refused. */
 static lua_Integer lcore_checkint(lua_State *L, int arg) {
   lua_Integer v = 0;
-  if (!lcore_tointeger(L, arg, &v)) {
+  if (!flyq__lua_tointeger(L, arg, &v)) {
     if (lua_type(L, arg) == LUA_TNUMBER)
       luaL_argerror(L, arg, "number has no integer representation");
     luaL_typeerror(L, arg, "integer");
@@ -126,16 +119,6 @@ static lua_Integer lcore_optrange(lua_State *L, int arg, lua_Integer def,
   return v;
 }
 
-/* Counts the entries of the table at idx. */
-static size_t lcore_count(lua_State *L, int idx) {
-  size_t n = 0;
-  lua_pushnil(L);                 /* [.., nil] */
-  while (lua_next(L, idx) != 0) { /* [.., key, value] */
-    n++;
-    lua_pop(L, 1); /* [.., key] */
-  }
-  return n;
-}
 
 /* ---- Log configuration tables ---- */
 
@@ -178,7 +161,7 @@ static void lconf_parse(lua_State *L, int idx, flyq_log_config_t *cfg,
     if (lua_type(L, -2) != LUA_TSTRING)
       luaL_error(L, "option names are strings");
     const char *key = lua_tostring(L, -2);
-    if (!lcore_tointeger(L, -1, &v))
+    if (!flyq__lua_tointeger(L, -1, &v))
       luaL_error(L, "option '%s' must be an integer", key);
     if (partitions != NULL && strcmp(key, "partitions") == 0) {
       if (v < 1 || v > FLYQ_PARTITIONS_MAX)
@@ -227,227 +210,6 @@ static flyq_batch_builder_t *lbuilder_new(lua_State *L) {
   flyq_batch_builder_init(b); /* [.., builder] */
   luaL_setmetatable(L, LCORE_BUILDER);
   return b;
-}
-
-/* ---- Records from Lua ---- */
-
-/* Raises "bad argument #arg (record i: msg)". */
-static int lrec_error(lua_State *L, int arg, lua_Integer i, const char *msg) {
-  return luaL_argerror(L, arg, lua_pushfstring(L, "record %I: %s", i, msg));
-}
-
-/* Reads the string or nil at idx for record i: returns its bytes, or NULL
- * with *len = -1 for nil. The string must stay referenced (on the stack or
- * in a table read raw) while the pointer is used. */
-static const char *lrec_bytes(lua_State *L, int idx, int arg, lua_Integer i,
-                              const char *what, int32_t *len) {
-  size_t n;
-  if (lua_isnil(L, idx)) {
-    *len = -1;
-    return NULL;
-  }
-  if (lua_type(L, idx) != LUA_TSTRING)
-    lrec_error(L, arg, i,
-               lua_pushfstring(L, "%s must be a string or nil", what));
-  const char *s = lua_tolstring(L, idx, &n);
-  if (n > INT32_MAX)
-    lrec_error(L, arg, i, lua_pushfstring(L, "%s too long", what));
-  *len = (int32_t)n;
-  return s;
-}
-
-/* Raises unless every field of record i (the table at idx) is known. */
-static void lrec_check_fields(lua_State *L, int idx, int arg, lua_Integer i) {
-  static const char *const known[] = {"key", "value", "timestamp", "headers",
-                                      NULL};
-  lua_pushnil(L);                 /* [.., nil] */
-  while (lua_next(L, idx) != 0) { /* [.., field, value] */
-    if (lua_type(L, -2) != LUA_TSTRING)
-      lrec_error(L, arg, i, "field names are strings");
-    const char *field = lua_tostring(L, -2);
-    int ok = 0;
-    for (int k = 0; known[k] != NULL; k++) ok |= strcmp(field, known[k]) == 0;
-    if (!ok)
-      lrec_error(L, arg, i, lua_pushfstring(L, "unknown field '%s'", field));
-    lua_pop(L, 1); /* [.., field] */
-  }
-}
-
-/* Fills h from the array of {key, value} pairs at idx (n entries). */
-static void lrec_header_pairs(lua_State *L, int idx, lua_Integer n,
-                              flyq_record_header_t *h, int arg, lua_Integer i) {
-  for (lua_Integer j = 0; j < n; j++) {
-    if (lua_rawgeti(L, idx, j + 1) != LUA_TTABLE) /* [.., pair] */
-      lrec_error(L, arg, i, "headers must be {key, value} pairs");
-    lua_rawgeti(L, -1, 1); /* [.., pair, key] */
-    lua_rawgeti(L, -2, 2); /* [.., pair, key, value] */
-    if (lua_isnil(L, -2)) lrec_error(L, arg, i, "header key must be a string");
-    h[j].key =
-        (const uint8_t *)lrec_bytes(L, -2, arg, i, "header key", &h[j].key_len);
-    h[j].value = (const uint8_t *)lrec_bytes(L, -1, arg, i, "header value",
-                                             &h[j].value_len);
-    lua_pop(L, 3); /* [..] */
-  }
-}
-
-/* Fills h from the map name -> value at idx. */
-static void lrec_header_map(lua_State *L, int idx, flyq_record_header_t *h,
-                            int arg, lua_Integer i) {
-  size_t j = 0;
-  lua_pushnil(L);                 /* [.., nil] */
-  while (lua_next(L, idx) != 0) { /* [.., name, value] */
-    if (lua_type(L, -2) != LUA_TSTRING)
-      lrec_error(L, arg, i, "header names must be strings");
-    h[j].key =
-        (const uint8_t *)lrec_bytes(L, -2, arg, i, "header key", &h[j].key_len);
-    h[j].value = (const uint8_t *)lrec_bytes(L, -1, arg, i, "header value",
-                                             &h[j].value_len);
-    j++;
-    lua_pop(L, 1); /* [.., name] */
-  }
-}
-
-/* Converts the headers field at idx (nil, an array of {key, value} pairs or
- * a map name -> value) into an array pushed as a userdata; *out points to
- * it. Returns the header count. */
-static int32_t lrec_headers(lua_State *L, int idx, flyq_record_header_t **out,
-                            int arg, lua_Integer i) {
-  *out = NULL;
-  if (lua_isnil(L, idx)) return 0;
-  if (!lua_istable(L, idx)) lrec_error(L, arg, i, "headers must be a table");
-  size_t total = lcore_count(L, idx);
-  lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
-  if (n > 0 && (size_t)n != total)
-    lrec_error(L, arg, i,
-               "headers must be an array of pairs or a map, not both");
-  if (total > (size_t)INT32_MAX / sizeof **out)
-    lrec_error(L, arg, i, "too many headers");
-  *out = lua_newuserdatauv(L, total * sizeof **out, 0); /* [.., hdrs] */
-  if (n > 0)
-    lrec_header_pairs(L, idx, n, *out, arg, i);
-  else
-    lrec_header_map(L, idx, *out, arg, i);
-  return (int32_t)total;
-}
-
-/* Adds record i, the table at the top of the stack, to b and pops it.
- * Raises on a malformed record; returns 0 or a builder error. */
-static int lrec_add(lua_State *L, flyq_batch_builder_t *b, int arg,
-                    lua_Integer i, int64_t now) {
-  int r = lua_gettop(L); /* [.., rec] */
-  int32_t klen, vlen;
-  lua_Integer ts = now;
-  flyq_record_header_t *hdrs;
-  if (!lua_istable(L, r)) lrec_error(L, arg, i, "not a table");
-  lrec_check_fields(L, r, arg, i);
-  lua_getfield(L, r, "key");       /* [.., rec, key] */
-  lua_getfield(L, r, "value");     /* [.., rec, key, value] */
-  lua_getfield(L, r, "timestamp"); /* [.., rec, key, value, ts] */
-  lua_getfield(L, r, "headers");   /* [.., rec, key, value, ts, hs] */
-  const char *key = lrec_bytes(L, r + 1, arg, i, "key", &klen);
-  const char *value = lrec_bytes(L, r + 2, arg, i, "value", &vlen);
-  if (!lua_isnil(L, r + 3) && !lcore_tointeger(L, r + 3, &ts))
-    lrec_error(L, arg, i, "timestamp must be an integer");
-  int32_t nh = lrec_headers(L, r + 4, &hdrs, arg, i); /* [.., hs, hdrs?] */
-  int err = flyq_batch_builder_add(b, ts, key, klen, value, vlen, hdrs, nh);
-  lua_settop(L, r - 1); /* [..] */
-  return err;
-}
-
-/* Builds one batch from the array of records at arg into b. Returns 0 or a
- * builder error; raises on malformed records. */
-static int lrec_build(lua_State *L, int arg, flyq_batch_builder_t *b) {
-  luaL_checktype(L, arg, LUA_TTABLE);
-  lua_Integer n = (lua_Integer)lua_rawlen(L, arg);
-  luaL_argcheck(L, n > 0, arg, "expected a non-empty array of records");
-  int64_t now = flyq_now_ms();
-  for (lua_Integer i = 1; i <= n; i++) {
-    lua_rawgeti(L, arg, i);                /* [.., rec] */
-    int err = lrec_add(L, b, arg, i, now); /* [..] */
-    if (err < 0) return err;
-  }
-  return 0;
-}
-
-/* ---- Records to Lua ---- */
-
-/* Pushes len bytes at p, or nil when len is -1 (null). */
-static void lpush_bytes(lua_State *L, const uint8_t *p, int32_t len) {
-  if (len < 0)
-    lua_pushnil(L);
-  else
-    lua_pushlstring(L, (const char *)p, (size_t)len);
-}
-
-/* Pushes the headers of rec as an array of {key, value} pairs. */
-static int lpush_headers(lua_State *L, const flyq_record_t *rec) {
-  const uint8_t *p = NULL;
-  flyq_record_header_t h;
-  int r, n = 0;
-  lua_createtable(L, rec->header_count > 0 ? rec->header_count : 0, 0);
-  while ((r = flyq_record_next_header(rec, &p, &h)) == 1) { /* [.., hs] */
-    lua_createtable(L, 2, 0);                               /* [.., hs, pair] */
-    lpush_bytes(L, h.key, h.key_len);     /* [.., hs, pair, key] */
-    lua_rawseti(L, -2, 1);                /* [.., hs, pair] */
-    lpush_bytes(L, h.value, h.value_len); /* [.., hs, pair, value] */
-    lua_rawseti(L, -2, 2);                /* [.., hs, pair] */
-    lua_rawseti(L, -2, ++n);              /* [.., hs] */
-  }
-  return r;
-}
-
-/* Pushes rec as {offset, timestamp, key, value, headers}. */
-static int lpush_record(lua_State *L, const flyq_record_t *rec) {
-  lua_createtable(L, 0, 5); /* [.., rec] */
-  lua_pushinteger(L, rec->offset);
-  lua_setfield(L, -2, "offset");
-  lua_pushinteger(L, rec->timestamp);
-  lua_setfield(L, -2, "timestamp");
-  lpush_bytes(L, rec->key, rec->key_len);
-  lua_setfield(L, -2, "key");
-  lpush_bytes(L, rec->value, rec->value_len);
-  lua_setfield(L, -2, "value");
-  int r = lpush_headers(L, rec);  /* [.., rec, headers] */
-  lua_setfield(L, -2, "headers"); /* [.., rec] */
-  return r;
-}
-
-/* Appends the records of the batch at buf[0..len) with offsets >= from to
- * the array at the top of the stack, numbering from *n. Sets *next to the
- * offset after the batch. Returns 0 or a negative code. */
-static int lpush_batch(lua_State *L, const uint8_t *buf, size_t len,
-                       int64_t from, lua_Integer *n, int64_t *next) {
-  flyq_record_iter_t it;
-  flyq_record_t rec;
-  int r = flyq_record_iter_init(&it, buf, len);
-  if (r < 0) return r;
-  while ((r = flyq_record_iter_next(&it, &rec)) == 1) {
-    if (rec.offset < from) continue;
-    r = lpush_record(L, &rec); /* [.., list, rec] */
-    if (r < 0) return r;
-    lua_rawseti(L, -2, ++*n); /* [.., list] */
-  }
-  *next = it.h.base_offset + it.h.last_offset_delta + 1;
-  return r;
-}
-
-/* Pushes an array of the records in the batches at buf[0..len) whose
- * offsets are >= from. *next is the offset after the last batch, or from
- * when there is none. Returns 0 or a negative code. */
-static int lpush_records(lua_State *L, const uint8_t *buf, size_t len,
-                         int64_t from, int64_t *next) {
-  lua_Integer n = 0;
-  size_t pos = 0;
-  *next = from;
-  lua_newtable(L); /* [.., list] */
-  while (pos < len) {
-    int64_t size = flyq_batch_size(buf + pos, len - pos);
-    if (size < 0 || (uint64_t)size > len - pos) return FLYQ_ERR_CORRUPT;
-    int r = lpush_batch(L, buf + pos, (size_t)size, from, &n, next);
-    if (r < 0) return r;
-    pos += (size_t)size;
-  }
-  return 0;
 }
 
 /* ---- The store userdata ---- */
@@ -672,7 +434,7 @@ static int lstore_append(lua_State *L) {
   flyq_log_t *log = lstore_log(L, s);
   if (log == NULL) return 3;
   flyq_batch_builder_t *b = lbuilder_new(L); /* [.., builder] */
-  int err = lrec_build(L, 4, b);
+  int err = flyq__lua_records_build(L, 4, b);
   if (err == 0) err = flyq_batch_builder_finish(b, &batch, &len);
   if (err == 0) err = flyq_log_append(log, b->buf, len, flyq_now_ms(), &res);
   if (err == 0 && res.flush_due) err = flyq_log_flush(log);
@@ -727,7 +489,7 @@ static int lstore_read(lua_State *L) {
   if (log == NULL) return 3;
   lbuffer_t *buf = lbuffer_new(L); /* [.., buffer] */
   int err = flyq_log_read_copy(log, offset, max, &buf->data, &buf->len);
-  if (err == 0) err = lpush_records(L, buf->data, buf->len, offset, &next);
+  if (err == 0) err = flyq__lua_records_push(L, buf->data, buf->len, offset, &next);
   lbuffer_free(buf);
   if (err < 0) return lcore_fail(L, err, NULL);
   lua_pushinteger(L, next); /* [.., buffer, list, next] */
@@ -900,7 +662,7 @@ static int lcore_strerror(lua_State *L) {
   if (lua_type(L, 1) == LUA_TSTRING) {
     lua_settop(L, 1);                   /* [name] */
     lua_rawget(L, lua_upvalueindex(1)); /* [code?] */
-    luaL_argcheck(L, lcore_tointeger(L, -1, &code), 1, "unknown error name");
+    luaL_argcheck(L, flyq__lua_tointeger(L, -1, &code), 1, "unknown error name");
   } else {
     code = lcore_checkint(L, 1);
     luaL_argcheck(L, code >= INT_MIN && code <= 0, 1, "not an error code");
