@@ -23,7 +23,7 @@ static const command_t commands[] = {
     {"topic", flyq__cmd_topic, "create, list, describe and delete topics"},
     {"group", flyq__cmd_group, "list, describe and reset consumer groups"},
     {"bench", flyq__cmd_bench, "measure produce and consume throughput"},
-    {"config", flyq__cmd_config, "check a broker config file"},
+    {"config", flyq__cmd_config, "check, plan and apply a broker config file"},
     {"plugin", flyq__cmd_plugin, "run a plugin on sample records"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -23,7 +23,7 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "      --partitions N      (create) number of partitions (default: the\n"
-    "                          broker's default_partitions)\n"
+    "                          broker's defaults.partitions)\n"
     "      --config KEY=VALUE  (create) a topic setting, repeatable:\n"
     "                          retention.ms, retention.bytes, segment.bytes,\n"
     "                          segment.ms, flush.messages, "
