@@ -313,6 +313,28 @@ static void on_config_applied(serve_t *s, flyq_config_t *next) {
   flyq_logmsg(FLYQ_LOG_INFO, "plugins", "runtime rebuilt and swapped in");
 }
 
+/* check_listen's rule, kept at a reload: the runtime built for it must
+ * not leave a non-loopback listener without authentication. Uses the
+ * bound (numeric) address, so that no name is resolved on the loop. */
+static int still_authenticated(serve_t *s, char *err, size_t errlen) {
+  char host[64], addr_text[80];
+  int port;
+  struct sockaddr_storage addr;
+  if (s->cfg.allow_anonymous || flyq_plugins_has_auth(s->next_plugins))
+    return 0;
+  if (flyq_server_address(s->server, host, sizeof host, &port) == 0) {
+    snprintf(addr_text, sizeof addr_text, "[%s]:%d", host, port);
+    if (flyq_net_parse_addr(addr_text, &addr) == 0 &&
+        flyq_net_is_loopback(&addr))
+      return 0;
+  }
+  snprintf(err, errlen, "refused: the broker listens on %s, not a loopback "
+           "address, and the new config has no auth plugin (restart with "
+           "allow_anonymous = true to accept anonymous clients)",
+           s->cfg.listen);
+  return FLYQ_ERR_CONFIG;
+}
+
 static int apply_next(serve_t *s, flyq_config_t *next,
                       const flyq_broker_plan_t *plan, size_t *steps,
                       char *err, size_t errlen) {
@@ -328,7 +350,9 @@ static int apply_next(serve_t *s, flyq_config_t *next,
     snprintf(err, errlen, "plugins: %s", perr);
     return rc;
   }
-  rc = flyq_broker_apply(s->broker, next, plan, steps, err, errlen);
+  rc = still_authenticated(s, err, errlen);
+  if (rc == 0)
+    rc = flyq_broker_apply(s->broker, next, plan, steps, err, errlen);
   if (rc == 0) on_config_applied(s, next);
   flyq_plugins_free(s->next_plugins); /* not applied: the old one stays */
   s->next_plugins = NULL;

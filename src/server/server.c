@@ -127,7 +127,6 @@ void flyq_server_close(flyq_server_t *s, int64_t timeout_ms,
   if (s->closing) return;
   s->closing = 1;
   flyq_broker_set_partitioner(s->broker, NULL, NULL);
-  s->plugins = NULL;
   s->close_cb = cb;
   s->close_arg = arg;
   flyq_net_close(s->net, timeout_ms, net_closed, s);

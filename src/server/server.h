@@ -42,9 +42,10 @@ size_t flyq_server_connections(const flyq_server_t *s);
  * now on and returns the one it replaces, which the caller may free at
  * once: hooks run only inside server calls on the loop thread, never
  * across them. rt is not owned and must stay valid until it is replaced or
- * the server is closed. The server also becomes the broker's partitioner
- * (flyq_broker_set_partitioner) from flyq_server_start until
- * flyq_server_close. */
+ * the close callback of flyq_server_close() ran (fetches answered while the
+ * server closes still go through its on_consume hooks). The server also
+ * becomes the broker's partitioner (flyq_broker_set_partitioner) from
+ * flyq_server_start until flyq_server_close. */
 flyq_plugins_t *flyq_server_set_plugins(flyq_server_t *s, flyq_plugins_t *rt);
 
 typedef void (*flyq_server_close_cb)(void *arg);
