@@ -62,6 +62,23 @@ describe("consume filters", function()
     assert.are.equal("INVALID_REQUEST", code)
   end)
 
+  it("bounds what a filtered fetch reads into memory", function()
+    -- 12 batches of 1 MiB; a fetch asking for 64 MiB through the topic's
+    -- on_consume hook gets at most 8 MiB (plus one batch), and goes on.
+    local big = ("X"):rep(1024 * 1024)
+    for _ = 1, 12 do assert(c:produce("lo", {big})) end
+    local res = assert(c:fetch("lo", 0, 0, {max_bytes = 64 * 1024 * 1024}))
+    assert.is_true(#res.records >= 1 and #res.records <= 9, #res.records)
+    assert.are.equal(("x"):rep(1024 * 1024), res.records[1].value)
+    local seen = #res.records
+    while seen < 12 do
+      res = assert(c:fetch("lo", 0, seen, {max_bytes = 64 * 1024 * 1024}))
+      assert.is_true(#res.records >= 1)
+      seen = seen + #res.records
+    end
+    assert.are.equal(12, seen)
+  end)
+
   it("applies the topic's on_consume to every fetch", function()
     assert(c:produce("lo", {"HeLLo"}))
     assert.are.equal("hello", assert(c:fetch("lo", 0, 0)).records[1].value)

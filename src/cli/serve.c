@@ -212,6 +212,11 @@ static int write_port_file(const char *path, int port) {
 
 static void maybe_done(serve_t *s) {
   if (s->server_open || s->broker_open) return;
+  /* Everything is flushed: a signal arriving during the final frees must
+   * not turn a clean exit into a kill, so ignore them from here on. */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
   for (int i = 0; i < 3; i++) uv_close((uv_handle_t *)&s->sig[i], NULL);
   flyq_logmsg(FLYQ_LOG_INFO, "serve", "stopped");
 }

@@ -170,7 +170,9 @@ void flyq__handle_fetch(flyq__req_t *req, const flyq_proto_request_t *pr) {
     }
   }
   if (rc == 0) {
-    flyq_fetch_req_t fr = {parts, st->nparts, r->max_bytes, r->min_bytes,
+    int32_t max_bytes = flyq__filter_max_bytes(req, st->filter, parts,
+                                               st->nparts, r->max_bytes);
+    flyq_fetch_req_t fr = {parts, st->nparts, max_bytes, r->min_bytes,
                            r->max_wait_ms};
     req->state = st;
     req->waiting = 1;

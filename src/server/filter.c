@@ -63,6 +63,23 @@ int flyq__filter_parse(flyq__req_t *req, const flyq_proto_fetch_filter_t *f,
   return params_json(req, f, params);
 }
 
+/* Filtered partitions are read whole into memory (slice_read) and rebuilt,
+ * so a fetch that has any is capped at this many stored bytes, whatever
+ * max_bytes the client asked for (one batch may still exceed it). */
+#define FILTER_MAX_BYTES (8 << 20)
+
+int32_t flyq__filter_max_bytes(flyq__req_t *req, const char *name,
+                               const flyq_fetch_part_req_t *parts, size_t n,
+                               int32_t max_bytes) {
+  flyq_plugins_t *rt = flyq__req_plugins(req);
+  if (rt == NULL || max_bytes <= FILTER_MAX_BYTES) return max_bytes;
+  int filtered = name != NULL;
+  for (size_t i = 0; i < n && !filtered; i++)
+    filtered = parts[i].topic != NULL &&
+               flyq_plugins_has_on_consume(rt, parts[i].topic);
+  return filtered ? FILTER_MAX_BYTES : max_bytes;
+}
+
 /* The slice's bytes, read into a malloc'd buffer. */
 static int slice_read(const flyq_slice_t *s, uint8_t **out) {
   uint8_t *buf = malloc(s->len ? s->len : 1);

@@ -137,6 +137,12 @@ typedef struct flyq__filtered {
  * or hold NUL) or -ENOMEM. */
 int flyq__filter_parse(flyq__req_t *req, const flyq_proto_fetch_filter_t *f,
                        const char **name, const char **params);
+/* max_bytes for a fetch of parts[0..n) with filter name (may be NULL):
+ * capped at 8 MiB when any partition goes through on_consume hooks, since
+ * those are read into memory. */
+int32_t flyq__filter_max_bytes(flyq__req_t *req, const char *name,
+                               const flyq_fetch_part_req_t *parts, size_t n,
+                               int32_t max_bytes);
 /* Runs the on_consume hooks (the topic's, then the filter name if not
  * NULL) over every partition of res that has them, reading its slice;
  * filtered partitions lose their slice. *out: one entry per partition in
