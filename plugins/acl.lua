@@ -9,8 +9,11 @@
 --     principal  (string, default "*") a principal name, or "*" for every
 --                client, anonymous ones included
 --     actions    (default "*") "*" or a list of actions: "produce",
---                "fetch", "create_topic", "delete_topic", "describe",
---                "commit", "list_groups", "admin"
+--                "fetch", "list_offsets", "offset_fetch", "create_topic",
+--                "delete_topic", "describe", "commit", "list_groups",
+--                "admin". A consumer needs "fetch" and "list_offsets" on
+--                its topics (plus "describe" to find their partitions), and
+--                "offset_fetch" and "commit" on its group.
 --     topics     a glob (or a list of globs) over topic names
 --     groups     a glob (or a list of globs) over consumer group names
 --     cluster    (boolean) the rule covers cluster-wide resources

@@ -278,6 +278,8 @@ int flyq_plugins_authenticate(flyq_plugins_t *rt, const char *mechanism,
 /* Actions for flyq_plugins_authorize (any string is passed on as is). */
 #define FLYQ_ACTION_PRODUCE "produce"
 #define FLYQ_ACTION_FETCH "fetch"
+#define FLYQ_ACTION_LIST_OFFSETS "list_offsets"
+#define FLYQ_ACTION_OFFSET_FETCH "offset_fetch"
 #define FLYQ_ACTION_CREATE_TOPIC "create_topic"
 #define FLYQ_ACTION_DELETE_TOPIC "delete_topic"
 #define FLYQ_ACTION_DESCRIBE "describe"

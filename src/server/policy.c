@@ -112,7 +112,8 @@ int flyq__gate(flyq__req_t *req, const flyq_proto_request_t *r) {
     return deny(req, FLYQ_WIRE_GROUP_AUTHORIZATION_FAILED, FLYQ_ACTION_COMMIT,
                 "group", r->body.offset_commit.group);
   case FLYQ_API_OFFSET_FETCH:
-    return deny(req, FLYQ_WIRE_GROUP_AUTHORIZATION_FAILED, "offset_fetch",
+    return deny(req, FLYQ_WIRE_GROUP_AUTHORIZATION_FAILED,
+                FLYQ_ACTION_OFFSET_FETCH,
                 "group", r->body.offset_fetch.group);
   case FLYQ_API_LIST_GROUPS:
     return deny(req, FLYQ_WIRE_CLUSTER_AUTHORIZATION_FAILED,

@@ -113,7 +113,7 @@ static int lo_topic(flyq__req_t *req,
                     const flyq_proto_list_offsets_req_topic_t *rt,
                     flyq_proto_list_offsets_resp_topic_t *out) {
   const char *name;
-  int name_rc = flyq__req_topic(req, rt->name, "list_offsets", &name);
+  int name_rc = flyq__req_topic(req, rt->name, FLYQ_ACTION_LIST_OFFSETS, &name);
   if (name_rc == -ENOMEM) return name_rc;
   flyq_proto_list_offsets_resp_part_t *p =
       flyq_arena_calloc(&req->arena, (size_t)rt->nparts, sizeof *p);
