@@ -98,6 +98,23 @@ int flyq_batch_parse_header(const uint8_t *buf, size_t len,
  * FLYQ_ERR_UNSUPPORTED (compressed). */
 int flyq_batch_validate(const uint8_t *buf, size_t len, flyq_batch_header_t *h);
 
+/* The part of flyq_batch_validate that does not decode records: length,
+ * magic, CRC, no compression, and a record count (>= 1) and offset deltas
+ * that fit the batch. A batch passes flyq_batch_validate exactly when it
+ * passes this and flyq_record_iter_next then returns 1 for each of its
+ * records and finally 0: a caller that decodes every record anyway
+ * validates in one pass that way. Same returns as flyq_batch_validate. */
+int flyq_batch_validate_header(const uint8_t *buf, size_t len,
+                               flyq_batch_header_t *h);
+
+/* The rest of flyq_batch_validate, for a batch whose header h passed
+ * flyq_batch_validate_header: decodes and checks every record, and writes
+ * where record i starts (at its length prefix) into starts[i] (room for
+ * h->record_count). Returns 0 or FLYQ_ERR_CORRUPT. */
+int flyq_batch_validate_records(const uint8_t *buf, size_t len,
+                                const flyq_batch_header_t *h,
+                                const uint8_t **starts);
+
 /* Writes base_offset into bytes 0..7. The CRC stays valid. */
 void flyq_batch_set_base_offset(uint8_t *buf, int64_t base_offset);
 
@@ -117,6 +134,13 @@ int flyq_record_iter_init(flyq_record_iter_t *it, const uint8_t *buf,
                           size_t len);
 /* Returns 1 and fills *rec, 0 at the end, or a negative code. */
 int flyq_record_iter_next(flyq_record_iter_t *it, flyq_record_t *rec);
+/* Random access into a batch that passed flyq_batch_validate (header h,
+ * bytes ending at end), for readers that keep where each record starts
+ * (flyq_batch_validate_records): the record at rec into *out, offset
+ * included. Returns 0, or FLYQ_ERR_CORRUPT if rec is not a record start. */
+int flyq_record_decode_at(const flyq_batch_header_t *h, const uint8_t *rec,
+                          const uint8_t *end, flyq_record_t *out);
+
 /* Walks rec->headers: *p starts at rec->headers (set *p = NULL first).
  * Returns 1 and fills *hdr, 0 at the end, or a negative code. */
 int flyq_record_next_header(const flyq_record_t *rec, const uint8_t **p,

@@ -146,6 +146,11 @@ typedef struct flyq_broker_produce_group {
   uint8_t *batches;   /* as for flyq_broker_produce (modified in place for
                          an explicit partition) */
   size_t len;
+  int validated;      /* 1: every batch in batches passed
+                         flyq_batch_validate and is unchanged since; the
+                         broker then does not check them again (if wrong,
+                         the bytes are stored as they are, see
+                         flyq_log_append_validated). 0: checked as usual */
 } flyq_broker_produce_group_t;
 
 typedef struct flyq_broker_produce_opts {
@@ -157,7 +162,8 @@ typedef struct flyq_broker_produce_opts {
 } flyq_broker_produce_opts_t;
 
 /* flyq_broker_produce for groups[0..n) as one request: every group's topic
- * is found or auto-created, every batch validated and every record of a
+ * is found or auto-created, every batch validated (for a group marked
+ * validated, only its batch sizes and headers are read) and every record of a
  * FLYQ_PARTITION_ANY group placed (by the partitioner, see below) before
  * anything is appended, so that an error up to there stores nothing of
  * any group (auto-created topics stay). Then each group is appended and cb

@@ -88,6 +88,20 @@ int flyq_log_append(flyq_log_t *log, uint8_t *batch, size_t len,
 int flyq_log_append_many(flyq_log_t *log, uint8_t *buf, size_t len,
                          int64_t now_ms, flyq_append_result_t *res);
 
+/* flyq_log_append_many for batches the caller vouches for: each passed
+ * flyq_batch_validate (in this process) and has not changed since. Only
+ * what costs nothing is checked: len 0 (FLYQ_ERR_INVALID_ARG), batch sizes
+ * that do not add up to len (FLYQ_ERR_TRUNCATED / FLYQ_ERR_CORRUPT), and
+ * each fixed header's magic, record count (>= 1) and last offset delta
+ * (FLYQ_ERR_CORRUPT), which the log's offsets depend on. No CRC is computed
+ * and no record decoded: if the caller is wrong, the bytes are stored as
+ * they are. flyq_log_read serves them unchecked until the log is reopened
+ * (as it does every batch appended since the open); flyq_log_read_copy and
+ * a later open check their CRC like any bytes on disk. Otherwise as
+ * flyq_log_append_many. */
+int flyq_log_append_validated(flyq_log_t *log, uint8_t *buf, size_t len,
+                              int64_t now_ms, flyq_append_result_t *res);
+
 /* A run of whole stored batches inside one segment, readable with
  * pread/sendfile from fd at [pos, pos + len). Holds a reference on the
  * segment so that deleting it (retention, topic delete) does not break the

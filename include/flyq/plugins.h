@@ -175,6 +175,9 @@ typedef struct flyq_plugins_batch {
  * consumer resumes at next_offset whatever was dropped. */
 typedef struct flyq_plugins_output {
   int unchanged;
+  int validated;       /* the input batches passed flyq_batch_validate in
+                          this call (always when hooks ran); with unchanged
+                          they need not be checked again before storing */
   flyq_plugins_batch_t *batches;
   size_t nbatches;
   size_t records_in;   /* records in the input */

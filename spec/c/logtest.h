@@ -70,6 +70,27 @@ static inline size_t lt_append(flyq_log_t *log, int n, int64_t ts,
   return len;
 }
 
+/* n batches of 3 records (lt_build) for offsets from first, back to back,
+ * the i-th with timestamp ts + i; sizes (may be NULL) receives each
+ * batch's size. Returns a malloc'd buffer of *total bytes. */
+static inline uint8_t *lt_build_many(int64_t first, int n, int64_t ts,
+                                     size_t *total, size_t *sizes) {
+  uint8_t *buf = NULL;
+  *total = 0;
+  for (int i = 0; i < n; i++) {
+    uint8_t *b;
+    size_t len;
+    lt_build(first + 3 * i, 3, ts + i, &b, &len);
+    buf = realloc(buf, *total + len);
+    CHECK(buf != NULL);
+    memcpy(buf + *total, b, len);
+    *total += len;
+    if (sizes) sizes[i] = len;
+    free(b);
+  }
+  return buf;
+}
+
 /* Checks one record against what lt_build put at its offset. */
 static inline void lt_check_record(const flyq_record_t *rec) {
   char key[32];

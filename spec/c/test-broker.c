@@ -557,6 +557,82 @@ TEST(corrupt_batch_stores_nothing) {
   env_close(&e);
 }
 
+/* The bytes stored at offset 0 of topic/p, read through a slice (no CRC
+ * check for bytes appended since the open), must be want. */
+static void check_stored(env_t *e, const char *topic, const uint8_t *want,
+                         size_t len) {
+  flyq_slice_t s;
+  CHECK_OK(flyq_log_read(log_of(e, topic, 0), 0, 1, &s));
+  CHECK_EQ(s.len, len);
+  uint8_t *got = malloc(len);
+  CHECK(pread(s.fd, got, len, (off_t)s.pos) == (ssize_t)len);
+  CHECK_MEM(got, want, len);
+  free(got);
+  flyq_slice_release(&s);
+}
+
+TEST(validated_group_is_not_checked_again) {
+  env_t e;
+  got_t g = {.e = &e};
+  flyq_config_t cfg = cfg_partitions(2);
+  env_open(&e, &cfg);
+  size_t len;
+  uint8_t *bad = make_batch(4, NULL, 1, &len);
+  bad[FLYQ_BATCH_CRC_START - 1] ^= 0x01; /* only the CRC is wrong */
+  flyq_broker_produce_opts_t o = {FLYQ_ACKS_LEADER, 0, NULL, NULL, 0};
+  flyq_broker_produce_group_t one = {.topic = "one", .partition = 0,
+                                     .batches = bad, .len = len};
+  flyq_broker_produce_group_t any = {.topic = "any",
+                                     .partition = FLYQ_PARTITION_ANY,
+                                     .batches = bad, .len = len};
+  CHECK_EQ(flyq_broker_produce_groups(e.b, &one, 1, &o, on_produce, &g),
+           FLYQ_ERR_CORRUPT);
+  CHECK_EQ(flyq_broker_produce_groups(e.b, &any, 1, &o, on_produce, &g),
+           FLYQ_ERR_CORRUPT);
+  CHECK_EQ(g.calls, 0);
+  one.validated = any.validated = 1;
+  CHECK_OK(flyq_broker_produce_groups(e.b, &one, 1, &o, on_produce, &g));
+  CHECK_EQ(g.calls, 1);
+  CHECK_OK(g.parts[0].err);
+  CHECK_EQ(g.parts[0].last_offset, 3);
+  check_stored(&e, "one", bad, len); /* as it came, wrong CRC and all */
+  CHECK_OK(flyq_broker_produce_groups(e.b, &any, 1, &o, on_produce, &g));
+  CHECK_EQ(g.calls, 2);
+  CHECK_EQ(count_records(&e, "any", 0, NULL, NULL) +
+               count_records(&e, "any", 1, NULL, NULL),
+           4); /* re-batched: rebuilt batches with good CRCs */
+  free(bad);
+  env_close(&e);
+}
+
+TEST(groups_stay_all_or_nothing_with_validated) {
+  env_t e;
+  got_t g = {.e = &e};
+  env_open(&e, NULL);
+  size_t l1, l2;
+  uint8_t *b1 = make_batch(3, NULL, 1, &l1), *b2 = make_batch(3, NULL, 1, &l2);
+  flyq_broker_produce_opts_t o = {FLYQ_ACKS_LEADER, 0, NULL, NULL, 0};
+  flyq_broker_produce_group_t gs[2] = {{"x", 0, b1, l1, 1}, {"y", 0, b2, l2, 0}};
+  b2[l2 - 5] ^= 0x55; /* unvouched and damaged: refused, nothing stored */
+  CHECK_EQ(flyq_broker_produce_groups(e.b, gs, 2, &o, on_produce, &g),
+           FLYQ_ERR_CORRUPT);
+  b2[l2 - 5] ^= 0x55;
+  gs[1].validated = 1;
+  gs[1].len = l2 - 1; /* vouched for, but its sizes do not add up */
+  CHECK_EQ(flyq_broker_produce_groups(e.b, gs, 2, &o, on_produce, &g),
+           FLYQ_ERR_TRUNCATED);
+  CHECK_EQ(g.calls, 0);
+  CHECK_EQ(flyq_log_end_offset(log_of(&e, "x", 0)), 0);
+  gs[1].len = l2;
+  CHECK_OK(flyq_broker_produce_groups(e.b, gs, 2, &o, on_produce, &g));
+  CHECK_EQ(g.calls, 2);
+  CHECK_EQ(count_records(&e, "x", 0, NULL, NULL), 3);
+  CHECK_EQ(count_records(&e, "y", 0, NULL, NULL), 3);
+  free(b1);
+  free(b2);
+  env_close(&e);
+}
+
 static int file_exists(const char *path) {
   struct stat s;
   return stat(path, &s) == 0;
@@ -777,6 +853,8 @@ TEST_LIST(TEST_ENTRY(produce_acks1_then_fetch)
           TEST_ENTRY(delete_topic_answers_waiters)
           TEST_ENTRY(fetch_errors)
           TEST_ENTRY(corrupt_batch_stores_nothing)
+          TEST_ENTRY(validated_group_is_not_checked_again)
+          TEST_ENTRY(groups_stay_all_or_nothing_with_validated)
           TEST_ENTRY(offsets_commit_fetch_and_flush_timer)
           TEST_ENTRY(close_leaves_clean_markers)
           TEST_ENTRY(create_topic_settings_and_metadata)

@@ -372,28 +372,10 @@ TEST(failed_write_leaves_nothing) {
   CHECK_OK(flyq_log_close(log));
 }
 
-/* Builds n batches of 3 records back to back for offsets from first. */
-static uint8_t *build_many(int64_t first, int n, size_t *total, size_t *sizes) {
-  uint8_t *buf = NULL;
-  *total = 0;
-  for (int i = 0; i < n; i++) {
-    uint8_t *b;
-    size_t len;
-    lt_build(first + 3 * i, 3, 700 + i, &b, &len);
-    buf = realloc(buf, *total + len);
-    CHECK(buf != NULL);
-    memcpy(buf + *total, b, len);
-    *total += len;
-    if (sizes) sizes[i] = len;
-    free(b);
-  }
-  return buf;
-}
-
 TEST(append_many) {
   const char *dir = flyq_test_tmpdir();
   size_t sizes[8], total;
-  uint8_t *buf = build_many(0, 8, &total, sizes);
+  uint8_t *buf = lt_build_many(0, 8, 700, &total, sizes);
   flyq_log_config_t cfg = lt_config(sizes[0] * 3, 1);
   flyq_log_t *log = open_log(dir, &cfg, NULL);
   lt_append(log, 2, 1, 0);
@@ -420,7 +402,7 @@ TEST(append_many) {
   }
   free(buf);
   /* Records are checked against their real offsets: build again. */
-  buf = build_many(26, 8, &total, NULL);
+  buf = lt_build_many(26, 8, 700, &total, NULL);
   CHECK_OK(flyq_log_append_many(log, buf, total, 0, &res));
   CHECK_EQ(res.base_offset, 26);
   free(buf);
@@ -443,7 +425,7 @@ TEST(append_many) {
 TEST(append_many_all_or_none) {
   const char *dir = flyq_test_tmpdir();
   size_t sizes[6], total;
-  uint8_t *buf = build_many(0, 6, &total, sizes);
+  uint8_t *buf = lt_build_many(0, 6, 700, &total, sizes);
   /* The active segment takes two batches, then a roll is needed. */
   flyq_log_config_t cfg = lt_config(sizes[0] * 2 + 10, 1);
   flyq_log_t *log = open_log(dir, &cfg, NULL);

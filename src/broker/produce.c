@@ -129,46 +129,59 @@ static void req_wait(flyq_broker_t *b, flyq__topic_t *tp,
 
 /* ---- One partition ---------------------------------------------------- */
 
-/* name is the caller's copy of the topic name: it outlives the callback
- * even if the callback deletes the topic. */
-static int produce_one(flyq_broker_t *b, const char *name, flyq__part_t *p,
-                       int acks, uint8_t *buf, size_t len, int64_t timeout_ms,
+/* Appends g's batches to log, checking them unless g->validated. */
+static int append_batches(flyq_log_t *log, const flyq_broker_produce_group_t *g,
+                          flyq_append_result_t *res) {
+  int64_t now = flyq_now_ms();
+  if (g->validated)
+    return flyq_log_append_validated(log, g->batches, g->len, now, res);
+  return flyq_log_append_many(log, g->batches, g->len, now, res);
+}
+
+/* g->topic is the caller's copy of the topic name: it outlives the
+ * callback even if the callback deletes the topic. */
+static int produce_one(flyq_broker_t *b, const flyq_broker_produce_group_t *g,
+                       flyq__part_t *p, const flyq_broker_produce_opts_t *o,
                        flyq_broker_produce_cb cb, void *arg) {
   flyq__produce_req_t *req = NULL;
   flyq_append_result_t res;
-  if (acks == FLYQ_ACKS_ALL && !(req = req_new(b, name, 1, cb, arg)))
+  if (o->acks == FLYQ_ACKS_ALL && !(req = req_new(b, g->topic, 1, cb, arg)))
     return fail(b, -ENOMEM);
-  int rc = flyq_log_append_many(p->log, buf, len, flyq_now_ms(), &res);
+  int rc = append_batches(p->log, g, &res);
   if (rc < 0) {
     free(req);
     return fail(b, rc);
   }
-  count_append(b, &res, len);
+  count_append(b, &res, g->len);
   flyq_broker_produce_part_t part = {p->id, 0, res.base_offset, res.last_offset,
                               flyq_log_start_offset(p->log)};
   flyq__topic_t *tp = p->topic;
-  flyq__appended(b, p, len, res.flush_due);
+  flyq__appended(b, p, g->len, res.flush_due);
   if (req == NULL) {
-    flyq_broker_produce_result_t r = {name, 1, &part};
+    flyq_broker_produce_result_t r = {g->topic, 1, &part};
     cb(&r, arg);
     return 0;
   }
   req->parts[0] = part;
-  req_wait(b, tp, req, timeout_ms);
+  req_wait(b, tp, req, o->timeout_ms);
   return 0;
 }
 
 /* ---- Any partition: re-batching --------------------------------------- */
 
-/* Validates every batch of buf; *nrecords (may be NULL) gets their count. */
-static int validate_all(const uint8_t *buf, size_t len, size_t *nrecords) {
+/* Checks that buf holds whole batches back to back and validates each one,
+ * unless the caller vouched for them (validated: only the fixed headers are
+ * read). *nrecords (may be NULL) gets their record count. */
+static int validate_all(const uint8_t *buf, size_t len, int validated,
+                        size_t *nrecords) {
   size_t n = 0;
   for (size_t off = 0; off < len;) {
     flyq_batch_header_t h;
     int64_t size = flyq_batch_size(buf + off, len - off);
     if (size < 0) return (int)size;
     if ((uint64_t)size > len - off) return FLYQ_ERR_TRUNCATED;
-    int rc = flyq_batch_validate(buf + off, (size_t)size, &h);
+    int rc = validated ? flyq_batch_parse_header(buf + off, (size_t)size, &h)
+                       : flyq_batch_validate(buf + off, (size_t)size, &h);
     if (rc < 0) return rc;
     n += (size_t)h.record_count;
     off += (size_t)size;
@@ -282,14 +295,16 @@ static int cmp_int32(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Appends the builder of partition p; fills *out either way. */
+/* Appends the builder of partition p; fills *out either way. The builder's
+ * batch is valid by construction, so the log does not check it again. */
 static void append_built(flyq_broker_t *b, flyq__part_t *p,
                          flyq_broker_produce_part_t *out, int64_t now_ms) {
   const uint8_t *data;
   size_t len;
   flyq_append_result_t res;
   int rc = flyq_batch_builder_finish(&b->builders[p->id], &data, &len);
-  if (rc == 0) rc = flyq_log_append(p->log, (uint8_t *)data, len, now_ms, &res);
+  if (rc == 0)
+    rc = flyq_log_append_validated(p->log, (uint8_t *)data, len, now_ms, &res);
   *out = (flyq_broker_produce_part_t){p->id, rc, -1, -1, flyq_log_start_offset(p->log)};
   if (rc < 0) return;
   out->base_offset = res.base_offset;
@@ -377,8 +392,9 @@ static int place(flyq_broker_t *b, const flyq_broker_produce_group_t *g,
 }
 
 /* Everything that may fail before an append: the topic (auto-created),
- * the partition, the batches (validated; a single explicit-partition group
- * is validated by the append itself) and the placement. */
+ * the partition, the batches (validated, or only walked when g->validated;
+ * a single explicit-partition group is checked by the append itself) and
+ * the placement. */
 static int prepare(flyq_broker_t *b, const flyq_broker_produce_group_t *g,
                    size_t ngroups, const flyq_broker_produce_opts_t *o,
                    prepared_t *pr) {
@@ -391,7 +407,7 @@ static int prepare(flyq_broker_t *b, const flyq_broker_produce_group_t *g,
   if (rc < 0) return rc;
   if (g->partition >= tp->nparts) return FLYQ_ERR_UNKNOWN_PARTITION;
   if (g->partition >= 0 && ngroups == 1) return 0;
-  rc = validate_all(g->batches, g->len, &nrecords);
+  rc = validate_all(g->batches, g->len, g->validated, &nrecords);
   if (rc == 0 && g->partition == FLYQ_PARTITION_ANY)
     rc = place(b, g, tp, nrecords, o, pr);
   return rc;
@@ -406,8 +422,7 @@ static int append_group(flyq_broker_t *b, const flyq_broker_produce_group_t *g,
   if (tp == NULL) return fail(b, FLYQ_ERR_UNKNOWN_TOPIC);
   if (g->partition >= tp->nparts) return fail(b, FLYQ_ERR_UNKNOWN_PARTITION);
   if (g->partition >= 0)
-    return produce_one(b, g->topic, tp->parts[g->partition], o->acks,
-                       g->batches, g->len, o->timeout_ms, cb, arg);
+    return produce_one(b, g, tp->parts[g->partition], o, cb, arg);
   placement_t pl = {pr->parts, pr->nparts, 0};
   return produce_any(b, g->topic, tp, o, g->batches, g->len, &pl, cb, arg);
 }
@@ -453,7 +468,7 @@ int flyq_broker_produce(flyq_broker_t *b, const char *topic,
                         int32_t partition, int acks, uint8_t *batches,
                         size_t len, int64_t timeout_ms, flyq_broker_produce_cb cb,
                         void *arg) {
-  flyq_broker_produce_group_t g = {topic, partition, batches, len};
+  flyq_broker_produce_group_t g = {topic, partition, batches, len, 0};
   flyq_broker_produce_opts_t o = {acks, timeout_ms, NULL, NULL, 0};
   return flyq_broker_produce_groups(b, &g, 1, &o, cb, arg);
 }

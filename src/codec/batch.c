@@ -147,26 +147,36 @@ static inline int record_decode(const uint8_t **p, const uint8_t *end,
   return 0;
 }
 
-/* Checks the records of a batch whose header h has been checked. */
+/* The checks of a batch's header that bound its records: at least one,
+ * offset deltas 0..count-1 that fit, and no more than the bytes allow. */
+static int count_check(size_t len, const flyq_batch_header_t *h) {
+  int64_t last; /* the iterator needs every record's offset to fit */
+  if (h->record_count <= 0 || h->last_offset_delta != h->record_count - 1 ||
+      __builtin_add_overflow(h->base_offset, h->last_offset_delta, &last) ||
+      (size_t)h->record_count > (len - FLYQ_BATCH_HEADER_SIZE) / MIN_RECORD_SIZE)
+    return FLYQ_ERR_CORRUPT;
+  return 0;
+}
+
+/* Checks the records of a batch whose header has passed
+ * flyq_batch_validate_header; starts (may be NULL) receives where each
+ * record begins. */
 static int records_check(const uint8_t *buf, size_t len,
-                         const flyq_batch_header_t *h) {
+                         const flyq_batch_header_t *h, const uint8_t **starts) {
   const uint8_t *p = buf + FLYQ_BATCH_HEADER_SIZE, *end = buf + len;
   flyq_record_t rec;
   int32_t delta;
-  int64_t last; /* the iterator needs every record's offset to fit */
-  if (h->record_count == 0 || h->last_offset_delta != h->record_count - 1 ||
-      __builtin_add_overflow(h->base_offset, h->last_offset_delta, &last) ||
-      h->record_count > (end - p) / MIN_RECORD_SIZE)
-    return FLYQ_ERR_CORRUPT;
-  for (int32_t i = 0; i < h->record_count; i++)
+  for (int32_t i = 0; i < h->record_count; i++) {
+    if (starts) starts[i] = p;
     if (record_decode(&p, end, h->base_timestamp, &rec, &delta) < 0 ||
         delta != i)
       return FLYQ_ERR_CORRUPT;
+  }
   return p == end ? 0 : FLYQ_ERR_CORRUPT;
 }
 
-int flyq_batch_validate(const uint8_t *buf, size_t len,
-                        flyq_batch_header_t *out) {
+int flyq_batch_validate_header(const uint8_t *buf, size_t len,
+                               flyq_batch_header_t *out) {
   flyq_batch_header_t h;
   int rc = flyq_batch_parse_header(buf, len, &h);
   if (rc < 0) return rc;
@@ -176,9 +186,33 @@ int flyq_batch_validate(const uint8_t *buf, size_t len,
                               len - FLYQ_BATCH_CRC_START);
   if (crc != h.crc) return FLYQ_ERR_CORRUPT;
   if (h.attributes & COMPRESSION_MASK) return FLYQ_ERR_UNSUPPORTED;
-  rc = records_check(buf, len, &h);
-  if (rc < 0) return rc;
-  if (out != NULL) *out = h;
+  rc = count_check(len, &h);
+  if (rc == 0 && out != NULL) *out = h;
+  return rc;
+}
+
+int flyq_batch_validate(const uint8_t *buf, size_t len,
+                        flyq_batch_header_t *out) {
+  flyq_batch_header_t h;
+  int rc = flyq_batch_validate_header(buf, len, &h);
+  if (rc == 0) rc = records_check(buf, len, &h, NULL);
+  if (rc == 0 && out != NULL) *out = h;
+  return rc;
+}
+
+int flyq_batch_validate_records(const uint8_t *buf, size_t len,
+                                const flyq_batch_header_t *h,
+                                const uint8_t **starts) {
+  return records_check(buf, len, h, starts);
+}
+
+int flyq_record_decode_at(const flyq_batch_header_t *h, const uint8_t *rec,
+                          const uint8_t *end, flyq_record_t *out) {
+  int32_t delta;
+  if (record_decode(&rec, end, h->base_timestamp, out, &delta) < 0 ||
+      delta < 0 || delta > h->last_offset_delta)
+    return FLYQ_ERR_CORRUPT;
+  out->offset = h->base_offset + delta; /* fits: checked by validation */
   return 0;
 }
 

@@ -185,12 +185,13 @@ static void store_output(flyq__req_t *req, slot_t *s,
     g[i] = (flyq_broker_produce_group_t){out->batches[i].topic,
                                          out->batches[i].partition,
                                          out->batches[i].data,
-                                         out->batches[i].len};
+                                         out->batches[i].len, 0};
   store(req, s, g, out->nbatches, timeout_ms);
 }
 
 /* Runs the topic's on_produce hooks over the entry, then stores what they
- * made of it. A hook error (on_error reject) stores nothing. */
+ * made of it. A hook error (on_error reject) stores nothing. Input the
+ * runtime validated and left unchanged is not checked again. */
 static void produce_hooked(flyq__req_t *req, slot_t *s,
                            flyq_broker_produce_group_t *in,
                            int64_t timeout_ms) {
@@ -202,6 +203,7 @@ static void produce_hooked(flyq__req_t *req, slot_t *s,
                                    sizeof err);
   if (rc == 0 && !out.unchanged)
     rc = routes_allowed(req, in->topic, &out, err, sizeof err);
+  in->validated = rc == 0 && out.unchanged && out.validated;
   if (rc < 0)
     slot_fail_msg(s, rc, err);
   else if (out.unchanged)
@@ -223,7 +225,8 @@ static void produce_slot(flyq__req_t *req, slot_t *s, const char *topic,
   size_t len = p->records.len > 0 ? (size_t)p->records.len : 0;
   /* The records point into the frame, which is ours to modify. */
   flyq_broker_produce_group_t g = {topic, p->partition,
-                                   (uint8_t *)(uintptr_t)p->records.ptr, len};
+                                   (uint8_t *)(uintptr_t)p->records.ptr, len,
+                                   0};
   flyq_plugins_t *rt = flyq__req_plugins(req);
   s->topic = topic;
   if (rt && len > 0 && flyq_plugins_has_on_produce(rt, topic))

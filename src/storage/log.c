@@ -274,20 +274,34 @@ int flyq_log_append(flyq_log_t *log, uint8_t *batch, size_t len, int64_t now_ms,
   return append_validated(log, batch, len, now_ms, res);
 }
 
-int flyq_log_append_many(flyq_log_t *log, uint8_t *buf, size_t len,
-                         int64_t now_ms, flyq_append_result_t *res) {
+/* Checks that buf holds whole batches back to back, each with a sane fixed
+ * header; with full, also validates each one (CRC, records). */
+static int check_batches(const uint8_t *buf, size_t len, int full) {
   if (len == 0) return FLYQ_ERR_INVALID_ARG;
   for (size_t pos = 0; pos < len;) {
     int64_t size = flyq_batch_size(buf + pos, len - pos);
     if (size < 0) return (int)size;
     if ((uint64_t)size > len - pos) return FLYQ_ERR_TRUNCATED;
     flyq_batch_header_t h;
-    int r = flyq_batch_validate(buf + pos, (size_t)size, &h);
+    int r = full ? flyq_batch_validate(buf + pos, (size_t)size, &h)
+                 : flyq__segment_decode_header(buf + pos, &h);
     if (r < 0) return r;
     if (h.record_count < 1) return FLYQ_ERR_CORRUPT;
     pos += (size_t)size;
   }
-  return append_validated(log, buf, len, now_ms, res);
+  return 0;
+}
+
+int flyq_log_append_many(flyq_log_t *log, uint8_t *buf, size_t len,
+                         int64_t now_ms, flyq_append_result_t *res) {
+  int r = check_batches(buf, len, 1);
+  return r < 0 ? r : append_validated(log, buf, len, now_ms, res);
+}
+
+int flyq_log_append_validated(flyq_log_t *log, uint8_t *buf, size_t len,
+                              int64_t now_ms, flyq_append_result_t *res) {
+  int r = check_batches(buf, len, 0);
+  return r < 0 ? r : append_validated(log, buf, len, now_ms, res);
 }
 
 /* ---- read ---- */
