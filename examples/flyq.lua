@@ -115,7 +115,7 @@ return {
   plugin_path = { "./plugins" },
   plugins = {
     limits = {
-      instructions = 1000000,        -- Lua instructions per record and hook
+      time_ms = 10,                  -- CPU time per record and hook call
       memory = "64MiB",              -- per plugin instance (Lua state)
     },
   },

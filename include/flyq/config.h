@@ -62,7 +62,8 @@ typedef struct flyq_config {
   int prune; /* `config apply` deletes topics the file does not declare; 0 */
   char **plugin_path;          /* directories searched for <name>.lua */
   size_t nplugin_path;
-  int64_t plugin_instructions; /* per hook call; 1000000 */
+  int64_t plugin_instructions; /* per hook call; 0: not counted */
+  int64_t plugin_time_ms;      /* CPU time per hook call; 10 */
   uint64_t plugin_memory;      /* per plugin Lua state; 64 MiB */
   flyq_config_plugin_t *auth;  /* authenticate/authorize plugins, in order */
   size_t nauth;

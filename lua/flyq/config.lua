@@ -499,6 +499,7 @@ M.schema = T.record{
   plugins = T.record{
     limits = T.record{
       instructions = T.integer{min = 1000},
+      time_ms = T.duration{min = 1},
       memory = T.size{min = 1048576},
     },
   },

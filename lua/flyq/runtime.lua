@@ -3,19 +3,30 @@
 -- Every plugin instance has its own Lua state; this module runs in that
 -- state's trusted globals, the plugin in its sandbox environment. The C side
 -- (src/host/runtime*.c, plugin*.c) calls into it once per batch, and the
--- loops over records are here: for each record, host.record(i) makes a
--- lazy proxy (and starts the record's instruction budget), the hook runs,
--- and what it returned goes back to C through host.emit. Nothing here
--- copies a key or a value: the proxy does that when a hook reads them.
+-- loops over records are here. Records are lazy proxies (light userdata
+-- made by C); nothing here copies a key or a value: the proxy does that
+-- when a hook reads them.
 --
--- Two ways to run a batch. Unprotected (on_error = reject): the first error
--- escapes the whole run and C rejects the batch. Protected (pass,
--- dead_letter): each record runs inside host.protect, a C pcall that the
--- instruction limit cannot be caught past; a failure undoes what the record
--- emitted (host.truncate) and is handed to host.fail, which applies
--- on_error.
+-- Three ways to run a batch through on_produce or on_consume:
+-- - The fast loop (on_error = reject, CPU-time budget): no C call for a
+--   record whose hook returns it. host.fill(done) gives the next chunk of
+--   records slots first..last, whose proxies are recs[first..last] (recs
+--   holds every proxy value, once and for all); before each hook the loop
+--   writes the record's slot into the upvalue `cur`, which is how C's
+--   watchdog sees progress and which record an error belongs to. A result other than the record itself
+--   goes through host.settle(j) (C passes on the kept records before it)
+--   and keep(); host.finish() passes on the rest.
+-- - The slow loop (the instruction budget is on): host.record(i) per
+--   record, which starts the record's budget, and host.emit per result.
+-- - Protected (on_error pass or dead_letter): each record runs inside
+--   host.protect, a C pcall that a budget failure cannot be caught past; a
+--   failure undoes what the record emitted (host.truncate) and is handed
+--   to host.fail, which applies on_error.
+-- In all three the first error of an unprotected run escapes the whole run
+-- and C rejects the batch.
 --
--- The host table (functions written in C, src/host/plugin_record.c):
+-- The host table (functions written in C, src/host/plugin_host.c):
+--   fill(done) -> first, last    settle(j)    finish()    recs    exact
 --   record(i) -> proxy           protect(f, ...) -> true | false, message
 --   emit(record_or_table)        mark() -> n       truncate(n)
 --   fail(i, message)             set_partition(i, p)
@@ -29,12 +40,16 @@ local HOOKS = {"init", "partition", "on_produce", "on_consume",
                "authenticate", "authorize"}
 
 local record, protect, emit, mark, truncate, fail, set_partition
+local fill, settle, finish, recs, exact
+local cur = 0 -- the fast loop's record in its chunk; C reads this upvalue
 
 --- Receives the host functions; called once per state, before setup.
 function M.attach(host)
   record, protect, emit = host.record, host.protect, host.emit
   mark, truncate, fail = host.mark, host.truncate, host.fail
   set_partition = host.set_partition
+  fill, settle, finish = host.fill, host.settle, host.finish
+  recs, exact = host.recs, host.exact
 end
 
 local function describe(v)
@@ -115,23 +130,52 @@ local function step(hook, rec, ctx)
   return keep(hook(rec, ctx))
 end
 
-local function filter_map(hook, n, ctx, protected)
-  if protected then
-    for i = 1, n do
-      local rec = record(i)
-      local m = mark()
-      local ok, err = protect(step, hook, rec, ctx)
-      if not ok then
-        truncate(m)
-        fail(i, err)
-      end
+local function protected_loop(hook, n, ctx)
+  for i = 1, n do
+    local rec = record(i)
+    local m = mark()
+    local ok, err = protect(step, hook, rec, ctx)
+    if not ok then
+      truncate(m)
+      fail(i, err)
     end
-    return
   end
-  for i = 1, n do -- the hot loop: the common answer (the record) first
+end
+
+local function slow_loop(hook, n, ctx)
+  for i = 1, n do
     local rec = record(i)
     local res = hook(rec, ctx)
     if res == rec then emit(rec) else keep(res) end
+  end
+end
+
+local function fast_loop(hook, n, ctx)
+  local recs, done = recs, 0
+  while done < n do
+    local first, last = fill(done)
+    for j = first, last do -- the hot loop: the common answer (the record) first
+      cur = j
+      local rec = recs[j]
+      local res = hook(rec, ctx)
+      if res ~= rec then
+        settle(j)
+        keep(res)
+      end
+    end
+    done = done + (last - first + 1)
+  end
+  finish()
+end
+M.fast_loop = fast_loop -- C finds `cur` among its upvalues
+
+local function filter_map(hook, n, ctx, protected)
+  if protected then
+    protected_loop(hook, n, ctx)
+  elseif exact then
+    slow_loop(hook, n, ctx)
+  else
+    fast_loop(hook, n, ctx)
   end
 end
 

@@ -68,7 +68,10 @@ static double run(flyq_plugins_t *rt, const char *topic, int want_unchanged) {
       }
     }
     memcpy(buf = realloc(buf, len), data, len); /* the request buffer */
-    CHECK_OK(flyq_log_append(log, buf, len, 0, &res));
+    if (topic && out.unchanged && out.validated) /* as the broker does */
+      CHECK_OK(flyq_log_append_validated(log, buf, len, 0, &res));
+    else
+      CHECK_OK(flyq_log_append(log, buf, len, 0, &res));
     CHECK_EQ(res.last_offset - res.base_offset + 1, RECORDS);
     if (topic) flyq_plugins_output_free(&out);
   }

@@ -1,5 +1,6 @@
 /* What plugin code may and may not do (src/host/plugin_api.c, sandbox.c):
- * the instruction budget per hook call (pcall cannot swallow it), the
+ * the budget per hook call, by instruction count and by the CPU-time
+ * watchdog (pcall cannot swallow either), the
  * memory cap, coroutine abuse, escapes from the sandbox, and the flyq API,
  * cjson and require.
  */
@@ -8,15 +9,27 @@
 #include "flyq/common.h"
 #include "test-host-plugin.h"
 
-/* orders runs plugin `name` (on_error `on_error`) with small limits. */
-static flyq_plugins_t *limited(const char *name, const char *on_error) {
+/* orders runs plugin `name` (on_error `on_error`) with the limits
+ * `limits` (Lua table fields). */
+static flyq_plugins_t *with_limits(const char *name, const char *on_error,
+                                   const char *limits) {
   char config[512];
   snprintf(config, sizeof config,
            "return { plugin_path = {DIR},\n"
-           "  plugins = { limits = { instructions = 200000, memory = '8MiB' } },\n"
+           "  plugins = { limits = { %s } },\n"
            "  topics = { orders = { on_produce = '%s', on_error = '%s' } } }\n",
-           name, on_error);
+           limits, name, on_error);
   return pt_open(config);
+}
+
+/* Small limits, counted in instructions (the exact, slow budget). */
+static flyq_plugins_t *limited(const char *name, const char *on_error) {
+  return with_limits(name, on_error, "instructions = 200000, memory = '8MiB'");
+}
+
+/* Small limits, by the CPU-time watchdog (the default kind of budget). */
+static flyq_plugins_t *timed(const char *name, const char *on_error) {
+  return with_limits(name, on_error, "time_ms = 20, memory = '8MiB'");
 }
 
 /* on_produce over one record key=value on orders. */
@@ -90,15 +103,61 @@ TEST(endless_loops_are_aborted) {
   pt_done(rt);
 }
 
-TEST(endless_loops_are_aborted_with_on_error_pass) {
+TEST(the_watchdog_aborts_endless_loops) {
   flyq_plugins_t *rt;
+  pt_write("loop.lua", loop_lua);
+  rt = timed("loop", "reject");
+  fails_then_works(rt, "plain", "plugin loop: ", "loop.lua:3: time limit "
+                   "exceeded (20 ms of CPU time per call) (on_produce, record 1)");
+  fails_then_works(rt, "pcall", "plugin loop: ", "time limit exceeded");
+  fails_then_works(rt, "xpcall", "plugin loop: ", "time limit exceeded");
+  CHECK_EQ(pt_stats(rt, "loop")->errors, 3);
+  pt_done(rt);
+}
+
+/* The watchdog times each record's hook call, not the batch: a batch whose
+ * hook calls each stay under the limit passes however long it takes, and
+ * the record that loops is the one the error names. */
+TEST(the_watchdog_times_each_call) {
+  flyq_plugins_t *rt;
+  flyq_plugins_output_t out;
+  char err[512];
+  size_t len;
+  const char *kv[] = {"slow", "1", "slow", "2", "slow", "3", "slow", "4",
+                      "slow", "5", "slow", "6", "plain", "7"};
+  uint8_t *buf = pt_batch(kv, 6, &len);
+  pt_write("slow.lua",
+           "return { name = 'slow', on_produce = function(r)\n"
+           "  local t = os.clock()\n"
+           "  while os.clock() - t < 0.008 do end\n"
+           "  if r.key == 'plain' then while true do end end\n"
+           "  return r\n"
+           "end }\n");
+  rt = timed("slow", "reject");
+  CHECK_OK(flyq_plugins_on_produce(rt, "orders", -1, NULL, buf, len, &out, err,
+                                   sizeof err)); /* 6 x 8 ms > 20 ms */
+  CHECK_EQ(out.unchanged, 1);
+  CHECK_EQ(out.records_out, 6);
+  flyq_plugins_output_free(&out);
+  free(buf);
+  buf = pt_batch(kv, 7, &len);
+  CHECK_EQ(flyq_plugins_on_produce(rt, "orders", -1, NULL, buf, len, &out, err,
+                                   sizeof err), FLYQ_ERR_PLUGIN);
+  CHECK_HAS(err, "slow.lua:4: time limit exceeded");
+  CHECK_HAS(err, "(on_produce, record 7)");
+  free(buf);
+  pt_done(rt);
+}
+
+/* With on_error pass, the looping records fail and go on unchanged (not
+ * as the hook left them), and the others are processed; want is the
+ * limit's message. */
+static void loops_pass(flyq_plugins_t *rt, const char *want) {
   flyq_plugins_output_t out;
   char err[512], v[64];
   size_t len;
   const char *kv[] = {"pcall", "a", "ok", "b", "plain", "c", "ok", "d"};
   uint8_t *buf = pt_batch(kv, 4, &len);
-  pt_write("loop.lua", loop_lua);
-  rt = limited("loop", "pass");
   CHECK_OK(flyq_plugins_on_produce(rt, "orders", -1, NULL, buf, len, &out, err,
                                    sizeof err));
   CHECK_EQ(out.failed, 2);
@@ -111,12 +170,21 @@ TEST(endless_loops_are_aborted_with_on_error_pass) {
     CHECK(pt_is(rec.value, rec.value_len, "fine"));
   }
   flyq_plugins_output_free(&out);
-  CHECK_HAS(pt_stats(rt, "loop")->last_error,
-            "loop.lua:3: instruction limit exceeded");
+  CHECK_HAS(pt_stats(rt, "loop")->last_error, want);
   CHECK_OK(one(rt, "ok", "v", &out, err, sizeof err));
   CHECK(strcmp(value_of(&out, v, sizeof v), "fine") == 0);
   free(buf);
   pt_done(rt);
+}
+
+TEST(endless_loops_are_aborted_with_on_error_pass) {
+  pt_write("loop.lua", loop_lua);
+  loops_pass(limited("loop", "pass"), "loop.lua:3: instruction limit exceeded");
+}
+
+TEST(the_watchdog_with_on_error_pass) {
+  pt_write("loop.lua", loop_lua);
+  loops_pass(timed("loop", "pass"), "loop.lua:3: time limit exceeded");
 }
 
 TEST(memory_bombs_fail_without_killing_the_process) {
@@ -138,7 +206,7 @@ TEST(memory_bombs_fail_without_killing_the_process) {
            "end }\n");
   rt = pt_open("return { plugin_path = {DIR},\n"
                "  plugins = { limits = { instructions = 100000000,\n"
-               "                         memory = '4MiB' } },\n"
+               "                         time_ms = 10000, memory = '4MiB' } },\n"
                "  topics = { orders = { on_produce = 'bomb' } } }\n");
   fails_then_works(rt, "rep", "plugin bomb: ", "memory limit exceeded (4 MiB)");
   fails_then_works(rt, "table", "plugin bomb: ", "memory limit exceeded (4 MiB)");
@@ -188,6 +256,17 @@ TEST(coroutine_abuse_fails_cleanly) {
   }
   fails_then_works(rt, "resume", "plugin co: ", "co.lua:12: instruction limit");
   fails_then_works(rt, "nested", "plugin co: ", "co.lua:");
+  pt_done(rt);
+  /* The watchdog reaches into coroutines too. */
+  rt = timed("co", "reject");
+  fails_then_works(rt, "inside", "plugin co: ", "co.lua:8: time limit");
+  {
+    flyq_plugins_output_t out;
+    char err[512];
+    CHECK_OK(one(rt, "kept", "v", &out, err, sizeof err));
+    flyq_plugins_output_free(&out);
+  }
+  fails_then_works(rt, "resume", "plugin co: ", "co.lua:12: time limit");
   pt_done(rt);
 }
 
@@ -281,6 +360,9 @@ TEST(the_flyq_api_and_cjson) {
 }
 
 TEST_LIST(TEST_ENTRY(endless_loops_are_aborted)
+          TEST_ENTRY(the_watchdog_aborts_endless_loops)
+          TEST_ENTRY(the_watchdog_times_each_call)
+          TEST_ENTRY(the_watchdog_with_on_error_pass)
           TEST_ENTRY(endless_loops_are_aborted_with_on_error_pass)
           TEST_ENTRY(memory_bombs_fail_without_killing_the_process)
           TEST_ENTRY(coroutine_abuse_fails_cleanly)

@@ -31,7 +31,7 @@ describe("failing plugins", function()
   end)
 
   local cases = {
-    {"spin", "spin", "spin.lua:7: instruction limit"},
+    {"spin", "spin", "spin.lua:7: time limit exceeded"},
     {"hog", "hog", "plugin hog"},
     {"fail", "bad", "failing.lua:5: bad record"},
   }

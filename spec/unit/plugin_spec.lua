@@ -140,6 +140,26 @@ local function fake_host(records)
   end
   function host.fail(i, err) host.failed[#host.failed + 1] = {i, err} end
   function host.set_partition(i, p) host.parts[i] = p end
+  -- The fast loop's part, as src/host/plugin_host.c does it, with chunks
+  -- of 2 records so that the specs cross chunk boundaries.
+  local base, first, settled = 0, 1, 0
+  host.recs = {}
+  function host.fill(done)
+    local m = math.min(2, #records - done)
+    first = 10 + done -- slots are not record numbers
+    for j = 0, m - 1 do host.recs[first + j] = records[done + j + 1] end
+    base = done
+    return first, first + m - 1
+  end
+  local function pass_on(upto)
+    for i = settled + 1, upto do host.emit(records[i]) end
+    settled = math.max(settled, upto)
+  end
+  function host.settle(j)
+    pass_on(base + j - first)
+    settled = base + j - first + 1
+  end
+  function host.finish() pass_on(#records) end
   runtime.attach(host)
   return host
 end

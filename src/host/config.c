@@ -23,7 +23,7 @@
 #define CONFIG_MAX_FILE (4u << 20)         /* bytes of config source */
 #define CONFIG_MAX_MEMORY ((size_t)64 << 20) /* the sandbox's memory cap */
 #define CONFIG_MAX_INSTRUCTIONS 50000000    /* a fraction of a second */
-#define PLUGIN_INSTRUCTIONS 1000000  /* per hook call: a few milliseconds */
+#define PLUGIN_TIME_MS 10 /* CPU time per hook call */
 #define PLUGIN_MEMORY ((uint64_t)64 << 20) /* per plugin Lua state */
 
 /* How a normalized key is stored. */
@@ -54,6 +54,7 @@ static const field_t config_fields[] = {
     CFG("limits.max_topics", K_U32, max_topics),
     CFG("prune", K_BOOL, prune),
     CFG("plugins.limits.instructions", K_I64, plugin_instructions),
+    CFG("plugins.limits.time_ms", K_I64, plugin_time_ms),
     CFG("plugins.limits.memory", K_U64, plugin_memory),
     {NULL, K_STR, 0}};
 
@@ -87,7 +88,7 @@ int flyq_config_init(flyq_config_t *cfg) {
   cfg->request_timeout_ms = 30000;
   cfg->max_topics = 10000;
   cfg->shutdown_timeout_ms = 10000;
-  cfg->plugin_instructions = PLUGIN_INSTRUCTIONS;
+  cfg->plugin_time_ms = PLUGIN_TIME_MS;
   cfg->plugin_memory = PLUGIN_MEMORY;
   if (cfg->listen && cfg->http && cfg->data_dir) return 0;
   flyq_config_free(cfg);

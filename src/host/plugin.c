@@ -1,5 +1,7 @@
 /* Plugin instances (plugin.h): a Lua state per plugin and params, made by
- * sandbox.c (memory cap, instruction budget), with the driver
+ * sandbox.c (memory cap, and a budget per hook call: the CPU-time
+ * watchdog, or an instruction count when the config sets one or the
+ * watchdog is not available), with the driver
  * flyq.runtime attached in its trusted globals and the plugin's code in a
  * sandbox environment (plugin_api.c). Every call into the state goes
  * through flyq__plugin_run, which sets the budget, attaches the call the
@@ -71,6 +73,22 @@ static void push_plugin(lua_State *L, const open_job_t *job) {
   if (job->src->inline_topic) take_inline(L, job->src);
 }
 
+/* Finds the fast loop and its `cur` upvalue in the driver module at idx. */
+static void find_cursor(lua_State *L, flyq__plugin_t *p, int idx) {
+  lua_getfield(L, idx, "fast_loop");
+  for (int i = 1; lua_type(L, -1) == LUA_TFUNCTION; i++) {
+    const char *name = lua_getupvalue(L, -1, i);
+    if (name == NULL) break;
+    lua_pop(L, 1);
+    if (strcmp(name, "cur") == 0) {
+      p->cur_up = i;
+      p->loop_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+      return;
+    }
+  }
+  luaL_error(L, "flyq.runtime: fast_loop has no upvalue cur");
+}
+
 /* The hooks the instance table at idx has. */
 static unsigned hooks_of(lua_State *L, int idx) {
   static const char *const names[] = {"partition", "on_produce", "on_consume",
@@ -83,6 +101,8 @@ static unsigned hooks_of(lua_State *L, int idx) {
   return hooks;
 }
 
+static void budget_begin(flyq__plugin_t *p);
+
 /* Attaches the driver, loads the plugin and calls flyq.runtime.setup.
  * Called protected with the job as light userdata at 1. */
 static int open_protected(lua_State *L) {
@@ -94,13 +114,15 @@ static int open_protected(lua_State *L) {
   lua_getfield(L, 2, "attach");
   flyq__plugin_host(L);
   lua_call(L, 1, 0);
+  find_cursor(L, p, 2);
+  budget_begin(p); /* the plugin's own code only: its chunk, then init */
   lua_getfield(L, 2, "setup");
   push_plugin(L, job); /* [job, M, setup, plugin] */
   if (job->params)
     flyq__plugin_push_json(L, job->params);
   else
     lua_newtable(L);
-  flyq__lua_set_budget(L, p->budget); /* init gets a budget of its own */
+  flyq__plugin_budget(p); /* init gets a budget of its own */
   lua_call(L, 2, 2);                  /* [job, M, inst|nil, name|message] */
   if (lua_isnil(L, 3)) {
     snprintf(job->bad, sizeof job->bad, "%s", lua_tostring(L, 4));
@@ -150,12 +172,59 @@ static int decode_params(open_job_t *job, char *err, size_t errlen) {
   return FLYQ_ERR_CONFIG;
 }
 
+/* The fast loop's `cur` upvalue: its record's slot, 0 if none.
+ * Does not allocate (the watchdog's progress calls it in a hook). */
+static lua_Integer at_value(lua_State *L, const flyq__plugin_t *p) {
+  lua_Integer at = 0;
+  if (p->loop_ref == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->loop_ref);
+  if (lua_getupvalue(L, -1, p->cur_up) != NULL) {
+    at = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return at;
+}
+
+
+/* The watchdog's progress (sandbox.h): moves on with every record of the
+ * driver's loops. */
+static uint64_t progress(lua_State *L, void *arg) {
+  const flyq__plugin_t *p = arg;
+  return (p->progress << 32) ^ (uint64_t)at_value(L, p);
+}
+
+/* The instruction budget of a hook call (none: only the CPU-time limit). */
+static void count_budget(flyq__plugin_t *p) {
+  flyq__lua_set_budget_ns(p->L, p->budget > 0 ? p->budget : INT64_MAX / 2,
+                          p->time_ns);
+}
+
+/* Starts the budget of a run of p (ended by budget_end). */
+static void budget_begin(flyq__plugin_t *p) {
+  if (p->exact || flyq__lua_watch_begin(p->L, p->time_ns) < 0) count_budget(p);
+}
+
+static void budget_end(flyq__plugin_t *p) {
+  flyq__lua_watch_end(p->L);
+  flyq__lua_set_budget(p->L, 0);
+}
+
+void flyq__plugin_budget(flyq__plugin_t *p) {
+  if (p->exact)
+    count_budget(p);
+  else
+    flyq__lua_watch_reset(p->L);
+}
+
 /* A new instance with its state; the state knows the instance. */
 static flyq__plugin_t *plugin_new(const flyq__plugin_src_t *src) {
   flyq__plugin_t *p = calloc(1, sizeof *p);
   if (p == NULL) return NULL;
   p->budget = src->budget;
-  p->inst_ref = p->mod_ref = LUA_NOREF;
+  p->time_ns = src->time_ns;
+  p->exact = src->budget > 0 || !flyq__lua_watch_available();
+  p->inst_ref = p->mod_ref = p->recs_ref = p->loop_ref = LUA_NOREF;
   p->key = strdup(src->key);
   p->name = strdup(src->name);
   p->file = strdup(src->file);
@@ -166,6 +235,7 @@ static flyq__plugin_t *plugin_new(const flyq__plugin_src_t *src) {
     return NULL;
   }
   *(flyq__plugin_t **)lua_getextraspace(p->L) = p;
+  flyq__lua_set_progress(p->L, progress, p);
   lua_gc(p->L, LUA_GCGEN, 0, 0); /* most garbage is one record's proxy */
   return p;
 }
@@ -177,6 +247,7 @@ static int setup(open_job_t *job, char *err, size_t errlen) {
   lua_pushcfunction(L, open_protected);
   lua_pushlightuserdata(L, job);
   r = flyq__lua_pcall(L, 1, 0, err, errlen);
+  budget_end(job->p); /* begun by open_protected */
   if (r == 0 && job->bad[0] != '\0') {
     snprintf(err, errlen, "%s", job->bad);
     return FLYQ_ERR_CONFIG;
@@ -218,6 +289,7 @@ void flyq__plugin_close(flyq__plugin_t *p) {
   for (size_t i = 0; i < p->ncounters; i++) free(p->counters[i].name);
   free(p->counters);
   free(p->proxies);
+  free(p->slots);
   free(p->key);
   free(p->name);
   free(p->file);
@@ -266,6 +338,13 @@ void flyq__plugin_error(flyq__plugin_t *p, const char *hook, size_t record,
   if (outlen > 0) snprintf(out, outlen, "%s", line);
 }
 
+/* Where in its chunk the fast loop's record is (0-based). */
+static size_t cursor(flyq__plugin_t *p, const flyq__call_t *call) {
+  lua_Integer at = at_value(p->L, p);
+  return at >= (lua_Integer)call->first_slot && at <= FLYQ__RING
+             ? (size_t)at - call->first_slot : 0;
+}
+
 int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
                      flyq__push_args_fn push, void *arg, int nresults,
                      char *err, size_t errlen) {
@@ -279,10 +358,12 @@ int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
   p->call = call;
   p->gen++;
   p->batches++;
-  flyq__lua_set_budget(p->L, p->budget);
   lua_pushcfunction(p->L, run_protected);
   lua_pushlightuserdata(p->L, &job);
+  budget_begin(p);
   r = flyq__lua_pcall(p->L, 1, nresults, msg, sizeof msg);
+  budget_end(p);
+  if (r != 0 && call->fast) call->cur = call->base + cursor(p, call);
   p->call = NULL;
   flyq__record_end(p);
   if (call->failed) {

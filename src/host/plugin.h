@@ -45,6 +45,41 @@ typedef struct flyq__recs {
 int flyq__recs_push(flyq__recs_t *a, const flyq__prec_t *r);
 void flyq__recs_free(flyq__recs_t *a);
 
+/* The request's records, decoded on first use: loading validates every
+ * batch (which decodes each record once, keeping nothing) and notes where
+ * each record starts; a record is decoded into recs.v[i] when something
+ * asks for it. A hook that returns its record untouched never has it
+ * decoded, and the 100-odd bytes per record are never written. */
+typedef struct flyq__lazy_batch {
+  flyq_batch_header_t h;
+  const uint8_t *end;
+  size_t first; /* index of its first record */
+} flyq__lazy_batch_t;
+
+typedef struct flyq__lazy {
+  flyq__recs_t recs;   /* recs.n records; recs.v[i] once decoded[i] */
+  uint8_t *decoded;
+  const uint8_t **at;  /* where record i starts */
+  size_t cap;          /* of decoded and at */
+  flyq__lazy_batch_t *b;
+  size_t nb, bcap;
+  int32_t partition;   /* every record's explicit partition, or -1 */
+} flyq__lazy_t;
+
+/* Validates the batches buf[0..len) (back to back; only read, and kept
+ * until the next load) and notes their records, which get partition.
+ * Returns 0, FLYQ_ERR_CORRUPT, FLYQ_ERR_TRUNCATED, FLYQ_ERR_UNSUPPORTED,
+ * FLYQ_ERR_TOO_LARGE or -ENOMEM; on error no record is loaded. */
+int flyq__lazy_load(flyq__lazy_t *z, const uint8_t *buf, size_t len,
+                    int32_t partition);
+
+/* Record i (< recs.n), decoded now if it was not yet. */
+const flyq__prec_t *flyq__lazy_get(flyq__lazy_t *z, size_t i);
+
+/* Decodes every record: recs.v is complete afterwards. */
+void flyq__lazy_all(flyq__lazy_t *z);
+void flyq__lazy_free(flyq__lazy_t *z);
+
 /* Bytes that live until flyq__arena_free: copies of changed keys, values,
  * headers and topic names. */
 typedef struct flyq__arena {
@@ -81,11 +116,33 @@ typedef struct flyq__call {
   int consume;             /* 1: records cannot be routed; offsets shown */
   int on_error;            /* FLYQ_ON_ERROR_* for protected runs */
   const flyq__prec_t *orig; /* the request's records (dead letters) */
+  flyq__lazy_t *lazy;      /* the same, when in == orig: read both
+                              through flyq__call_in and flyq__call_orig */
   uint8_t *flags;          /* FLYQ__REC_* per orig record */
   flyq__recs_t *dead;      /* dead letters, for on_error dead_letter */
   int failed;              /* a host function ran out of memory */
   size_t cur;              /* the record being processed (0-based) */
+  /* The driver's fast loop (host.fill, settle, finish; see runtime.lua). */
+  int fast;                /* the fast loop ran: cur is base + its cur
+                              - first_slot */
+  size_t base;             /* input index of the chunk's first record */
+  size_t first_slot;       /* its slot */
+  size_t next;             /* input records before this one are settled */
+  int same;                /* the output is the input, record for record
+                              (out was left empty) */
 } flyq__call_t;
+
+/* Input record i of the call (decoded on first use when the input is the
+ * request's records), and the request's record i. */
+static inline const flyq__prec_t *flyq__call_in(const flyq__call_t *c,
+                                                size_t i) {
+  return c->lazy && c->in == c->orig ? flyq__lazy_get(c->lazy, i) : &c->in[i];
+}
+
+static inline const flyq__prec_t *flyq__call_orig(const flyq__call_t *c,
+                                                  size_t i) {
+  return c->lazy ? flyq__lazy_get(c->lazy, i) : &c->orig[i];
+}
 
 /* ---- Instances ---------------------------------------------------------- */
 
@@ -109,14 +166,25 @@ typedef struct flyq__plugin {
   char *file;      /* where it was loaded from */
   char *params;    /* JSON */
   unsigned hooks;  /* FLYQ__HOOK_* */
-  int64_t budget;  /* instructions per hook call */
+  int64_t budget;  /* instructions per hook call; <= 0: none */
+  int64_t time_ns; /* CPU time per hook call */
+  int exact;       /* budget by instruction count (the slow driver loop),
+                      not by the CPU-time watchdog */
   int mod_ref;     /* registry: the flyq.runtime module */
+  int recs_ref;    /* registry: the driver's table of every proxy value */
+  int loop_ref;    /* registry: the driver's fast loop, whose upvalue
+                      number cur_up is its record in the chunk */
+  int cur_up;
+  uint64_t progress; /* moves on at each chunk and slow-loop record */
   int inst_ref;    /* registry: the instance table from setup */
   flyq__call_t *call; /* the running call, NULL between calls */
   uint64_t gen;    /* run number: proxies of earlier runs are dead */
+  struct flyq__slot *slots;    /* FLYQ__RING: what each proxy value is */
+  size_t ring_pos;             /* slots handed out since the ring began */
   struct flyq__proxy *proxies; /* per input record of the run */
   size_t nproxies;
   int cache_used;  /* the run's field cache exists */
+  int touched;     /* a hook of the run assigned a field or read headers */
   uint64_t batches, calls, errors;
   uint64_t keys_pushed, values_pushed, headers_pushed;
   char last_error[512];
@@ -135,7 +203,8 @@ typedef struct flyq__plugin_src {
                                topic, found by running config_source */
   const char *config_source;
   size_t config_len;
-  int64_t budget;     /* instructions per hook call */
+  int64_t budget;     /* instructions per hook call; <= 0: none */
+  int64_t time_ns;    /* CPU time per hook call */
   size_t memory;      /* the state's memory cap */
 } flyq__plugin_src_t;
 
@@ -167,6 +236,10 @@ int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
                      flyq__push_args_fn push, void *arg, int nresults,
                      char *err, size_t errlen);
 
+/* A fresh budget for the next hook call of a run (after a caught
+ * failure, or per record in the slow loop). */
+void flyq__plugin_budget(flyq__plugin_t *p);
+
 /* Counts a failed hook call: "plugin NAME: MESSAGE (HOOK, record N)" into
  * out, as the last error, and in the log (at the 1st, 2nd, 4th, 8th...
  * error, with the count). record is 1-based, 0 for none. */
@@ -191,15 +264,35 @@ void flyq__plugin_host(lua_State *L);
 /* Registers the proxies' metatable. [-0, +0, m] */
 void flyq__record_open(lua_State *L);
 
-/* Starts the proxies of a run over n records (before it: allocates
- * nothing in the state). Returns 0 or -ENOMEM. */
+/* Makes room for the proxies of a run over n records (before it:
+ * allocates nothing in the state; earlier runs' proxies are stale by
+ * p->gen). Returns 0 or -ENOMEM. */
 int flyq__record_begin(flyq__plugin_t *p, size_t n);
 
 /* Forgets the run's field cache (after it: allocates nothing). */
 void flyq__record_end(flyq__plugin_t *p);
 
+/* Proxies are the light userdata 1..FLYQ__RING (see plugin_record.c). */
+#define FLYQ__RING 4096
+
+/* Hands out the next slots of the ring to input records idx, idx+1, ...
+ * of p's running call: as many as fit before the ring's end, at most n.
+ * Returns how many; *first is the first slot's number (its proxy). */
+size_t flyq__record_slots(flyq__plugin_t *p, size_t idx, size_t n,
+                          size_t *first);
+
 /* Pushes a proxy of input record idx of p's running call. [-0, +1] */
 void flyq__record_new(lua_State *L, flyq__plugin_t *p, size_t idx);
+
+/* A new table {1..FLYQ__RING} of the proxy values, in the registry;
+ * returns its ref. Once per state. [-0, +0, m] */
+int flyq__record_ring(lua_State *L, flyq__plugin_t *p);
+
+/* The output of input record idx of call c when its hook returned the
+ * record itself: the input record when untouched, else a changed copy.
+ * Raises like flyq__record_take. [-0, +0, m] */
+void flyq__record_keep(lua_State *L, flyq__call_t *c, size_t idx,
+                       flyq__prec_t *out);
 
 /* What the value at stack index 1 (a proxy, or a table for a new record)
  * stands for, as a record of call c into *out: the input record itself

@@ -3,6 +3,15 @@
  * hand back results, run a record protected, and report a failed record,
  * which applies the call's on_error. All of them work on the call attached
  * to the instance by flyq__plugin_run.
+ *
+ * The fast loop makes no C call for a record whose hook returns it: fill
+ * hands a chunk of records the next slots of the ring (their proxies,
+ * already in the driver's table `recs`), the driver writes the slot of
+ * the record it runs into its upvalue `cur` (the watchdog's progress, and
+ * the record an error is reported for), and a record that comes back as
+ * itself is settled later, in order: settle(j) passes on the kept records
+ * before the one in slot j when j's hook returned something else, and
+ * finish() the rest once the loop is over.
  */
 #include <errno.h>
 #include <lauxlib.h>
@@ -11,24 +20,91 @@
 #include "host/plugin.h"
 #include "host/sandbox.h"
 
+#define CHUNK 1024 /* proxies per fill: the driver's table stays small */
+
 static flyq__call_t *call_of(lua_State *L) {
   flyq__call_t *c = flyq__plugin_of(L)->call;
   if (c == NULL) luaL_error(L, "no call is running");
   return c;
 }
 
-/* record(i) -> a proxy of input record i (1-based); starts the record's
- * instruction budget. */
+/* record(i) -> a proxy of input record i (1-based), for the slow loop
+ * (every record settled through emit or fail); starts the record's
+ * budget. */
 static int host_record(lua_State *L) {
   flyq__plugin_t *p = flyq__plugin_of(L);
   flyq__call_t *c = call_of(L);
   lua_Integer i = luaL_checkinteger(L, 1);
   if (i < 1 || (size_t)i > c->nin) luaL_error(L, "record %d out of range", (int)i);
   c->cur = (size_t)i - 1;
+  c->next = (size_t)i;
   p->calls++;
-  flyq__lua_set_budget(L, p->budget);
+  p->progress++;
+  flyq__plugin_budget(p);
   flyq__record_new(L, p, c->cur);
   return 1;
+}
+
+/* fill(done) -> first, last: input records done+1 .. (1-based) get the
+ * slots first..last (at most CHUNK of them; none at the end). */
+static int host_fill(lua_State *L) {
+  flyq__plugin_t *p = flyq__plugin_of(L);
+  flyq__call_t *c = call_of(L);
+  lua_Integer done = luaL_checkinteger(L, 1);
+  size_t m, first;
+  if (done < 0 || (size_t)done > c->nin) luaL_error(L, "fill: bad position");
+  m = c->nin - (size_t)done < CHUNK ? c->nin - (size_t)done : CHUNK;
+  m = flyq__record_slots(p, (size_t)done, m, &first);
+  c->fast = 1;
+  c->base = (size_t)done;
+  c->first_slot = first;
+  p->calls += m;
+  p->progress++;
+  lua_pushinteger(L, (lua_Integer)first);
+  lua_pushinteger(L, (lua_Integer)(first + m) - 1);
+  return 2;
+}
+
+/* Passes on input records c->next .. end-1, whose hooks returned them. */
+static void settle_kept(lua_State *L, flyq__call_t *c, size_t end) {
+  flyq__prec_t out;
+  for (; c->next < end; c->next++) {
+    flyq__record_keep(L, c, c->next, &out);
+    if (c->out == NULL || flyq__recs_push(c->out, &out) < 0) {
+      c->failed = 1;
+      luaL_error(L, "out of memory");
+    }
+  }
+}
+
+/* settle(j): the record in slot j of the chunk returned something other
+ * than itself, which the driver emits next; the records kept before it go
+ * first. */
+static int host_settle(lua_State *L) {
+  flyq__call_t *c = call_of(L);
+  lua_Integer j = luaL_checkinteger(L, 1);
+  size_t at = (size_t)j - c->first_slot; /* in the chunk, 0-based */
+  if (j < (lua_Integer)c->first_slot || c->base + at >= c->nin ||
+      c->base + at < c->next)
+    luaL_error(L, "settle: bad record");
+  c->cur = c->base + at;
+  settle_kept(L, c, c->cur);
+  c->next = c->cur + 1;
+  return 0;
+}
+
+/* finish(): the fast loop is over; the records kept since the last
+ * settle are passed on, or, when every record came back untouched, the
+ * call's output is its input (c->same). */
+static int host_finish(lua_State *L) {
+  flyq__call_t *c = call_of(L);
+  if (c->next == 0 && !flyq__plugin_of(L)->touched) {
+    c->next = c->nin;
+    c->same = 1;
+    return 0;
+  }
+  settle_kept(L, c, c->nin);
+  return 0;
 }
 
 /* emit(record or table): appends it to the call's output. */
@@ -51,9 +127,9 @@ static int host_protect(lua_State *L) {
   char msg[512];
   int r;
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  flyq__lua_set_budget(L, p->budget);
+  flyq__plugin_budget(p);
   r = flyq__lua_pcall(L, lua_gettop(L) - 1, 0, msg, sizeof msg);
-  flyq__lua_set_budget(L, p->budget);
+  flyq__plugin_budget(p);
   if (r == 0) {
     lua_pushboolean(L, 1);
     return 1;
@@ -105,14 +181,14 @@ static int host_fail(lua_State *L) {
   char msg[768];
   int rc = 0;
   if (i < 1 || (size_t)i > c->nin) luaL_error(L, "record %d out of range", (int)i);
-  r = &c->in[i - 1];
+  r = flyq__call_in(c, (size_t)i - 1);
   flyq__plugin_error(p, c->hook, (size_t)i, luaL_checkstring(L, 2), msg,
                      sizeof msg);
   c->flags[r->src] |= FLYQ__REC_FAILED;
   if (c->out && (c->on_error == FLYQ_ON_ERROR_PASS || c->dead == NULL))
     rc = flyq__recs_push(c->out, r);
   else if (c->dead && !(c->flags[r->src] & FLYQ__REC_DEAD))
-    rc = dead_letter(c, &c->orig[r->src], msg);
+    rc = dead_letter(c, flyq__call_orig(c, r->src), msg);
   if (c->dead) c->flags[r->src] |= FLYQ__REC_DEAD;
   if (rc < 0) {
     c->failed = 1;
@@ -132,7 +208,11 @@ static int host_set_partition(lua_State *L) {
 }
 
 void flyq__plugin_host(lua_State *L) {
+  flyq__plugin_t *p = flyq__plugin_of(L);
   static const luaL_Reg host[] = {{"record", host_record},
+                                  {"fill", host_fill},
+                                  {"settle", host_settle},
+                                  {"finish", host_finish},
                                   {"emit", host_emit},
                                   {"protect", host_protect},
                                   {"mark", host_mark},
@@ -142,4 +222,9 @@ void flyq__plugin_host(lua_State *L) {
                                   {NULL, NULL}};
   flyq__record_open(L);
   luaL_newlib(L, host);
+  p->recs_ref = flyq__record_ring(L, p);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->recs_ref);
+  lua_setfield(L, -2, "recs");
+  lua_pushboolean(L, p->exact);
+  lua_setfield(L, -2, "exact");
 }

@@ -2,18 +2,24 @@
  * becomes a record again (flyq__record_take, for the driver's host.emit in
  * plugin_host.c).
  *
- * A hook's `record` is a light userdata whose value encodes the driver run
- * (gen) and the record's index in the run's input: making one allocates
- * nothing, which is what keeps a hook that returns its record cheap. All
- * light userdata share the metatable set here (the only other one a plugin
- * can get is cjson.null, the NULL pointer, which is no record). What a hook
+ * A hook's `record` is a light userdata whose value is a slot number,
+ * 1..FLYQ__RING: making one allocates nothing and, in the driver's fast
+ * loop, costs no Lua write either (the driver's table `recs` holds the
+ * RING values once and for all), which is what keeps a hook that returns
+ * its record cheap. The slots are handed out in turn, round the ring;
+ * each says which run (gen) and which input record it stands for now.
+ * All light userdata share the metatable set here (the only other one a
+ * plugin can get is cjson.null, the NULL pointer, which is no record). What a hook
  * did to a record lives in the instance's proxy array (one entry per input
- * record, zeroed for each run); reading record.key, .value or .headers
+ * record, stamped with the run, so that an entry of an earlier run reads
+ * as zero without clearing the array); reading record.key, .value or .headers
  * copies that field into Lua on first access and caches it in a per-run
  * table (made only if some hook reads a field); nothing is copied for
  * fields a hook never reads (the instance's *_pushed counters show it).
  * Assigning a field stores the new value there and marks it written. A
- * proxy of an earlier run (kept in ctx.state, say) raises when used.
+ * proxy of an earlier run (kept in ctx.state, say) raises when used;
+ * within a run of more than FLYQ__RING records, one kept for longer than
+ * that stands for the record its slot went to next.
  *
  * When a hook's result comes back (host.emit), an untouched proxy is
  * passed on as the input record itself, so that a batch whose records all
@@ -37,13 +43,11 @@ enum {
 #define CACHED_FIELDS 4
 #define DUP_SCAN_MAX 256 /* headers scanned for duplicate names */
 
-/* A proxy's value: (gen << GEN_SHIFT) | (index + 1); 0 is never one. The
- * generation wraps after 2^30 runs: a record kept that long would stand for
- * a record of that later run. */
-_Static_assert(sizeof(uintptr_t) >= 8, "record proxies need 64-bit pointers");
-#define GEN_SHIFT 34
-#define IDX_MASK (((uintptr_t)1 << GEN_SHIFT) - 1)
-#define GEN_MASK (((uintptr_t)1 << (64 - GEN_SHIFT)) - 1)
+/* What a slot stands for: input record idx of run gen. */
+typedef struct flyq__slot {
+  uint64_t gen;
+  size_t idx;
+} slot_t;
 
 static const char *const field_names[] = {
     NULL, "key", "value", "headers", "topic", "timestamp", "partition",
@@ -53,12 +57,28 @@ static const flyq_record_header_t no_headers[1];
 
 /* What hooks did to one input record of the running call. */
 typedef struct flyq__proxy {
+  uint64_t gen;      /* the run this entry is of; older entries read as 0 */
   unsigned loaded;   /* BIT(F_*): the run's cache holds the field */
   unsigned written;  /* BIT(F_*): a hook assigned it */
   uint32_t distinct; /* distinct header names when headers were pushed */
   int32_t partition; /* when written; -1 for nil */
   int64_t timestamp; /* when written */
 } proxy_t;
+
+static const proxy_t untouched;
+
+/* Proxy entry idx of the running call, as a hook left it. */
+static const proxy_t *proxy_get(const flyq__plugin_t *p, size_t idx) {
+  const proxy_t *x = &p->proxies[idx];
+  return x->gen == p->gen ? x : &untouched;
+}
+
+/* Proxy entry idx of the running call, to be changed. */
+static proxy_t *proxy_mut(flyq__plugin_t *p, size_t idx) {
+  proxy_t *x = &p->proxies[idx];
+  if (x->gen != p->gen) *x = (proxy_t){.gen = p->gen};
+  return x;
+}
 
 /* Registry keys: the per-run cache of fields. */
 static const char cache_key = 'c';
@@ -93,13 +113,14 @@ static int field_of(lua_State *L, int idx) {
 static long proxy_at(lua_State *L, int i, int level) {
   flyq__plugin_t *p = flyq__plugin_of(L);
   uintptr_t v;
+  const slot_t *s;
   if (lua_type(L, i) != LUA_TLIGHTUSERDATA ||
-      (v = (uintptr_t)lua_touserdata(L, i)) == 0)
+      (v = (uintptr_t)lua_touserdata(L, i)) == 0 || v > FLYQ__RING)
     return -1;
-  if (p->call == NULL || (v >> GEN_SHIFT) != (p->gen & GEN_MASK) ||
-      (v & IDX_MASK) > p->call->nin)
+  s = &p->slots[v - 1];
+  if (p->call == NULL || s->gen != p->gen || s->idx >= p->call->nin)
     raise_at(L, level, "record used after the call that received it ended");
-  return (long)(v & IDX_MASK) - 1;
+  return (long)s->idx;
 }
 
 /* proxy_at for a metamethod's first argument, which must be a proxy. */
@@ -175,8 +196,8 @@ static uint32_t push_headers(lua_State *L, const flyq__prec_t *r) {
 /* Pushes field f of record idx (cached fields: from the cache once
  * pushed). */
 static void push_field(lua_State *L, flyq__plugin_t *p, size_t idx, int f) {
-  proxy_t *x = &p->proxies[idx];
-  const flyq__prec_t *r = &p->call->in[idx];
+  proxy_t *x = proxy_mut(p, idx);
+  const flyq__prec_t *r = flyq__call_in(p->call, idx);
   if (f <= CACHED_FIELDS && (x->loaded & BIT(f))) {
     cache_get(L, idx, f);
     return;
@@ -184,7 +205,11 @@ static void push_field(lua_State *L, flyq__plugin_t *p, size_t idx, int f) {
   switch (f) {
   case F_KEY: push_bytes(L, r->r.key, r->r.key_len); p->keys_pushed++; break;
   case F_VALUE: push_bytes(L, r->r.value, r->r.value_len); p->values_pushed++; break;
-  case F_HEADERS: x->distinct = push_headers(L, r); p->headers_pushed++; break;
+  case F_HEADERS:
+    x->distinct = push_headers(L, r);
+    p->headers_pushed++;
+    p->touched = 1; /* the table may be changed in place */
+    break;
   case F_TOPIC: lua_pushstring(L, r->topic ? r->topic : p->call->topic); break;
   case F_TIMESTAMP:
     lua_pushinteger(L, (x->written & BIT(f)) ? x->timestamp : r->r.timestamp);
@@ -249,9 +274,10 @@ static void check_assignment(lua_State *L, int f, int consume) {
 static int proxy_newindex(lua_State *L) {
   flyq__plugin_t *p = flyq__plugin_of(L);
   long idx = self_at(L);
-  proxy_t *x = &p->proxies[idx];
+  proxy_t *x = proxy_mut(p, (size_t)idx);
   int f = field_of(L, 2);
   check_assignment(L, f, p->call->consume);
+  p->touched = 1;
   if (f == F_TIMESTAMP) {
     x->timestamp = lua_tointeger(L, 3);
   } else if (f == F_PARTITION) {
@@ -401,6 +427,7 @@ static int headers_same(lua_State *L, size_t idx, const proxy_t *x,
 static void from_proxy(lua_State *L, flyq__call_t *c, size_t idx,
                        const proxy_t *x, const flyq__prec_t *r,
                        flyq__prec_t *out) {
+  int top = lua_gettop(L);
   *out = *r;
   out->changed = 1;
   if (x->written & BIT(F_KEY)) {
@@ -424,7 +451,7 @@ static void from_proxy(lua_State *L, flyq__call_t *c, size_t idx,
     cache_get(L, idx, F_TOPIC);
     route(L, c, -1, out, x->written & BIT(F_PARTITION));
   }
-  lua_settop(L, 1);
+  lua_settop(L, top);
 }
 
 /* The value of t[field] (t at 1) pushed, after checking its type. */
@@ -450,7 +477,7 @@ static int table_field(lua_State *L, int f) {
  * from the record being processed (timestamp, offset) and the request
  * (topic, partition). */
 static void from_table(lua_State *L, flyq__call_t *c, flyq__prec_t *out) {
-  const flyq__prec_t *base = &c->in[c->cur];
+  const flyq__prec_t *base = flyq__call_in(c, c->cur);
   int explicit;
   for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1))
     if (field_of(L, -2) == 0 || field_of(L, -2) == F_OFFSET)
@@ -484,10 +511,11 @@ int flyq__record_begin(flyq__plugin_t *p, size_t n) {
   if (n > p->nproxies) {
     proxy_t *v = realloc(p->proxies, n * sizeof *v);
     if (v == NULL) return -ENOMEM;
+    memset(v + p->nproxies, 0, (n - p->nproxies) * sizeof *v); /* gen 0 */
     p->proxies = v;
     p->nproxies = n;
   }
-  if (n > 0) memset(p->proxies, 0, n * sizeof *p->proxies);
+  p->touched = 0;
   return 0;
 }
 
@@ -498,22 +526,50 @@ void flyq__record_end(flyq__plugin_t *p) {
   p->cache_used = 0;
 }
 
+size_t flyq__record_slots(flyq__plugin_t *p, size_t idx, size_t n,
+                          size_t *first) {
+  if (p->ring_pos == FLYQ__RING) p->ring_pos = 0;
+  if (n > FLYQ__RING - p->ring_pos) n = FLYQ__RING - p->ring_pos;
+  *first = p->ring_pos + 1;
+  for (size_t j = 0; j < n; j++)
+    p->slots[p->ring_pos + j] = (slot_t){p->gen, idx + j};
+  p->ring_pos += n;
+  return n;
+}
+
 void flyq__record_new(lua_State *L, flyq__plugin_t *p, size_t idx) {
-  lua_pushlightuserdata(
-      L, (void *)(((p->gen & GEN_MASK) << GEN_SHIFT) | (uintptr_t)(idx + 1)));
+  size_t slot;
+  flyq__record_slots(p, idx, 1, &slot);
+  lua_pushlightuserdata(L, (void *)(uintptr_t)slot);
+}
+
+int flyq__record_ring(lua_State *L, flyq__plugin_t *p) {
+  if (p->slots == NULL &&
+      (p->slots = calloc(FLYQ__RING, sizeof *p->slots)) == NULL)
+    luaL_error(L, "out of memory");
+  lua_createtable(L, FLYQ__RING, 0);
+  for (uintptr_t k = 1; k <= FLYQ__RING; k++) {
+    lua_pushlightuserdata(L, (void *)k);
+    lua_rawseti(L, -2, (lua_Integer)k);
+  }
+  return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void flyq__record_keep(lua_State *L, flyq__call_t *c, size_t idx,
+                       flyq__prec_t *out) {
+  const proxy_t *x = proxy_get(flyq__plugin_of(L), idx);
+  const flyq__prec_t *r = flyq__call_in(c, idx);
+  if (x->written == 0 &&
+      (!(x->loaded & BIT(F_HEADERS)) || headers_same(L, idx, x, r)))
+    *out = *r;
+  else
+    from_proxy(L, c, idx, x, r, out);
 }
 
 void flyq__record_take(lua_State *L, flyq__call_t *c, flyq__prec_t *out) {
-  flyq__plugin_t *p = flyq__plugin_of(L);
   long idx = proxy_at(L, 1, 0);
   if (idx >= 0) {
-    const proxy_t *x = &p->proxies[idx];
-    const flyq__prec_t *r = &c->in[idx];
-    if (x->written == 0 &&
-        (!(x->loaded & BIT(F_HEADERS)) || headers_same(L, (size_t)idx, x, r)))
-      *out = *r;
-    else
-      from_proxy(L, c, (size_t)idx, x, r, out);
+    flyq__record_keep(L, c, (size_t)idx, out);
   } else if (lua_type(L, 1) == LUA_TTABLE) {
     from_table(L, c, out);
   } else {

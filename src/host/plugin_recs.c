@@ -1,6 +1,7 @@
-/* Records between hooks (flyq__prec_t arrays) and the arena that holds the
- * bytes of records a hook changed, for the length of one runtime call
- * (see plugin.h).
+/* Records between hooks (flyq__prec_t arrays), the request's records
+ * decoded on first use (flyq__lazy_t), and the arena that holds the bytes
+ * of records a hook changed, for the length of one runtime call (see
+ * plugin.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -79,4 +80,103 @@ flyq_record_header_t *flyq__prec_headers(flyq__arena_t *a,
   }
   *n = have;
   return h;
+}
+
+/* ---- The request's records, decoded on first use ------------------------- */
+
+static int lazy_reserve(flyq__lazy_t *z, size_t n) {
+  if (n > z->cap) {
+    size_t cap = z->cap ? z->cap : 256;
+    uint8_t *d;
+    const uint8_t **at;
+    while (cap < n) cap *= 2;
+    if ((d = realloc(z->decoded, cap)) == NULL) return -ENOMEM;
+    z->decoded = d;
+    if ((at = realloc(z->at, cap * sizeof *at)) == NULL) return -ENOMEM;
+    z->at = at;
+    z->cap = cap;
+  }
+  if (n > z->recs.cap) {
+    flyq__prec_t *v = realloc(z->recs.v, z->cap * sizeof *v);
+    if (v == NULL) return -ENOMEM;
+    z->recs.v = v;
+    z->recs.cap = z->cap;
+  }
+  return 0;
+}
+
+/* Validates the batch buf[0..size) and notes it and its records. */
+static int lazy_batch(flyq__lazy_t *z, const uint8_t *buf, size_t size) {
+  flyq__lazy_batch_t *b;
+  flyq_batch_header_t h;
+  int rc = flyq_batch_validate_header(buf, size, &h);
+  if (rc < 0) return rc;
+  if (z->recs.n + (size_t)h.record_count >= UINT32_MAX) return FLYQ_ERR_TOO_LARGE;
+  if ((rc = lazy_reserve(z, z->recs.n + (size_t)h.record_count)) < 0 ||
+      (rc = flyq_batch_validate_records(buf, size, &h, z->at + z->recs.n)) < 0)
+    return rc;
+  if (z->nb == z->bcap) {
+    size_t cap = z->bcap ? z->bcap * 2 : 8;
+    if ((b = realloc(z->b, cap * sizeof *b)) == NULL) return -ENOMEM;
+    z->b = b;
+    z->bcap = cap;
+  }
+  z->b[z->nb++] = (flyq__lazy_batch_t){h, buf + size, z->recs.n};
+  z->recs.n += (size_t)h.record_count;
+  return 0;
+}
+
+int flyq__lazy_load(flyq__lazy_t *z, const uint8_t *buf, size_t len,
+                    int32_t partition) {
+  int rc = 0;
+  z->recs.n = z->nb = 0;
+  z->partition = partition;
+  for (size_t off = 0; off < len && rc == 0;) {
+    int64_t size = flyq_batch_size(buf + off, len - off);
+    rc = size < 0 ? (int)size
+         : (uint64_t)size > len - off ? FLYQ_ERR_TRUNCATED
+         : lazy_batch(z, buf + off, (size_t)size);
+    off += size > 0 ? (size_t)size : 0;
+  }
+  if (rc < 0) z->recs.n = z->nb = 0;
+  if (z->recs.n > 0) memset(z->decoded, 0, z->recs.n);
+  return rc;
+}
+
+/* The batch holding record i. */
+static const flyq__lazy_batch_t *batch_of(const flyq__lazy_t *z, size_t i) {
+  size_t lo = 0, hi = z->nb;
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (z->b[mid].first <= i)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return &z->b[lo];
+}
+
+const flyq__prec_t *flyq__lazy_get(flyq__lazy_t *z, size_t i) {
+  flyq__prec_t *p = &z->recs.v[i];
+  const flyq__lazy_batch_t *b;
+  if (z->decoded[i]) return p;
+  b = batch_of(z, i);
+  *p = (flyq__prec_t){.partition = z->partition, .src = (uint32_t)i};
+  /* Cannot fail: validation decoded the same bytes the same way. */
+  if (flyq_record_decode_at(&b->h, z->at[i], b->end, &p->r) < 0)
+    p->r = (flyq_record_t){.key_len = -1, .value_len = -1};
+  z->decoded[i] = 1;
+  return p;
+}
+
+void flyq__lazy_all(flyq__lazy_t *z) {
+  for (size_t i = 0; i < z->recs.n; i++) flyq__lazy_get(z, i);
+}
+
+void flyq__lazy_free(flyq__lazy_t *z) {
+  flyq__recs_free(&z->recs);
+  free(z->decoded);
+  free(z->at);
+  free(z->b);
+  memset(z, 0, sizeof *z);
 }

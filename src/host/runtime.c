@@ -64,6 +64,7 @@ static int instance(flyq_plugins_t *rt, flyq__plugin_src_t *src,
   int rc;
   if ((*out = find_instance(rt, src->key)) != NULL) return 0;
   src->budget = rt->budget;
+  src->time_ns = rt->time_ns;
   src->memory = rt->memory;
   rc = flyq__plugin_open(src, out, err, errlen);
   if (rc == 0) add_instance(rt, *out);
@@ -236,6 +237,8 @@ int flyq_plugins_new(const flyq_config_t *cfg, flyq_plugins_t **out,
   err[0] = '\0';
   if (rt == NULL) return -ENOMEM;
   rt->budget = cfg->plugin_instructions;
+  rt->time_ns = cfg->plugin_time_ms > INT64_MAX / 1000000
+                    ? INT64_MAX / 2 : cfg->plugin_time_ms * 1000000;
   rt->memory = cfg->plugin_memory > SIZE_MAX ? SIZE_MAX : (size_t)cfg->plugin_memory;
   flyq_batch_builder_init(&rt->builder);
   rc = build(rt, cfg, err, errlen);
@@ -264,7 +267,7 @@ void flyq_plugins_free(flyq_plugins_t *rt) {
   free(rt->auth);
   for (size_t i = 0; i < rt->npath; i++) free(rt->path[i]);
   free(rt->path);
-  flyq__recs_free(&rt->orig);
+  flyq__lazy_free(&rt->orig);
   flyq__recs_free(&rt->stage[0]);
   flyq__recs_free(&rt->stage[1]);
   flyq__recs_free(&rt->dead);

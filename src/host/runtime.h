@@ -34,11 +34,12 @@ struct flyq_plugins {
   size_t nfilters;              /* consumer filters loaded */
   char **path;                  /* plugin_path */
   size_t npath;
-  int64_t budget;               /* instructions per hook call */
+  int64_t budget;               /* instructions per hook call; 0: none */
+  int64_t time_ns;              /* CPU time per hook call */
   size_t memory;                /* per state */
   uint32_t rr;                  /* round robin of undeclared topics */
   /* Scratch, reused from call to call. */
-  flyq__recs_t orig;            /* the request's records */
+  flyq__lazy_t orig;            /* the request's records */
   flyq__recs_t stage[2];        /* hook outputs, alternately */
   flyq__recs_t dead;            /* dead letters */
   uint8_t *flags;               /* per orig record */
@@ -51,9 +52,9 @@ struct flyq_plugins {
 /* The declared topic called name, or NULL. */
 flyq__rt_topic_t *flyq__rt_topic(const flyq_plugins_t *rt, const char *name);
 
-/* Validates every batch of buf[0..len) and decodes its records into
- * rt->orig (explicit partition: partition; src: their index), and zeroes
- * rt->flags for them. Returns 0, FLYQ_ERR_CORRUPT, FLYQ_ERR_TRUNCATED,
+/* Validates every batch of buf[0..len) and loads its records into
+ * rt->orig (decoded on first use; explicit partition: partition; src:
+ * their index), and zeroes rt->flags for them. Returns 0, FLYQ_ERR_CORRUPT, FLYQ_ERR_TRUNCATED,
  * FLYQ_ERR_UNSUPPORTED, FLYQ_ERR_TOO_LARGE or -ENOMEM. */
 int flyq__rt_decode(flyq_plugins_t *rt, const uint8_t *buf, size_t len,
                     int32_t partition);

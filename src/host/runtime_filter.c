@@ -1,5 +1,6 @@
 /* on_produce and on_consume (include/flyq/plugins.h): the request's records
- * are decoded once (rt->orig), go through the topic's hooks one plugin at a
+ * are validated and loaded (rt->orig, decoded on first use), go through
+ * the topic's hooks one plugin at a
  * time (each plugin's driver loops over the whole batch: one Lua call per
  * batch per plugin), and come out either "unchanged" (every record came
  * back as it was: the caller keeps its bytes) or as new batches grouped by
@@ -31,39 +32,18 @@ typedef struct request {
 
 /* ---- Input ---------------------------------------------------------------- */
 
-static int push_batch(flyq_plugins_t *rt, const uint8_t *buf, size_t size,
-                      int32_t partition) {
-  flyq_record_iter_t it;
-  flyq_record_t rec;
-  int rc = flyq_batch_validate(buf, size, NULL);
-  if (rc == 0) rc = flyq_record_iter_init(&it, buf, size);
-  while (rc == 0 && (rc = flyq_record_iter_next(&it, &rec)) == 1) {
-    flyq__prec_t p = {.r = rec, .partition = partition,
-                      .src = (uint32_t)rt->orig.n};
-    if (rt->orig.n >= UINT32_MAX) return FLYQ_ERR_TOO_LARGE;
-    rc = flyq__recs_push(&rt->orig, &p);
-  }
-  return rc;
-}
-
 int flyq__rt_decode(flyq_plugins_t *rt, const uint8_t *buf, size_t len,
                     int32_t partition) {
-  rt->orig.n = 0;
-  for (size_t off = 0; off < len;) {
-    int64_t size = flyq_batch_size(buf + off, len - off);
-    int rc = size < 0 ? (int)size
-             : (uint64_t)size > len - off ? FLYQ_ERR_TRUNCATED
-             : push_batch(rt, buf + off, (size_t)size, partition);
-    if (rc < 0) return rc;
-    off += (size_t)size;
-  }
-  if (rt->orig.n > rt->flags_cap) {
-    uint8_t *flags = realloc(rt->flags, rt->orig.n);
+  int rc = flyq__lazy_load(&rt->orig, buf, len, partition);
+  size_t n = rt->orig.recs.n;
+  if (rc < 0) return rc;
+  if (n > rt->flags_cap) {
+    uint8_t *flags = realloc(rt->flags, n);
     if (flags == NULL) return -ENOMEM;
     rt->flags = flags;
-    rt->flags_cap = rt->orig.n;
+    rt->flags_cap = n;
   }
-  if (rt->orig.n > 0) memset(rt->flags, 0, rt->orig.n);
+  if (n > 0) memset(rt->flags, 0, n);
   return 0;
 }
 
@@ -92,8 +72,8 @@ static int run_chain(flyq_plugins_t *rt, flyq__plugin_t *const *chain,
                      size_t n, request_t *req, flyq__arena_t *arena,
                      const flyq__prec_t **final, size_t *nfinal, char *err,
                      size_t errlen) {
-  const flyq__prec_t *in = rt->orig.v;
-  size_t nin = rt->orig.n;
+  const flyq__prec_t *in = rt->orig.recs.v;
+  size_t nin = rt->orig.recs.n;
   rt->dead.n = 0;
   for (size_t i = 0; i < n && nin > 0; i++) {
     flyq__recs_t *out = &rt->stage[i % 2];
@@ -101,7 +81,7 @@ static int run_chain(flyq_plugins_t *rt, flyq__plugin_t *const *chain,
         .hook = req->hook, .in = in, .nin = nin, .out = out, .arena = arena,
         .topic = req->topic, .partition = req->partition,
         .consume = req->consume, .on_error = req->on_error,
-        .orig = rt->orig.v, .flags = rt->flags,
+        .orig = rt->orig.recs.v, .lazy = &rt->orig, .flags = rt->flags,
         .dead = req->on_error == FLYQ_ON_ERROR_DEAD_LETTER ? &rt->dead : NULL};
     int rc;
     out->n = 0;
@@ -109,8 +89,10 @@ static int run_chain(flyq_plugins_t *rt, flyq__plugin_t *const *chain,
     rc = flyq__plugin_run(chain[i], &call, req->fn, push_request, req, 0, err,
                           errlen);
     if (rc < 0) return rc;
-    in = out->v;
-    nin = out->n;
+    if (!call.same) { /* else the output is in[0..nin) as it was */
+      in = out->v;
+      nin = out->n;
+    }
   }
   *final = in;
   *nfinal = nin;
@@ -120,10 +102,11 @@ static int run_chain(flyq_plugins_t *rt, flyq__plugin_t *const *chain,
 /* 1 if final is the request's records as they came. */
 static int unchanged(const flyq_plugins_t *rt, const flyq__prec_t *v,
                      size_t n) {
-  if (n != rt->orig.n || rt->dead.n > 0) return 0;
+  if (n != rt->orig.recs.n || rt->dead.n > 0) return 0;
+  if (v == rt->orig.recs.v) return 1; /* every hook passed its input on */
   for (size_t i = 0; i < n; i++)
     if (v[i].changed || v[i].src != i || v[i].topic != NULL ||
-        v[i].partition != rt->orig.v[i].partition)
+        v[i].partition != rt->orig.partition)
       return 0;
   return 1;
 }
@@ -282,9 +265,11 @@ static int build_dead(out_build_t *b, const char *topic) {
 
 static void count(flyq_plugins_t *rt, flyq_plugins_output_t *out,
                   const flyq__prec_t *v, size_t n) {
+  out->records_in = rt->orig.recs.n;
+  if (v == rt->orig.recs.v && n == rt->orig.recs.n) return; /* all passed on, none
+                                                      failed */
   for (size_t i = 0; i < n; i++) rt->flags[v[i].src] |= REC_OUT;
-  out->records_in = rt->orig.n;
-  for (size_t i = 0; i < rt->orig.n; i++) {
+  for (size_t i = 0; i < rt->orig.recs.n; i++) {
     if (rt->flags[i] & FLYQ__REC_FAILED)
       out->failed++;
     else if (!(rt->flags[i] & REC_OUT))
@@ -303,12 +288,14 @@ static int output(flyq_plugins_t *rt, const request_t *req,
     out->unchanged = 1;
     out->records_out = n;
   } else {
+    if (v == rt->orig.recs.v) flyq__lazy_all(&rt->orig);
     rc = build_all(&b, v, n, req->topic);
     if (rc == 0) rc = build_dead(&b, req->topic);
   }
   free(b.caps);
-  if (req->consume && rt->orig.n > 0)
-    out->next_offset = rt->orig.v[rt->orig.n - 1].r.offset + 1;
+  if (req->consume && rt->orig.recs.n > 0)
+    out->next_offset =
+        flyq__lazy_get(&rt->orig, rt->orig.recs.n - 1)->r.offset + 1;
   return rc;
 }
 
@@ -324,6 +311,7 @@ static int filter(flyq_plugins_t *rt, flyq__plugin_t *const *chain, size_t n,
   const flyq__prec_t *v = NULL;
   size_t nv = 0;
   int rc = all ? flyq__rt_decode(rt, batches, len, req->partition) : -ENOMEM;
+  out->validated = rc == 0;
   if (rc == 0) {
     if (n > 0) memcpy(all, chain, n * sizeof *all);
     if (extra) all[n++] = extra;

@@ -60,17 +60,18 @@ static int push_part_request(lua_State *L, void *arg) {
 static int lua_partition(flyq_plugins_t *rt, flyq__rt_topic_t *t,
                          part_request_t *req, int32_t *parts, char *err,
                          size_t errlen) {
-  flyq__call_t call = {.hook = "partition", .in = rt->orig.v,
-                       .nin = rt->orig.n, .parts = parts, .topic = t->name,
+  flyq__call_t call = {.hook = "partition", .in = rt->orig.recs.v,
+                       .nin = rt->orig.recs.n, .parts = parts, .topic = t->name,
                        .partition = -1, .on_error = t->on_error,
-                       .orig = rt->orig.v, .flags = rt->flags};
+                       .orig = rt->orig.recs.v, .flags = rt->flags};
   int rc;
-  for (size_t i = 0; i < rt->orig.n; i++) parts[i] = -1;
-  req->nin = rt->orig.n;
+  for (size_t i = 0; i < rt->orig.recs.n; i++) parts[i] = -1;
+  req->nin = rt->orig.recs.n;
   rc = flyq__plugin_run(t->partitioner, &call, "partition", push_part_request,
                         req, 0, err, errlen);
-  for (size_t i = 0; rc == 0 && i < rt->orig.n; i++)
-    if (parts[i] < 0) parts[i] = key_hash(&rt->orig.v[i].r, req->npartitions, &t->rr);
+  for (size_t i = 0; rc == 0 && i < rt->orig.recs.n; i++)
+    if (parts[i] < 0)
+      parts[i] = key_hash(&rt->orig.recs.v[i].r, req->npartitions, &t->rr);
   return rc;
 }
 
@@ -90,16 +91,17 @@ int flyq_plugins_partition(flyq_plugins_t *rt, const char *topic,
   if (topic == NULL || npartitions < 1 || (batches == NULL && len > 0))
     return FLYQ_ERR_INVALID_ARG;
   rc = flyq__rt_decode(rt, batches, len, -1);
-  if (rc == 0 && rt->orig.n > cap) rc = FLYQ_ERR_INVALID_ARG;
+  if (rc == 0) flyq__lazy_all(&rt->orig); /* every record is placed */
+  if (rc == 0 && rt->orig.recs.n > cap) rc = FLYQ_ERR_INVALID_ARG;
   if (rc < 0) {
     snprintf(err, errlen, "%s", flyq_strerror(rc));
     return rc;
   }
-  if (t && t->kind == FLYQ_PARTITIONER_PLUGIN && rt->orig.n > 0)
+  if (t && t->kind == FLYQ_PARTITIONER_PLUGIN && rt->orig.recs.n > 0)
     rc = lua_partition(rt, t, &req, parts, err, errlen);
   else
-    builtin(t ? t->kind : FLYQ_PARTITIONER_DEFAULT, &rt->orig, npartitions,
+    builtin(t ? t->kind : FLYQ_PARTITIONER_DEFAULT, &rt->orig.recs, npartitions,
             t ? &t->rr : &rt->rr, parts);
-  if (rc == 0) *nrecords = rt->orig.n;
+  if (rc == 0) *nrecords = rt->orig.recs.n;
   return rc;
 }

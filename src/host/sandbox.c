@@ -1,16 +1,33 @@
-/* Lua states with a memory cap, an instruction budget and a sandbox
+/* Lua states with a memory cap, a budget per call and a sandbox
  * environment, and the one pcall wrapper through which Lua errors reach C
  * (see sandbox.h). Each state carries a host_state_t as its allocator's
  * user data; that is where the cap, the budget and the last traceback live.
+ *
+ * Two budgets. The instruction budget is a count hook: exact, but a count
+ * hook makes the Lua VM stop at every instruction, which costs about a
+ * quarter of a small plugin's throughput. The CPU-time watchdog has no
+ * hook while code runs within its limit: a timer on the thread's CPU clock
+ * sends WATCH_SIGNAL every quarter of the limit, the signal handler only
+ * sets a count hook of 1 on the watched state (lua_sethook is safe in a
+ * signal handler; lua.c stops scripts on SIGINT that way), and that hook,
+ * back in normal context, asks the state's progress function whether the
+ * call being timed has moved on since the previous tick. A call seen
+ * running for longer than the limit fails. The signal reaches only the
+ * main thread, so coroutines made while watched carry a step hook that
+ * looks for the ticks (sandbox_co_create).
  */
 #include "host/sandbox.h"
 
 #include <errno.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "flyq/common.h"
 
@@ -24,6 +41,9 @@
  * CPU time, not wall time, so that a loaded machine cannot fail a call. */
 #define NS_PER_INSTRUCTION 100
 #define MIN_DEADLINE_NS 10000000LL
+#define WATCH_SIGNAL (SIGRTMIN + 3)
+#define WATCH_TICKS 4               /* ticks per limit */
+#define WATCH_MIN_PERIOD_NS 100000  /* 0.1 ms */
 
 typedef struct host_state {
   size_t used;       /* bytes currently allocated by the state */
@@ -35,8 +55,23 @@ typedef struct host_state {
   int64_t ticks;     /* hook calls left before the budget runs out */
   int64_t allowance_ns; /* CPU time the budget allows */
   int64_t start_ns;     /* thread CPU time at the first hook call, or -1 */
+  /* The watchdog (flyq__lua_watch_begin .. end). */
+  lua_State *main;      /* the state's main thread */
+  int watching;
+  volatile sig_atomic_t tick; /* the timer fired since the last look */
+  int64_t limit_ns;     /* CPU time one call may use */
+  flyq__lua_progress_fn progress;
+  void *progress_arg;
+  uint64_t token;       /* what progress said at the last look */
+  int64_t token_since;  /* CPU time when it first said so, or -1 */
+  struct host_state *prev_watched;
   char traceback[2048];
 } host_state_t;
+
+/* The state this thread watches: the signal handler's only input. */
+static __thread host_state_t *volatile watched;
+static __thread timer_t watch_timer;
+static __thread int watch_timer_made; /* 1 made, -1 cannot be made */
 
 static host_state_t *state_of(lua_State *L) {
   void *ud;
@@ -84,24 +119,28 @@ static int out_of_time(host_state_t *hs) {
   return now - hs->start_ns > hs->allowance_ns;
 }
 
-/* Count hook: charges HOOK_STEP instructions and checks the deadline; once
- * either is spent, fires on every instruction and fails each time, so that
- * code catching the error cannot keep running. */
-static void budget_hook(lua_State *L, lua_Debug *ar) {
-  host_state_t *hs = state_of(L);
-  if (!hs->over_budget) {
-    hs->timed_out = out_of_time(hs);
-    if (--hs->ticks > 0 && !hs->timed_out) return;
-  }
+static void watch_hook(lua_State *L, lua_Debug *ar);
+
+/* Raises the budget's error at the running line of L, and sets hook to
+ * fire on every instruction of L so that code catching the error cannot
+ * keep running. Other threads fail at their next budget check (the main
+ * thread's count hook or next watchdog tick, a coroutine's step hook),
+ * so that an error raised in a coroutine reaches its resume as it was. */
+static void raise_budget(lua_State *L, host_state_t *hs, lua_Debug *ar,
+                         lua_Hook hook) {
   hs->over_budget = 1;
-  lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+  lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+  if (hook == watch_hook && L != hs->main) /* the error goes there first */
+    lua_sethook(hs->main, NULL, 0, 0);
   if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
     lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
   else
     lua_pushliteral(L, "");
   if (hs->timed_out)
-    lua_pushfstring(L, "time limit exceeded (budget of %I instructions)",
-                    (lua_Integer)hs->budget);
+    lua_pushfstring(L, "time limit exceeded (%I ms of CPU time per call)",
+                    (lua_Integer)((hook == watch_hook ? hs->limit_ns
+                                                      : hs->allowance_ns) /
+                                  1000000));
   else
     lua_pushfstring(L, "instruction limit exceeded (%I instructions)",
                     (lua_Integer)hs->budget);
@@ -109,7 +148,23 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
   lua_error(L);
 }
 
+/* Count hook: charges HOOK_STEP instructions and checks the deadline; once
+ * either is spent, fails on every instruction. */
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+  host_state_t *hs = state_of(L);
+  if (!hs->over_budget) {
+    hs->timed_out = out_of_time(hs);
+    if (--hs->ticks > 0 && !hs->timed_out) return;
+  }
+  raise_budget(L, hs, ar, budget_hook);
+}
+
 void flyq__lua_set_budget(lua_State *L, int64_t max_instructions) {
+  flyq__lua_set_budget_ns(L, max_instructions, 0);
+}
+
+void flyq__lua_set_budget_ns(lua_State *L, int64_t max_instructions,
+                             int64_t time_ns) {
   host_state_t *hs = state_of(L);
   hs->over_budget = 0;
   hs->timed_out = 0;
@@ -123,9 +178,183 @@ void flyq__lua_set_budget(lua_State *L, int64_t max_instructions) {
                           ? INT64_MAX / 2
                           : max_instructions * NS_PER_INSTRUCTION;
   if (allowance < MIN_DEADLINE_NS) allowance = MIN_DEADLINE_NS;
-  hs->allowance_ns = allowance;
+  hs->allowance_ns = time_ns > 0 ? time_ns : allowance;
   hs->start_ns = -1;
   lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_STEP);
+}
+
+/* ---- The CPU-time watchdog ---------------------------------------------- */
+
+/* SIGNAL HANDLER: touches only the watched state's tick and hook. */
+static void on_watch_signal(int sig) {
+  host_state_t *hs = watched;
+  (void)sig;
+  if (hs == NULL) return;
+  hs->tick = 1;
+  lua_sethook(hs->main, watch_hook, LUA_MASKCOUNT, 1);
+}
+
+/* 1 once the call the progress function reports has been seen running
+ * for longer than the limit. A call is first seen at a tick after it
+ * started, so it fails after between 1 and 1 + 2 / WATCH_TICKS limits. */
+static int watch_expired(lua_State *L, host_state_t *hs) {
+  uint64_t token = hs->progress ? hs->progress(L, hs->progress_arg) : 0;
+  int64_t now = cpu_now_ns();
+  if (hs->token_since < 0 || token != hs->token) {
+    hs->token = token;
+    hs->token_since = now;
+    return 0;
+  }
+  return now - hs->token_since > hs->limit_ns;
+}
+
+/* Count hook of the watchdog: on the main thread set by the signal handler
+ * for one instruction, on coroutines every HOOK_STEP instructions. Looks
+ * at the clock when a tick came; once over the limit, fails on every
+ * instruction. */
+static void watch_hook(lua_State *L, lua_Debug *ar) {
+  host_state_t *hs = state_of(L);
+  if (!hs->over_budget) {
+    int expired = 0;
+    if (L == hs->main) lua_sethook(L, NULL, 0, 0);
+    if (hs->tick && hs->watching) {
+      hs->tick = 0;
+      expired = watch_expired(L, hs);
+    }
+    if (!expired) return;
+    hs->timed_out = 1;
+  }
+  raise_budget(L, hs, ar, watch_hook);
+}
+
+static void install_handler(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_watch_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(WATCH_SIGNAL, &sa, NULL);
+}
+
+/* Makes this thread's timer on its CPU clock, once; 0 or -1. */
+static int watch_timer_make(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  struct sigevent sev;
+  if (watch_timer_made) return watch_timer_made > 0 ? 0 : -1;
+  pthread_once(&once, install_handler);
+  memset(&sev, 0, sizeof sev);
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = WATCH_SIGNAL;
+  sev._sigev_un._tid = gettid(); /* sigev_notify_thread_id */
+  watch_timer_made =
+      timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &watch_timer) == 0 ? 1 : -1;
+  return watch_timer_made > 0 ? 0 : -1;
+}
+
+static void watch_timer_set(int64_t period_ns) {
+  struct itimerspec its = {{period_ns / 1000000000, period_ns % 1000000000},
+                           {period_ns / 1000000000, period_ns % 1000000000}};
+  timer_settime(watch_timer, 0, &its, NULL);
+}
+
+int flyq__lua_watch_available(void) { return watch_timer_make() == 0; }
+
+void flyq__lua_set_progress(lua_State *L, flyq__lua_progress_fn fn,
+                            void *arg) {
+  host_state_t *hs = state_of(L);
+  hs->progress = fn;
+  hs->progress_arg = arg;
+}
+
+void flyq__lua_watch_reset(lua_State *L) {
+  host_state_t *hs = state_of(L);
+  hs->over_budget = 0;
+  hs->timed_out = 0;
+  hs->token_since = -1;
+  lua_sethook(L, NULL, 0, 0);
+}
+
+int flyq__lua_watch_begin(lua_State *L, int64_t limit_ns) {
+  host_state_t *hs = state_of(L);
+  int64_t period = limit_ns / WATCH_TICKS;
+  if (limit_ns <= 0 || watch_timer_make() < 0) return -1;
+  if (period < WATCH_MIN_PERIOD_NS) period = WATCH_MIN_PERIOD_NS;
+  hs->limit_ns = limit_ns;
+  hs->tick = 0;
+  hs->watching = 1;
+  flyq__lua_watch_reset(L);
+  hs->prev_watched = watched;
+  watched = hs;
+  watch_timer_set(period);
+  return 0;
+}
+
+void flyq__lua_watch_end(lua_State *L) {
+  host_state_t *hs = state_of(L);
+  if (!hs->watching) return;
+  watched = hs->prev_watched; /* the handler now leaves hs alone */
+  hs->prev_watched = NULL;
+  if (watched == NULL)
+    watch_timer_set(0);
+  else
+    watch_timer_set(watched->limit_ns / WATCH_TICKS);
+  hs->watching = 0;
+  hs->tick = 0;
+  lua_sethook(L, NULL, 0, 0); /* a tick may have come after the call */
+}
+
+/* coroutine.create for sandboxed code: the new thread gets the watchdog's
+ * step hook while a watch is on (a thread inherits its creator's hook,
+ * which under the watchdog is none). */
+static int sandbox_co_create(lua_State *L) {
+  lua_State *co;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  co = lua_newthread(L);
+  lua_pushvalue(L, 1);
+  lua_xmove(L, co, 1);
+  if (state_of(L)->watching) lua_sethook(co, watch_hook, LUA_MASKCOUNT, HOOK_STEP);
+  return 1;
+}
+
+/* The function coroutine.wrap returns: resumes its coroutine (upvalue
+ * 1) as Lua's wrap does; an error inside goes on, a string one with the
+ * caller's position in front. */
+static int sandbox_co_resume(lua_State *L) {
+  lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+  int nargs = lua_gettop(L), nres, status;
+  if (!lua_checkstack(co, nargs)) return luaL_error(L, "too many arguments to resume");
+  lua_xmove(L, co, nargs);
+  status = lua_resume(co, L, nargs, &nres);
+  if (status == LUA_OK || status == LUA_YIELD) {
+    if (!lua_checkstack(L, nres + 1)) {
+      lua_pop(co, nres);
+      return luaL_error(L, "too many results to resume");
+    }
+    lua_xmove(co, L, nres);
+    return nres;
+  }
+  lua_xmove(co, L, 1);
+  if (status != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+    luaL_where(L, 1);
+    lua_insert(L, -2);
+    lua_concat(L, 2);
+  }
+  return lua_error(L);
+}
+
+/* coroutine.wrap for sandboxed code, on top of sandbox_co_create. */
+static int sandbox_co_wrap(lua_State *L) {
+  sandbox_co_create(L);
+  lua_pushcclosure(L, sandbox_co_resume, 1);
+  return 1;
+}
+
+/* Replaces create and wrap in the coroutine table on top. [co] -> [co] */
+static void watched_coroutines(lua_State *L) {
+  lua_pushcfunction(L, sandbox_co_create);
+  lua_setfield(L, -2, "create");
+  lua_pushcfunction(L, sandbox_co_wrap);
+  lua_setfield(L, -2, "wrap");
 }
 
 /* The string library without string.dump (reachable from any string
@@ -185,6 +414,8 @@ lua_State *flyq__lua_new(size_t max_bytes) {
     free(hs);
     return NULL;
   }
+  hs->main = L;
+  hs->token_since = -1;
   lua_atpanic(L, panic);
   lua_pushcfunction(L, open_libs);
   if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
@@ -372,6 +603,7 @@ static void copy_libs(lua_State *L) {
       lua_settable(L, -5);
     }
     lua_pop(L, 1);
+    if (strcmp(*lib, LUA_COLIBNAME) == 0) watched_coroutines(L);
     lua_setfield(L, -2, *lib);
   }
 }

@@ -1,6 +1,7 @@
 /* Lua states for code the broker does not fully trust: the config file now,
  * plugins later. A state made here has a memory cap (its allocator refuses to
- * grow past it), an optional instruction budget (a count hook), only the
+ * grow past it), an optional budget per call (an instruction count or a
+ * CPU-time watchdog), only the
  * harmless standard libraries, and FlyQ's own Lua modules (lua/flyq/<name>.lua,
  * compiled into the binary) in package.preload. Code that must not reach the
  * host runs in a sandbox environment table (flyq__sandbox_env) instead of the
@@ -33,6 +34,43 @@ void flyq__lua_close(lua_State *L);
  * the error then says "time limit exceeded".
  * max_instructions <= 0 removes the limit. */
 void flyq__lua_set_budget(lua_State *L, int64_t max_instructions);
+
+/* flyq__lua_set_budget with a CPU-time limit of time_ns instead of the
+ * one derived from the count (time_ns <= 0: derived). */
+void flyq__lua_set_budget_ns(lua_State *L, int64_t max_instructions,
+                             int64_t time_ns);
+
+/* What the watchdog asks at each tick: a value that changes whenever the
+ * code under watch starts a new call (e.g. the next record). Runs in a
+ * hook: it must not raise or allocate. */
+typedef uint64_t (*flyq__lua_progress_fn)(lua_State *L, void *arg);
+
+/* Sets the progress function of L's watchdog (NULL: the whole watch is
+ * one call). */
+void flyq__lua_set_progress(lua_State *L, flyq__lua_progress_fn fn,
+                            void *arg);
+
+/* 1 if this thread can run the watchdog (it needs a timer on its CPU
+ * clock), else 0. */
+int flyq__lua_watch_available(void);
+
+/* Starts the CPU-time watchdog on L for the code run until
+ * flyq__lua_watch_end, instead of an instruction budget (no count hook:
+ * the code runs at full speed): a call that the progress function shows
+ * running for more than limit_ns of this thread's CPU time fails with
+ * "FILE:LINE: time limit exceeded (N ms of CPU time per call)" after
+ * between 1 and 1.5 times the limit, and the state keeps failing, even if
+ * the code catches the error, until flyq__lua_watch_reset or the end of
+ * the watch. Coroutines made during the watch are watched too (at some
+ * cost to their speed). Uses signal SIGRTMIN+3 on this thread while on.
+ * Returns 0, or -1 when the watchdog is not available (nothing changed). */
+int flyq__lua_watch_begin(lua_State *L, int64_t limit_ns);
+
+/* A fresh limit for the next call of a watch (after a caught failure). */
+void flyq__lua_watch_reset(lua_State *L);
+
+/* Ends the watch on L (nothing if none is on). */
+void flyq__lua_watch_end(lua_State *L);
 
 /* Calls the function below nargs arguments like lua_pcall, with a message
  * handler that records a traceback (see flyq__lua_traceback). On error the
