@@ -1,13 +1,21 @@
 # Benchmarks. `make bench` builds the `bench` target, which runs bench/run.sh
-# with the benchmark programs defined here.
+# with the benchmark programs defined here, then bench/plugins.lua.
 
 # bench_storage: in-process throughput of the partition log and the disk
 # (bench/bench_storage.c; results in docs/benchmarks.md).
 add_executable(bench_storage ${PROJECT_SOURCE_DIR}/bench/bench_storage.c)
 target_link_libraries(bench_storage PRIVATE flyq_storage)
 
+# bench/plugins.lua: what a trivial on_produce hook costs over TCP, against
+# the same broker's plain topic (`flyq bench produce`; docs/benchmarks.md,
+# "Plugins"). Run with the system's lua5.4 (a Debian package `make deps`
+# installs), using lua-cjson.
+find_program(FLYQ_LUA lua5.4 REQUIRED)
+
 add_custom_target(bench
   COMMAND ${PROJECT_SOURCE_DIR}/bench/run.sh $<TARGET_FILE:bench_storage>
-  DEPENDS bench_storage
+  COMMAND ${CMAKE_COMMAND} -E env FLYQ_BIN=$<TARGET_FILE:flyq>
+          ${FLYQ_LUA} ${PROJECT_SOURCE_DIR}/bench/plugins.lua
+  DEPENDS bench_storage flyq
   WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
   USES_TERMINAL)

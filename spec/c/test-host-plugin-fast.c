@@ -10,7 +10,7 @@
 #define N 10000 /* more than two rings of 4096 slots, in chunks of 1024 */
 
 static uint8_t *numbered(size_t n, size_t *len) {
-  static char keys[N][12];
+  static char keys[N][24];
   static const char *kv[2 * N];
   for (size_t i = 0; i < n; i++) {
     snprintf(keys[i], sizeof keys[i], "%zu", i + 1);
@@ -46,16 +46,16 @@ static const char mix_lua[] =
     "end }\n";
 
 /* What mix makes of record i (1-based): the values, in order, into v. */
-static int mix_expect(size_t i, char v[2][24]) {
+static int mix_expect(size_t i, char v[2][32]) {
   if (i % 7 == 0) return 0;
-  if (i % 11 == 0) return snprintf(v[0], 24, "changed%zu", i), 1;
+  if (i % 11 == 0) return snprintf(v[0], 32, "changed%zu", i), 1;
   if (i % 13 == 0) {
-    snprintf(v[0], 24, "%zu", i);
-    snprintf(v[1], 24, "x%zu", i);
+    snprintf(v[0], 32, "%zu", i);
+    snprintf(v[1], 32, "x%zu", i);
     return 2;
   }
-  if (i % 17 == 0) return snprintf(v[0], 24, "n%zu", i), 1;
-  return snprintf(v[0], 24, "%zu", i), 1;
+  if (i % 17 == 0) return snprintf(v[0], 32, "n%zu", i), 1;
+  return snprintf(v[0], 32, "%zu", i), 1;
 }
 
 TEST(every_kind_of_answer_across_chunks) {
@@ -69,7 +69,7 @@ TEST(every_kind_of_answer_across_chunks) {
   CHECK_EQ(out.unchanged, 0);
   CHECK_EQ(out.nbatches, 1);
   for (size_t i = 1; i <= N; i++) {
-    char v[2][24];
+    char v[2][32];
     int n = mix_expect(i, v);
     dropped += n == 0;
     for (int j = 0; j < n; j++, k++) {

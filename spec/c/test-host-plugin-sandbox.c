@@ -187,6 +187,31 @@ TEST(the_watchdog_with_on_error_pass) {
   loops_pass(timed("loop", "pass"), "loop.lua:3: time limit exceeded");
 }
 
+/* A plugin that loops while it loads (its file's main chunk, or init)
+ * fails to load, within the limit, instead of hanging the broker. */
+TEST(loading_is_timed_too) {
+  static const char *const files[][2] = {
+      {"top", "while true do end\nreturn { name = 'top' }\n"},
+      {"init", "return { name = 'init', on_produce = function(r) return r end,\n"
+               "  init = function() while true do end end }\n"}};
+  for (int i = 0; i < 2; i++) {
+    char file[32], config[256];
+    flyq_plugins_t *rt = NULL;
+    struct timespec t0;
+    snprintf(file, sizeof file, "%s.lua", files[i][0]);
+    pt_write(file, files[i][1]);
+    snprintf(config, sizeof config,
+             "return { plugin_path = {DIR}, plugins = { limits = { time_ms = 20 } },\n"
+             "  topics = { orders = { on_produce = '%s' } } }\n", files[i][0]);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_EQ(pt_runtime(config, &rt), FLYQ_ERR_PLUGIN);
+    CHECK(seconds_since(&t0) < 5);
+    CHECK_HAS(pt_err, "time limit exceeded (20 ms of CPU time per call)");
+    CHECK(rt == NULL);
+    flyq_config_free(&pt_cfg);
+  }
+}
+
 TEST(memory_bombs_fail_without_killing_the_process) {
   flyq_plugins_t *rt;
   pt_write("bomb.lua",
@@ -363,6 +388,7 @@ TEST_LIST(TEST_ENTRY(endless_loops_are_aborted)
           TEST_ENTRY(the_watchdog_aborts_endless_loops)
           TEST_ENTRY(the_watchdog_times_each_call)
           TEST_ENTRY(the_watchdog_with_on_error_pass)
+          TEST_ENTRY(loading_is_timed_too)
           TEST_ENTRY(endless_loops_are_aborted_with_on_error_pass)
           TEST_ENTRY(memory_bombs_fail_without_killing_the_process)
           TEST_ENTRY(coroutine_abuse_fails_cleanly)

@@ -1,0 +1,96 @@
+-- bench/plugins.lua: what a trivial on_produce hook costs over TCP.
+--
+--   lua5.4 bench/plugins.lua [RUNS] [COUNT] [TOPICS...]
+--
+-- Starts the real broker (FLYQ_BIN, default build/flyq) on a free port with
+-- a temporary data directory and these topics, one partition each:
+--
+--   plain      no hooks
+--   hooked     on_produce = {"identity"} (spec/fixtures/plugins/identity.lua:
+--              returns each record as it came)
+--   keyed      on_produce = {"key_reader"} (reads record.key, keeps the
+--              record)
+--
+-- then runs `flyq bench produce TOPIC --count COUNT --json` (100-byte
+-- values, batches of 1000, acks 1, one connection) in RUNS rounds (default
+-- 9, COUNT default 1000000); each round runs every topic once, in an order
+-- that rotates from round to round. It prints each run, each topic's
+-- median, and, since the machine is shared and its speed drifts, each
+-- topic's throughput as a share of plain's in the same round: the median
+-- of those per-round ratios is the figure to quote. Exits 1 when a run
+-- fails. `make bench` runs it after the storage benchmark.
+
+local root = arg[0]:match("^(.*)/bench/[^/]*$") or "."
+root = io.popen("realpath '" .. root:gsub("'", "") .. "'"):read("l")
+package.path = root .. "/spec/?.lua;" .. root .. "/lua/?.lua;" .. package.path
+
+local server = require("support.server")
+local cjson = require("cjson")
+
+local runs = tonumber(arg[1]) or 9
+local count = tonumber(arg[2]) or 1000000
+local topics = {table.unpack(arg, 3)}
+if #topics == 0 then topics = {"plain", "hooked", "keyed"} end
+
+local srv = server.start({
+  config = {
+    plugin_path = {root .. "/spec/fixtures/plugins"},
+    topics = {
+      plain = {partitions = 1},
+      hooked = {partitions = 1, on_produce = {"identity"}},
+      keyed = {partitions = 1, on_produce = {"key_reader"}},
+    },
+  },
+})
+
+local function run(topic)
+  local code, out, err = server.run({"bench", "produce", topic, "--count",
+                                     tostring(count), "--json", "-b", srv.addr},
+                                    {timeout = 300})
+  if code ~= 0 then
+    srv:close()
+    io.stderr:write("flyq bench produce ", topic, " failed (", code, "): ",
+                    err, "\n")
+    os.exit(1)
+  end
+  return cjson.decode(out).msgs_per_s
+end
+
+local function median(v)
+  local s = {table.unpack(v)}
+  table.sort(s)
+  local n = #s
+  if n % 2 == 1 then return s[(n + 1) / 2] end
+  return (s[n / 2] + s[n / 2 + 1]) / 2
+end
+
+local results = {}
+for _, t in ipairs(topics) do results[t] = {} end
+print(string.format("== plugins over TCP: %s, %s CPUs, %d rounds of %d messages",
+                    os.date("!%Y-%m-%d %H:%M UTC"),
+                    io.popen("nproc"):read("l"), runs, count))
+for i = 1, runs do
+  for k = 0, #topics - 1 do
+    local t = topics[(i + k - 1) % #topics + 1]
+    local r = run(t)
+    results[t][i] = r
+    print(string.format("round %d  %-7s %6.2f M msgs/s", i, t, r / 1e6))
+  end
+end
+srv:stop()
+srv:close()
+
+for _, t in ipairs(topics) do
+  local line = string.format("median  %-7s %6.2f M msgs/s", t,
+                             median(results[t]) / 1e6)
+  if results.plain and t ~= "plain" then
+    local ratios = {}
+    for i = 1, runs do ratios[i] = results[t][i] / results.plain[i] end
+    table.sort(ratios)
+    line = line .. string.format("  %.0f%% of plain (median of the rounds' "
+                                 .. "ratios; range %.0f-%.0f%%)",
+                                 100 * median(ratios), 100 * ratios[1],
+                                 100 * ratios[#ratios])
+  end
+  print(line)
+end
