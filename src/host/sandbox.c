@@ -23,6 +23,7 @@
 #include <lualib.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,12 @@ typedef struct host_state {
 static __thread host_state_t *volatile watched;
 static __thread timer_t watch_timer;
 static __thread int watch_timer_made; /* 1 made, -1 cannot be made */
+/* The timer runs (at watch_period): set when armed, cleared by the signal
+ * handler when it disarms the timer at a tick that finds no watch. Arming
+ * costs a system call, so a watch that ends leaves the timer running and
+ * the next one, usually the next batch, finds it still armed. */
+static __thread volatile sig_atomic_t watch_running;
+static __thread int64_t watch_period;
 
 static host_state_t *state_of(lua_State *L) {
   void *ud;
@@ -185,13 +192,22 @@ void flyq__lua_set_budget_ns(lua_State *L, int64_t max_instructions,
 
 /* ---- The CPU-time watchdog ---------------------------------------------- */
 
-/* SIGNAL HANDLER: touches only the watched state's tick and hook. */
+/* SIGNAL HANDLER: touches only the watched state's tick and hook, or,
+ * with no watch on, disarms the timer (timer_settime is async-signal-safe). */
 static void on_watch_signal(int sig) {
   host_state_t *hs = watched;
+  int saved = errno;
   (void)sig;
-  if (hs == NULL) return;
-  hs->tick = 1;
-  lua_sethook(hs->main, watch_hook, LUA_MASKCOUNT, 1);
+  if (hs == NULL) {
+    struct itimerspec off;
+    memset(&off, 0, sizeof off);
+    timer_settime(watch_timer, 0, &off, NULL);
+    watch_running = 0;
+  } else {
+    hs->tick = 1;
+    lua_sethook(hs->main, watch_hook, LUA_MASKCOUNT, 1);
+  }
+  errno = saved;
 }
 
 /* 1 once the call the progress function reports has been seen running
@@ -284,20 +300,23 @@ int flyq__lua_watch_begin(lua_State *L, int64_t limit_ns) {
   hs->watching = 1;
   flyq__lua_watch_reset(L);
   hs->prev_watched = watched;
-  watched = hs;
-  watch_timer_set(period);
+  watched = hs; /* first: a tick from now on does not disarm the timer */
+  atomic_signal_fence(memory_order_seq_cst);
+  if (!watch_running || watch_period != period) {
+    watch_period = period;
+    watch_running = 1;
+    watch_timer_set(period);
+  }
   return 0;
 }
 
 void flyq__lua_watch_end(lua_State *L) {
   host_state_t *hs = state_of(L);
   if (!hs->watching) return;
-  watched = hs->prev_watched; /* the handler now leaves hs alone */
+  watched = hs->prev_watched; /* the handler now leaves hs alone; with no
+                                 watch left it disarms the timer */
+  atomic_signal_fence(memory_order_seq_cst);
   hs->prev_watched = NULL;
-  if (watched == NULL)
-    watch_timer_set(0);
-  else
-    watch_timer_set(watched->limit_ns / WATCH_TICKS);
   hs->watching = 0;
   hs->tick = 0;
   lua_sethook(L, NULL, 0, 0); /* a tick may have come after the call */
