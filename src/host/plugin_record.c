@@ -9,14 +9,16 @@
  * its record cheap. The slots are handed out in turn, round the ring;
  * each says which run (gen) and which input record it stands for now.
  * All light userdata share the metatable set here (the only other one a
- * plugin can get is cjson.null, the NULL pointer, which is no record). What a hook
- * did to a record lives in the instance's proxy array (one entry per input
- * record, stamped with the run, so that an entry of an earlier run reads
- * as zero without clearing the array); reading record.key, .value or .headers
- * copies that field into Lua on first access and caches it in a per-run
- * table (made only if some hook reads a field); nothing is copied for
- * fields a hook never reads (the instance's *_pushed counters show it).
- * Assigning a field stores the new value there and marks it written. A
+ * plugin can get is cjson.null, the NULL pointer, which is no record).
+ * What a hook did to a record lives in the instance's proxy array (one
+ * entry per input record, stamped with the run, so that an entry of an
+ * earlier run reads as zero without clearing the array). Reading
+ * record.key or .value copies that string into Lua (the record is decoded
+ * on first use); reading .headers makes a table, kept in a per-run cache
+ * table (made only if some hook reads headers or assigns a field) so that
+ * changes made to it in place count; nothing is copied for fields a hook
+ * never reads (the instance's *_pushed counters show it). Assigning a
+ * field stores the new value in the cache and marks it written. A
  * proxy of an earlier run (kept in ctx.state, say) raises when used;
  * within a run of more than FLYQ__RING records, one kept for longer than
  * that stands for the record its slot went to next.
@@ -35,7 +37,7 @@
 #include "flyq/store.h"
 #include "host/plugin.h"
 
-/* Fields; the first four are cached in the user value of the same number. */
+/* Fields; the first four have slots in the per-run cache table. */
 enum {
   F_KEY = 1, F_VALUE, F_HEADERS, F_TOPIC, F_TIMESTAMP, F_PARTITION, F_OFFSET
 };
@@ -102,9 +104,17 @@ static int raise_at(lua_State *L, int level, const char *fmt, ...) {
 
 static int field_of(lua_State *L, int idx) {
   const char *k = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : "";
-  for (int f = F_KEY; field_names[f]; f++)
-    if (strcmp(k, field_names[f]) == 0) return f;
-  return 0;
+  int f;
+  switch (k[0]) { /* names differ in their first letter, but for t... */
+  case 'k': f = F_KEY; break;
+  case 'v': f = F_VALUE; break;
+  case 'h': f = F_HEADERS; break;
+  case 't': f = k[1] == 'o' ? F_TOPIC : F_TIMESTAMP; break;
+  case 'p': f = F_PARTITION; break;
+  case 'o': f = F_OFFSET; break;
+  default: return 0;
+  }
+  return strcmp(k, field_names[f]) == 0 ? f : 0;
 }
 
 /* The input index of the proxy at i, or -1 if the value at i is not a
@@ -196,21 +206,18 @@ static uint32_t push_headers(lua_State *L, const flyq__prec_t *r) {
 /* Pushes field f of record idx (cached fields: from the cache once
  * pushed). */
 static void push_field(lua_State *L, flyq__plugin_t *p, size_t idx, int f) {
-  proxy_t *x = proxy_mut(p, idx);
-  const flyq__prec_t *r = flyq__call_in(p->call, idx);
+  const proxy_t *x = proxy_get(p, idx);
+  const flyq__prec_t *r;
+  proxy_t *m;
   if (f <= CACHED_FIELDS && (x->loaded & BIT(f))) {
     cache_get(L, idx, f);
     return;
   }
-  switch (f) {
-  case F_KEY: push_bytes(L, r->r.key, r->r.key_len); p->keys_pushed++; break;
-  case F_VALUE: push_bytes(L, r->r.value, r->r.value_len); p->values_pushed++; break;
-  case F_HEADERS:
-    x->distinct = push_headers(L, r);
-    p->headers_pushed++;
-    p->touched = 1; /* the table may be changed in place */
-    break;
-  case F_TOPIC: lua_pushstring(L, r->topic ? r->topic : p->call->topic); break;
+  r = flyq__call_in(p->call, idx);
+  switch (f) { /* strings are values: pushed afresh, never cached */
+  case F_KEY: push_bytes(L, r->r.key, r->r.key_len); p->keys_pushed++; return;
+  case F_VALUE: push_bytes(L, r->r.value, r->r.value_len); p->values_pushed++; return;
+  case F_TOPIC: lua_pushstring(L, r->topic ? r->topic : p->call->topic); return;
   case F_TIMESTAMP:
     lua_pushinteger(L, (x->written & BIT(f)) ? x->timestamp : r->r.timestamp);
     return;
@@ -222,11 +229,17 @@ static void push_field(lua_State *L, flyq__plugin_t *p, size_t idx, int f) {
   case F_OFFSET:
     if (p->call->consume) lua_pushinteger(L, r->r.offset); else lua_pushnil(L);
     return;
+  case F_HEADERS: /* a table: cached, so that changes made in place stay */
+    m = proxy_mut(p, idx);
+    m->distinct = push_headers(L, r);
+    p->headers_pushed++;
+    p->touched = 1;
+    lua_pushvalue(L, -1);
+    cache_set(L, p, idx, f);
+    m->loaded |= BIT(f);
+    return;
   default: lua_pushnil(L); return;
   }
-  lua_pushvalue(L, -1);
-  cache_set(L, p, idx, f);
-  x->loaded |= BIT(f);
 }
 
 /* __index(record, name) */
