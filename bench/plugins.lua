@@ -43,17 +43,30 @@ local srv = server.start({
   },
 })
 
-local function run(topic)
-  local code, out, err = server.run({"bench", "produce", topic, "--count",
-                                     tostring(count), "--json", "-b", srv.addr},
-                                    {timeout = 300})
+local function flyq(...)
+  local args = {...}
+  args[#args + 1] = "-b"
+  args[#args + 1] = srv.addr
+  local code, out, err = server.run(args, {timeout = 300})
   if code ~= 0 then
     srv:close()
-    io.stderr:write("flyq bench produce ", topic, " failed (", code, "): ",
-                    err, "\n")
+    io.stderr:write("flyq ", table.concat({...}, " "), " failed (", code,
+                    "): ", err, "\n")
     os.exit(1)
   end
-  return cjson.decode(out).msgs_per_s
+  return out
+end
+
+-- Each run starts from an empty topic: the gigabytes a dozen runs write
+-- would otherwise fill the page cache, and every write() slows down when
+-- the kernel starts throttling them, whatever the topic. The topic is
+-- deleted between runs (outside the measurement) and recreated with the
+-- config's hooks.
+local function run(topic)
+  flyq("topic", "delete", topic)
+  flyq("topic", "create", topic, "--partitions", "1")
+  return cjson.decode(flyq("bench", "produce", topic, "--count",
+                           tostring(count), "--json")).msgs_per_s
 end
 
 local function median(v)

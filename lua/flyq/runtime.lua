@@ -11,9 +11,9 @@
 -- - The fast loop (on_error = reject, CPU-time budget): no C call for a
 --   record whose hook returns it. host.fill(done) gives the next chunk of
 --   records slots first..last, whose proxies are recs[first..last] (recs
---   holds every proxy value, once and for all); before each hook the loop
---   writes the record's slot into the upvalue `cur`, which is how C's
---   watchdog sees progress and which record an error belongs to. A result other than the record itself
+--   holds every proxy value, once and for all). C's watchdog sees a record
+--   end when its hook returns into this loop, and at an error reads j to
+--   know which record it was. A result other than the record itself
 --   goes through host.settle(j) (C passes on the kept records before it)
 --   and keep(); host.finish() passes on the rest.
 -- - The slow loop (the instruction budget is on): host.record(i) per
@@ -41,7 +41,6 @@ local HOOKS = {"init", "partition", "on_produce", "on_consume",
 
 local record, protect, emit, mark, truncate, fail, set_partition
 local fill, settle, finish, recs, exact
-local cur = 0 -- the fast loop's record in its chunk; C reads this upvalue
 
 --- Receives the host functions; called once per state, before setup.
 function M.attach(host)
@@ -155,7 +154,6 @@ local function fast_loop(hook, n, ctx)
   while done < n do
     local first, last = fill(done)
     for j = first, last do -- the hot loop: the common answer (the record) first
-      cur = j
       local rec = recs[j]
       local res = hook(rec, ctx)
       if res ~= rec then
@@ -167,7 +165,8 @@ local function fast_loop(hook, n, ctx)
   end
   finish()
 end
-M.fast_loop = fast_loop -- C finds `cur` among its upvalues
+M.fast_loop = fast_loop -- C's watchdog: a return into it ends a record;
+                         -- at an error, its j is the record's slot
 
 local function filter_map(hook, n, ctx, protected)
   if protected then

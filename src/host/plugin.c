@@ -73,20 +73,20 @@ static void push_plugin(lua_State *L, const open_job_t *job) {
   if (job->src->inline_topic) take_inline(L, job->src);
 }
 
-/* Finds the fast loop and its `cur` upvalue in the driver module at idx. */
-static void find_cursor(lua_State *L, flyq__plugin_t *p, int idx) {
-  lua_getfield(L, idx, "fast_loop");
-  for (int i = 1; lua_type(L, -1) == LUA_TFUNCTION; i++) {
-    const char *name = lua_getupvalue(L, -1, i);
-    if (name == NULL) break;
-    lua_pop(L, 1);
-    if (strcmp(name, "cur") == 0) {
-      p->cur_up = i;
-      p->loop_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-      return;
-    }
-  }
-  luaL_error(L, "flyq.runtime: fast_loop has no upvalue cur");
+/* The watchdog's progress (sandbox.h): moves on at every record of the
+ * driver's slow loops and at every chunk of its fast loop, whose records
+ * end when they return into it. */
+static uint64_t progress(void *arg) {
+  return ((const flyq__plugin_t *)arg)->progress;
+}
+
+/* Tells the watchdog that the driver's fast loop, in the module at idx,
+ * calls the hooks; its loop counter j is the slot of the record. */
+static void watch_calls(lua_State *L, flyq__plugin_t *p, int idx) {
+  if (lua_getfield(L, idx, "fast_loop") != LUA_TFUNCTION)
+    luaL_error(L, "flyq.runtime: no fast_loop");
+  p->loop_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  flyq__lua_set_calls(L, progress, p, p->loop_ref, "j");
 }
 
 /* The hooks the instance table at idx has. */
@@ -114,7 +114,7 @@ static int open_protected(lua_State *L) {
   lua_getfield(L, 2, "attach");
   flyq__plugin_host(L);
   lua_call(L, 1, 0);
-  find_cursor(L, p, 2);
+  watch_calls(L, p, 2);
   budget_begin(p); /* the plugin's own code only: its chunk, then init */
   lua_getfield(L, 2, "setup");
   push_plugin(L, job); /* [job, M, setup, plugin] */
@@ -172,28 +172,6 @@ static int decode_params(open_job_t *job, char *err, size_t errlen) {
   return FLYQ_ERR_CONFIG;
 }
 
-/* The fast loop's `cur` upvalue: its record's slot, 0 if none.
- * Does not allocate (the watchdog's progress calls it in a hook). */
-static lua_Integer at_value(lua_State *L, const flyq__plugin_t *p) {
-  lua_Integer at = 0;
-  if (p->loop_ref == LUA_NOREF) return 0;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, p->loop_ref);
-  if (lua_getupvalue(L, -1, p->cur_up) != NULL) {
-    at = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  return at;
-}
-
-
-/* The watchdog's progress (sandbox.h): moves on with every record of the
- * driver's loops. */
-static uint64_t progress(lua_State *L, void *arg) {
-  const flyq__plugin_t *p = arg;
-  return (p->progress << 32) ^ (uint64_t)at_value(L, p);
-}
-
 /* The instruction budget of a hook call (none: only the CPU-time limit). */
 static void count_budget(flyq__plugin_t *p) {
   flyq__lua_set_budget_ns(p->L, p->budget > 0 ? p->budget : INT64_MAX / 2,
@@ -235,7 +213,6 @@ static flyq__plugin_t *plugin_new(const flyq__plugin_src_t *src) {
     return NULL;
   }
   *(flyq__plugin_t **)lua_getextraspace(p->L) = p;
-  flyq__lua_set_progress(p->L, progress, p);
   lua_gc(p->L, LUA_GCGEN, 0, 0); /* most garbage is one record's proxy */
   return p;
 }
@@ -338,11 +315,13 @@ void flyq__plugin_error(flyq__plugin_t *p, const char *hook, size_t record,
   if (outlen > 0) snprintf(out, outlen, "%s", line);
 }
 
-/* Where in its chunk the fast loop's record is (0-based). */
-static size_t cursor(flyq__plugin_t *p, const flyq__call_t *call) {
-  lua_Integer at = at_value(p->L, p);
-  return at >= (lua_Integer)call->first_slot && at <= FLYQ__RING
-             ? (size_t)at - call->first_slot : 0;
+/* The 1-based number of the fast loop's failed record, or 0 when the
+ * error was not raised under the loop's counter (then no record is
+ * named). */
+static size_t failed_record(flyq__plugin_t *p, const flyq__call_t *call) {
+  int64_t slot = flyq__lua_error_counter(p->L);
+  if (slot < (int64_t)call->first_slot || slot > FLYQ__RING) return 0;
+  return call->base + (size_t)slot - call->first_slot + 1;
 }
 
 int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
@@ -350,6 +329,7 @@ int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
                      char *err, size_t errlen) {
   run_job_t job = {p, fn, push, arg, nresults};
   char msg[512];
+  size_t record = 0;
   int r;
   if (flyq__record_begin(p, call->nin) < 0) {
     snprintf(err, errlen, "plugin %s: out of memory", p->name);
@@ -363,7 +343,8 @@ int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
   budget_begin(p);
   r = flyq__lua_pcall(p->L, 1, nresults, msg, sizeof msg);
   budget_end(p);
-  if (r != 0 && call->fast) call->cur = call->base + cursor(p, call);
+  if (r != 0) record = call->fast ? failed_record(p, call)
+                       : call->nin > 0 ? call->cur + 1 : 0;
   p->call = NULL;
   flyq__record_end(p);
   if (call->failed) {
@@ -372,8 +353,7 @@ int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
     return -ENOMEM;
   }
   if (r == 0) return 0;
-  flyq__plugin_error(p, call->hook, call->nin > 0 ? call->cur + 1 : 0, msg,
-                     err, errlen);
+  flyq__plugin_error(p, call->hook, record, msg, err, errlen);
   return FLYQ_ERR_PLUGIN;
 }
 

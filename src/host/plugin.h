@@ -123,7 +123,7 @@ typedef struct flyq__call {
   int failed;              /* a host function ran out of memory */
   size_t cur;              /* the record being processed (0-based) */
   /* The driver's fast loop (host.fill, settle, finish; see runtime.lua). */
-  int fast;                /* the fast loop ran: cur is base + its cur
+  int fast;                /* the fast loop ran: cur is base + its j
                               - first_slot */
   size_t base;             /* input index of the chunk's first record */
   size_t first_slot;       /* its slot */
@@ -172,9 +172,8 @@ typedef struct flyq__plugin {
                       not by the CPU-time watchdog */
   int mod_ref;     /* registry: the flyq.runtime module */
   int recs_ref;    /* registry: the driver's table of every proxy value */
-  int loop_ref;    /* registry: the driver's fast loop, whose upvalue
-                      number cur_up is its record in the chunk */
-  int cur_up;
+  int loop_ref;    /* registry: the driver's fast loop (the watchdog's
+                      driver: its loop counter j is the record's slot) */
   uint64_t progress; /* moves on at each chunk and slow-loop record */
   int inst_ref;    /* registry: the instance table from setup */
   flyq__call_t *call; /* the running call, NULL between calls */

@@ -6,9 +6,9 @@
  *
  * The fast loop makes no C call for a record whose hook returns it: fill
  * hands a chunk of records the next slots of the ring (their proxies,
- * already in the driver's table `recs`), the driver writes the slot of
- * the record it runs into its upvalue `cur` (the watchdog's progress, and
- * the record an error is reported for), and a record that comes back as
+ * already in the driver's table `recs`), the driver loops over them (its
+ * loop counter j is the slot: what the watchdog and error messages go
+ * by, see plugin.c), and a record that comes back as
  * itself is settled later, in order: settle(j) passes on the kept records
  * before the one in slot j when j's hook returned something else, and
  * finish() the rest once the loop is over.

@@ -10,15 +10,18 @@
  * sends WATCH_SIGNAL every quarter of the limit, the signal handler only
  * sets a count hook of 1 on the watched state (lua_sethook is safe in a
  * signal handler; lua.c stops scripts on SIGINT that way), and that hook,
- * back in normal context, asks the state's progress function whether the
- * call being timed has moved on since the previous tick. A call seen
- * running for longer than the limit fails. The signal reaches only the
- * main thread, so coroutines made while watched carry a step hook that
- * looks for the ticks (sandbox_co_create).
+ * back in normal context, starts a probe: a return hook that waits for a
+ * function to return into the driver (flyq__lua_set_calls), which ends
+ * the call being timed. The C side's progress counter moving on ends it
+ * too. A probe still open after the limit fails the call. So a call costs
+ * nothing per record, and a probe costs a hook per return for at most one
+ * call. The signal reaches only the main thread, so coroutines made while
+ * watched carry a step hook that looks for the ticks (sandbox_co_create).
  */
 #include "host/sandbox.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <pthread.h>
@@ -61,10 +64,14 @@ typedef struct host_state {
   int watching;
   volatile sig_atomic_t tick; /* the timer fired since the last look */
   int64_t limit_ns;     /* CPU time one call may use */
-  flyq__lua_progress_fn progress;
+  flyq__lua_progress_fn progress; /* flyq__lua_set_calls */
   void *progress_arg;
-  uint64_t token;       /* what progress said at the last look */
-  int64_t token_since;  /* CPU time when it first said so, or -1 */
+  int driver_ref;
+  const char *counter;
+  int probing;          /* a probe is open (since probe_since) */
+  uint64_t probe_token; /* what progress said when it opened */
+  int64_t probe_since;
+  int64_t error_counter; /* the driver's counter at the last error, or -1 */
   struct host_state *prev_watched;
   char traceback[2048];
 } host_state_t;
@@ -205,39 +212,80 @@ static void on_watch_signal(int sig) {
     watch_running = 0;
   } else {
     hs->tick = 1;
-    lua_sethook(hs->main, watch_hook, LUA_MASKCOUNT, 1);
+    lua_sethook(hs->main, watch_hook,
+                LUA_MASKCOUNT | (hs->probing ? LUA_MASKRET : 0), 1);
   }
   errno = saved;
 }
 
-/* 1 once the call the progress function reports has been seen running
- * for longer than the limit. A call is first seen at a tick after it
- * started, so it fails after between 1 and 1 + 2 / WATCH_TICKS limits. */
-static int watch_expired(lua_State *L, host_state_t *hs) {
-  uint64_t token = hs->progress ? hs->progress(L, hs->progress_arg) : 0;
-  int64_t now = cpu_now_ns();
-  if (hs->token_since < 0 || token != hs->token) {
-    hs->token = token;
-    hs->token_since = now;
-    return 0;
-  }
-  return now - hs->token_since > hs->limit_ns;
+static uint64_t progress_of(const host_state_t *hs) {
+  return hs->progress ? hs->progress(hs->progress_arg) : 0;
 }
 
-/* Count hook of the watchdog: on the main thread set by the signal handler
- * for one instruction, on coroutines every HOOK_STEP instructions. Looks
- * at the clock when a tick came; once over the limit, fails on every
+/* 1 if the function at level 1 of L (the caller of the one returning, in
+ * a return hook) is the driver. Pushes and pops two values. */
+static int into_driver(lua_State *L, const host_state_t *hs) {
+  lua_Debug caller;
+  int yes;
+  if (hs->driver_ref == LUA_NOREF || !lua_getstack(L, 1, &caller) ||
+      !lua_checkstack(L, 2))
+    return 0;
+  lua_getinfo(L, "f", &caller);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, hs->driver_ref);
+  yes = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return yes;
+}
+
+/* A tick: opens a probe, or checks the open one; 1 once the call it times
+ * has run for longer than the limit. A probe opens at most a tick after
+ * its call started and is checked at ticks, so a call fails after between
+ * 1 and 1 + 2 / WATCH_TICKS limits. */
+static int watch_tick(host_state_t *hs) {
+  uint64_t token = progress_of(hs);
+  int64_t now = cpu_now_ns();
+  if (!hs->probing || token != hs->probe_token) {
+    hs->probing = 1;
+    hs->probe_token = token;
+    hs->probe_since = now;
+    return 0;
+  }
+  return now - hs->probe_since > hs->limit_ns;
+}
+
+/* The main thread's hook between events: a return hook while a probe is
+ * open, else none. */
+static void main_hook(host_state_t *hs) {
+  if (hs->probing)
+    lua_sethook(hs->main, watch_hook, LUA_MASKRET, 0);
+  else
+    lua_sethook(hs->main, NULL, 0, 0);
+}
+
+/* The watchdog's hook: a count hook of 1 on the main thread set by the
+ * signal handler, a step hook on coroutines, a return hook on the main
+ * thread while a probe is open. Once over the limit, fails on every
  * instruction. */
 static void watch_hook(lua_State *L, lua_Debug *ar) {
   host_state_t *hs = state_of(L);
-  if (!hs->over_budget) {
-    int expired = 0;
-    if (L == hs->main) lua_sethook(L, NULL, 0, 0);
-    if (hs->tick && hs->watching) {
-      hs->tick = 0;
-      expired = watch_expired(L, hs);
+  if (!hs->over_budget && ar->event == LUA_HOOKRET) {
+    if (progress_of(hs) != hs->probe_token || into_driver(L, hs)) {
+      hs->probing = 0; /* the call timed is over */
+      main_hook(hs);
     }
-    if (!expired) return;
+    return;
+  }
+  if (!hs->over_budget) {
+    int ticked = hs->tick && hs->watching, expired = 0;
+    if (ticked) {
+      hs->tick = 0;
+      expired = watch_tick(hs);
+    }
+    if (!expired) {
+      if (ticked || L == hs->main) main_hook(hs); /* the count hook of 1
+                                                     was for this look */
+      return;
+    }
     hs->timed_out = 1;
   }
   raise_budget(L, hs, ar, watch_hook);
@@ -275,18 +323,24 @@ static void watch_timer_set(int64_t period_ns) {
 
 int flyq__lua_watch_available(void) { return watch_timer_make() == 0; }
 
-void flyq__lua_set_progress(lua_State *L, flyq__lua_progress_fn fn,
-                            void *arg) {
+void flyq__lua_set_calls(lua_State *L, flyq__lua_progress_fn progress,
+                         void *arg, int driver_ref, const char *counter) {
   host_state_t *hs = state_of(L);
-  hs->progress = fn;
+  hs->progress = progress;
   hs->progress_arg = arg;
+  hs->driver_ref = driver_ref;
+  hs->counter = counter;
+}
+
+int64_t flyq__lua_error_counter(lua_State *L) {
+  return state_of(L)->error_counter;
 }
 
 void flyq__lua_watch_reset(lua_State *L) {
   host_state_t *hs = state_of(L);
   hs->over_budget = 0;
   hs->timed_out = 0;
-  hs->token_since = -1;
+  hs->probing = 0;
   lua_sethook(L, NULL, 0, 0);
 }
 
@@ -434,7 +488,8 @@ lua_State *flyq__lua_new(size_t max_bytes) {
     return NULL;
   }
   hs->main = L;
-  hs->token_since = -1;
+  hs->driver_ref = LUA_NOREF;
+  hs->error_counter = -1;
   lua_atpanic(L, panic);
   lua_pushcfunction(L, open_libs);
   if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
@@ -493,13 +548,70 @@ static void record_traceback(lua_State *L, host_state_t *hs) {
   }
 }
 
+/* 1 if level of L runs the driver. */
+static int is_driver(lua_State *L, const host_state_t *hs, int level,
+                     lua_Debug *ar) {
+  int yes;
+  if (!lua_getstack(L, level, ar)) return 0;
+  lua_getinfo(L, "f", ar);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, hs->driver_ref);
+  yes = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return yes;
+}
+
+/* The level of the driver's frame on L's stack, or -1: a look at the
+ * innermost levels, then, for a deep stack, at the few outermost ones,
+ * where a driver sits (lua_getstack is linear in the level, so finding
+ * the depth costs O(depth log depth): about 10 ms after a Lua stack
+ * overflow, only for an error inside a deep recursion). */
+#define NEAR_LEVELS 64
+#define BOTTOM_LEVELS 8
+static int driver_level(lua_State *L, const host_state_t *hs, lua_Debug *ar) {
+  int lo = NEAR_LEVELS, hi = 2 * NEAR_LEVELS;
+  for (int level = 0; level < NEAR_LEVELS; level++)
+    if (is_driver(L, hs, level, ar)) return level;
+  if (!lua_getstack(L, lo, ar)) return -1;
+  while (lua_getstack(L, hi, ar)) {
+    lo = hi;
+    if (hi > INT_MAX / 2) return -1;
+    hi *= 2;
+  }
+  while (hi - lo > 1) { /* lo exists, hi does not */
+    int mid = lo + (hi - lo) / 2;
+    if (lua_getstack(L, mid, ar)) lo = mid; else hi = mid;
+  }
+  for (int level = lo; level > lo - BOTTOM_LEVELS && level >= NEAR_LEVELS;
+       level--)
+    if (is_driver(L, hs, level, ar)) return level;
+  return -1;
+}
+
+/* The integer local hs->counter of the driver's frame, or -1. */
+static int64_t driver_counter(lua_State *L, const host_state_t *hs) {
+  lua_Debug ar;
+  int level;
+  const char *name;
+  if (hs->driver_ref == LUA_NOREF || hs->counter == NULL ||
+      !lua_checkstack(L, 3) || (level = driver_level(L, hs, &ar)) < 0)
+    return -1;
+  for (int n = 1; (name = lua_getlocal(L, &ar, n)) != NULL; n++) {
+    int64_t v = lua_isinteger(L, -1) ? (int64_t)lua_tointeger(L, -1) : -1;
+    lua_pop(L, 1);
+    if (strcmp(name, hs->counter) == 0) return v;
+  }
+  return -1;
+}
+
 /* Message handler: turns the error value into a string and records the
  * traceback. Calls no metamethods of the error value. */
 static int message_handler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
+  host_state_t *hs = state_of(L);
   if (msg == NULL)
     lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-  record_traceback(L, state_of(L));
+  record_traceback(L, hs);
+  hs->error_counter = driver_counter(L, hs);
   return 1;
 }
 

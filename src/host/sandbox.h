@@ -40,15 +40,22 @@ void flyq__lua_set_budget(lua_State *L, int64_t max_instructions);
 void flyq__lua_set_budget_ns(lua_State *L, int64_t max_instructions,
                              int64_t time_ns);
 
-/* What the watchdog asks at each tick: a value that changes whenever the
- * code under watch starts a new call (e.g. the next record). Runs in a
- * hook: it must not raise or allocate. */
-typedef uint64_t (*flyq__lua_progress_fn)(lua_State *L, void *arg);
+/* A counter the C side moves on whenever the code under watch starts a
+ * new call. Runs in a hook: it must not raise. */
+typedef uint64_t (*flyq__lua_progress_fn)(void *arg);
 
-/* Sets the progress function of L's watchdog (NULL: the whole watch is
- * one call). */
-void flyq__lua_set_progress(lua_State *L, flyq__lua_progress_fn fn,
-                            void *arg);
+/* Tells L's watchdog where one timed call ends and the next begins: when
+ * progress (may be NULL) moves on, or when a function returns into the
+ * Lua function driver_ref (a registry ref; LUA_NOREF: none), which calls
+ * them. Without either, a whole watch is one call. counter (may be NULL)
+ * names an integer local of the driver that flyq__lua_error_counter
+ * reads at an error. */
+void flyq__lua_set_calls(lua_State *L, flyq__lua_progress_fn progress,
+                         void *arg, int driver_ref, const char *counter);
+
+/* The driver's counter local at the last error caught by flyq__lua_pcall
+ * (found on the stack before it unwound), or -1. */
+int64_t flyq__lua_error_counter(lua_State *L);
 
 /* 1 if this thread can run the watchdog (it needs a timer on its CPU
  * clock), else 0. */
@@ -56,8 +63,8 @@ int flyq__lua_watch_available(void);
 
 /* Starts the CPU-time watchdog on L for the code run until
  * flyq__lua_watch_end, instead of an instruction budget (no count hook:
- * the code runs at full speed): a call that the progress function shows
- * running for more than limit_ns of this thread's CPU time fails with
+ * the code runs at full speed): a call (flyq__lua_set_calls) that runs
+ * for more than limit_ns of this thread's CPU time fails with
  * "FILE:LINE: time limit exceeded (N ms of CPU time per call)" after
  * between 1 and 1.5 times the limit, and the state keeps failing, even if
  * the code catches the error, until flyq__lua_watch_reset or the end of
