@@ -173,7 +173,89 @@ TEST(a_kept_record_is_dead) {
   pt_done(rt);
 }
 
+/* A plugin that passes everything on (same), between two that do not,
+ * must not make the third read and write the same stage buffer. */
+TEST(a_chain_with_a_pass_through_in_the_middle) {
+  size_t len, n = 300;
+  uint8_t *buf = numbered(n, &len);
+  flyq_plugins_output_t out;
+  flyq_plugins_t *rt;
+  pt_write("chg.lua", "return { name = 'chg', on_produce = function(r)\n"
+                      "  r.value = 'c' .. r.value; return r end }\n");
+  pt_write("same.lua", "return { name = 'same', on_produce = function(r)\n"
+                       "  return r end }\n");
+  pt_write("fan.lua", "return { name = 'fan', on_produce = function(r)\n"
+                      "  return { r, { key = 'x', value = 'x' .. r.key } } end }\n");
+  rt = open_chain("'chg', 'same', 'fan'");
+  run(rt, buf, len, &out);
+  CHECK_EQ(out.records_out, 2 * n);
+  for (size_t i = 0; i < 2 * n; i++) {
+    flyq_record_t rec;
+    char want[32];
+    snprintf(want, sizeof want, i % 2 ? "x%zu" : "c%zu", i / 2 + 1);
+    pt_record(out.batches[0].data, out.batches[0].len, i, &rec);
+    if (!pt_is(rec.value, rec.value_len, want))
+      flyq_test_fail(__FILE__, __LINE__, "output %zu: %.*s, want %s", i,
+                     (int)rec.value_len, (const char *)rec.value, want);
+  }
+  flyq_plugins_output_free(&out);
+  free(buf);
+  pt_done(rt);
+}
+
+/* An error that shows when a kept record is settled (a bad topic assigned
+ * in place) names that record, not the one whose answer settled it. */
+TEST(a_settling_error_names_its_record) {
+  size_t len;
+  uint8_t *buf = numbered(3, &len);
+  flyq_plugins_output_t out;
+  char err[512];
+  flyq_plugins_t *rt;
+  pt_write("bad.lua", "return { name = 'bad', on_produce = function(r)\n"
+                      "  if r.key == '1' then r.topic = 'no good!' end\n"
+                      "  if r.key == '3' then return nil end\n"
+                      "  return r end }\n");
+  rt = open_chain("'bad'");
+  CHECK_EQ(flyq_plugins_on_produce(rt, "t", -1, NULL, buf, len, &out, err,
+                                   sizeof err), FLYQ_ERR_PLUGIN);
+  CHECK_HAS(err, "invalid topic name \"no good!\" (on_produce, record 1)");
+  free(buf);
+  pt_done(rt);
+}
+
+/* A memory error (no message handler runs) names no record of an earlier
+ * error. */
+TEST(a_memory_error_names_no_old_record) {
+  size_t len;
+  uint8_t *buf = numbered(N, &len);
+  flyq_plugins_output_t out;
+  char err[512];
+  flyq_plugins_t *rt;
+  const char *kv[] = {"bomb", "v", "x", "y"};
+  pt_write("mem.lua", "return { name = 'mem', on_produce = function(r)\n"
+                      "  if r.key == '4000' then error('boom') end\n"
+                      "  if r.key == 'bomb' then local s = ('x'):rep(1 << 26) end\n"
+                      "  return r end }\n");
+  rt = pt_open("return { plugin_path = {DIR},\n"
+               "  plugins = { limits = { memory = '8MiB' } },\n"
+               "  topics = { t = { on_produce = 'mem' } } }\n");
+  CHECK_EQ(flyq_plugins_on_produce(rt, "t", -1, NULL, buf, len, &out, err,
+                                   sizeof err), FLYQ_ERR_PLUGIN);
+  CHECK_HAS(err, "(on_produce, record 4000)");
+  free(buf);
+  buf = pt_batch(kv, 2, &len);
+  CHECK(flyq_plugins_on_produce(rt, "t", -1, NULL, buf, len, &out, err,
+                                sizeof err) < 0);
+  CHECK_HAS(err, "memory limit exceeded");
+  CHECK(strstr(err, "record 4000") == NULL);
+  free(buf);
+  pt_done(rt);
+}
+
 TEST_LIST(TEST_ENTRY(every_kind_of_answer_across_chunks)
+          TEST_ENTRY(a_chain_with_a_pass_through_in_the_middle)
+          TEST_ENTRY(a_settling_error_names_its_record)
+          TEST_ENTRY(a_memory_error_names_no_old_record)
           TEST_ENTRY(untouched_records_keep_the_bytes)
           TEST_ENTRY(a_record_changed_in_place)
           TEST_ENTRY(an_error_names_its_record)

@@ -260,6 +260,10 @@ TEST(coroutine_abuse_fails_cleanly) {
            "    return r\n"
            "  elseif r.key == 'resume' then\n"
            "    ctx.state.co()\n"
+           "  elseif r.key == 'swallow' then\n" /* resume returns false... */
+           "    local co = coroutine.create(function() while true do end end)\n"
+           "    r.value = tostring(coroutine.resume(co))\n"
+           "    return r\n"                     /* ...the hook still fails */
            "  elseif r.key == 'nested' then\n"
            "    local function deep(n)\n"
            "      return coroutine.wrap(function() return deep(n + 1) end)()\n"
@@ -292,6 +296,7 @@ TEST(coroutine_abuse_fails_cleanly) {
     flyq_plugins_output_free(&out);
   }
   fails_then_works(rt, "resume", "plugin co: ", "co.lua:12: time limit");
+  fails_then_works(rt, "swallow", "plugin co: ", "time limit exceeded");
   pt_done(rt);
 }
 

@@ -180,7 +180,8 @@ static void count_budget(flyq__plugin_t *p) {
 
 /* Starts the budget of a run of p (ended by budget_end). */
 static void budget_begin(flyq__plugin_t *p) {
-  if (p->exact || flyq__lua_watch_begin(p->L, p->time_ns) < 0) count_budget(p);
+  p->watched = !p->exact && flyq__lua_watch_begin(p->L, p->time_ns) == 0;
+  if (!p->watched) count_budget(p);
 }
 
 static void budget_end(flyq__plugin_t *p) {
@@ -189,10 +190,10 @@ static void budget_end(flyq__plugin_t *p) {
 }
 
 void flyq__plugin_budget(flyq__plugin_t *p) {
-  if (p->exact)
-    count_budget(p);
-  else
+  if (p->watched)
     flyq__lua_watch_reset(p->L);
+  else
+    count_budget(p);
 }
 
 /* A new instance with its state; the state knows the instance. */
@@ -343,7 +344,7 @@ int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
   budget_begin(p);
   r = flyq__lua_pcall(p->L, 1, nresults, msg, sizeof msg);
   budget_end(p);
-  if (r != 0) record = call->fast ? failed_record(p, call)
+  if (r != 0) record = call->fast && !call->settling ? failed_record(p, call)
                        : call->nin > 0 ? call->cur + 1 : 0;
   p->call = NULL;
   flyq__record_end(p);

@@ -127,6 +127,7 @@ typedef struct flyq__call {
                               - first_slot */
   size_t base;             /* input index of the chunk's first record */
   size_t first_slot;       /* its slot */
+  int settling;            /* C is settling kept records: cur is the one */
   size_t next;             /* input records before this one are settled */
   int same;                /* the output is the input, record for record
                               (out was left empty) */
@@ -170,6 +171,7 @@ typedef struct flyq__plugin {
   int64_t time_ns; /* CPU time per hook call */
   int exact;       /* budget by instruction count (the slow driver loop),
                       not by the CPU-time watchdog */
+  int watched;     /* this run's budget is the watchdog (else a count) */
   int mod_ref;     /* registry: the flyq.runtime module */
   int recs_ref;    /* registry: the driver's table of every proxy value */
   int loop_ref;    /* registry: the driver's fast loop (the watchdog's

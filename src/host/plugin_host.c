@@ -65,16 +65,21 @@ static int host_fill(lua_State *L) {
   return 2;
 }
 
-/* Passes on input records c->next .. end-1, whose hooks returned them. */
+/* Passes on input records c->next .. end-1, whose hooks returned them. An
+ * error here (a bad field a hook assigned) is that record's: while
+ * settling, c->cur names it, not the fast loop's counter. */
 static void settle_kept(lua_State *L, flyq__call_t *c, size_t end) {
   flyq__prec_t out;
+  c->settling = 1;
   for (; c->next < end; c->next++) {
+    c->cur = c->next;
     flyq__record_keep(L, c, c->next, &out);
     if (c->out == NULL || flyq__recs_push(c->out, &out) < 0) {
       c->failed = 1;
       luaL_error(L, "out of memory");
     }
   }
+  c->settling = 0;
 }
 
 /* settle(j): the record in slot j of the chunk returned something other
@@ -87,8 +92,8 @@ static int host_settle(lua_State *L) {
   if (j < (lua_Integer)c->first_slot || c->base + at >= c->nin ||
       c->base + at < c->next)
     luaL_error(L, "settle: bad record");
+  settle_kept(L, c, c->base + at);
   c->cur = c->base + at;
-  settle_kept(L, c, c->cur);
   c->next = c->cur + 1;
   return 0;
 }

@@ -19,9 +19,10 @@
  * changes made to it in place count; nothing is copied for fields a hook
  * never reads (the instance's *_pushed counters show it). Assigning a
  * field stores the new value in the cache and marks it written. A
- * proxy of an earlier run (kept in ctx.state, say) raises when used;
- * within a run of more than FLYQ__RING records, one kept for longer than
- * that stands for the record its slot went to next.
+ * proxy of an earlier run (kept in ctx.state, say) raises when used while
+ * its slot has not been handed out again; once it has (FLYQ__RING records
+ * later, in this run or another), it stands for the record its slot went
+ * to. Unique values would cost a Lua table write per record.
  *
  * When a hook's result comes back (host.emit), an untouched proxy is
  * passed on as the input record itself, so that a batch whose records all

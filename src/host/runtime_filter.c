@@ -76,7 +76,8 @@ static int run_chain(flyq_plugins_t *rt, flyq__plugin_t *const *chain,
   size_t nin = rt->orig.recs.n;
   rt->dead.n = 0;
   for (size_t i = 0; i < n && nin > 0; i++) {
-    flyq__recs_t *out = &rt->stage[i % 2];
+    /* not in's buffer: a hook that passed everything on left in as it was */
+    flyq__recs_t *out = in == rt->stage[0].v ? &rt->stage[1] : &rt->stage[0];
     flyq__call_t call = {
         .hook = req->hook, .in = in, .nin = nin, .out = out, .arena = arena,
         .topic = req->topic, .partition = req->partition,

@@ -137,15 +137,16 @@ static void watch_hook(lua_State *L, lua_Debug *ar);
 
 /* Raises the budget's error at the running line of L, and sets hook to
  * fire on every instruction of L so that code catching the error cannot
- * keep running. Other threads fail at their next budget check (the main
- * thread's count hook or next watchdog tick, a coroutine's step hook),
- * so that an error raised in a coroutine reaches its resume as it was. */
+ * keep running; under the watchdog a coroutine's failure makes the main
+ * thread fail at its next instruction too, so that coroutine.resume
+ * cannot swallow it (coroutine.wrap passes the error on before that).
+ * Other threads fail at their next budget check. */
 static void raise_budget(lua_State *L, host_state_t *hs, lua_Debug *ar,
                          lua_Hook hook) {
   hs->over_budget = 1;
   lua_sethook(L, hook, LUA_MASKCOUNT, 1);
-  if (hook == watch_hook && L != hs->main) /* the error goes there first */
-    lua_sethook(hs->main, NULL, 0, 0);
+  if (hook == watch_hook && L != hs->main) /* the resumer fails next */
+    lua_sethook(hs->main, watch_hook, LUA_MASKCOUNT, 1);
   if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
     lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
   else
@@ -347,6 +348,7 @@ void flyq__lua_watch_reset(lua_State *L) {
 int flyq__lua_watch_begin(lua_State *L, int64_t limit_ns) {
   host_state_t *hs = state_of(L);
   int64_t period = limit_ns / WATCH_TICKS;
+  if (hs->watching) return 0;
   if (limit_ns <= 0 || watch_timer_make() < 0) return -1;
   if (period < WATCH_MIN_PERIOD_NS) period = WATCH_MIN_PERIOD_NS;
   hs->limit_ns = limit_ns;
@@ -642,6 +644,7 @@ int flyq__lua_pcall(lua_State *L, int nargs, int nresults, char *err,
   int status;
   hs->cap_hit = 0;
   hs->traceback[0] = '\0';
+  hs->error_counter = -1; /* no handler runs for memory errors */
   if (!lua_checkstack(L, 1)) {
     lua_settop(L, base - 1);
     if (errlen > 0) snprintf(err, errlen, "Lua stack overflow");
