@@ -260,6 +260,10 @@ TEST(coroutine_abuse_fails_cleanly) {
            "    return r\n"
            "  elseif r.key == 'resume' then\n"
            "    ctx.state.co()\n"
+           "  elseif r.key == 'reps' then\n"
+           "    coroutine.wrap(function()\n"
+           "      while true do local s = ('x'):rep(2000000) end\n"
+           "    end)()\n"
            "  elseif r.key == 'swallow' then\n" /* resume returns false... */
            "    local co = coroutine.create(function() while true do end end)\n"
            "    r.value = tostring(coroutine.resume(co))\n"
@@ -297,6 +301,13 @@ TEST(coroutine_abuse_fails_cleanly) {
   }
   fails_then_works(rt, "resume", "plugin co: ", "co.lua:12: time limit");
   fails_then_works(rt, "swallow", "plugin co: ", "time limit exceeded");
+  { /* a loop of long C calls in a coroutine stops about as soon as on the
+       main thread, not after a thousand of them */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    fails_then_works(rt, "reps", "plugin co: ", "time limit exceeded");
+    CHECK(seconds_since(&t0) < 0.5);
+  }
   pt_done(rt);
 }
 

@@ -15,8 +15,9 @@
  * the call being timed. The C side's progress counter moving on ends it
  * too. A probe still open after the limit fails the call. So a call costs
  * nothing per record, and a probe costs a hook per return for at most one
- * call. The signal reaches only the main thread, so coroutines made while
- * watched carry a step hook that looks for the ticks (sandbox_co_create).
+ * call. The handler hooks the coroutine being resumed, if any (our
+ * coroutine.resume and wrap note it); coroutines made while watched also
+ * carry a step hook that looks for the ticks (sandbox_co_create).
  */
 #include "host/sandbox.h"
 
@@ -63,6 +64,7 @@ typedef struct host_state {
   lua_State *main;      /* the state's main thread */
   int watching;
   volatile sig_atomic_t tick; /* the timer fired since the last look */
+  lua_State *volatile running; /* the coroutine being resumed, or NULL */
   int64_t limit_ns;     /* CPU time one call may use */
   flyq__lua_progress_fn progress; /* flyq__lua_set_calls */
   void *progress_arg;
@@ -212,9 +214,11 @@ static void on_watch_signal(int sig) {
     timer_settime(watch_timer, 0, &off, NULL);
     watch_running = 0;
   } else {
+    lua_State *T = hs->running ? hs->running : hs->main;
     hs->tick = 1;
-    lua_sethook(hs->main, watch_hook,
-                LUA_MASKCOUNT | (hs->probing ? LUA_MASKRET : 0), 1);
+    lua_sethook(T, watch_hook,
+                LUA_MASKCOUNT | (T == hs->main && hs->probing ? LUA_MASKRET : 0),
+                1);
   }
   errno = saved;
 }
@@ -282,9 +286,9 @@ static void watch_hook(lua_State *L, lua_Debug *ar) {
       hs->tick = 0;
       expired = watch_tick(hs);
     }
-    if (!expired) {
-      if (ticked || L == hs->main) main_hook(hs); /* the count hook of 1
-                                                     was for this look */
+    if (!expired) { /* the count hook of 1 was for this look */
+      if (ticked || L == hs->main) main_hook(hs);
+      if (L != hs->main) lua_sethook(L, watch_hook, LUA_MASKCOUNT, HOOK_STEP);
       return;
     }
     hs->timed_out = 1;
@@ -342,6 +346,7 @@ void flyq__lua_watch_reset(lua_State *L) {
   hs->over_budget = 0;
   hs->timed_out = 0;
   hs->probing = 0;
+  hs->running = NULL;
   lua_sethook(L, NULL, 0, 0);
 }
 
@@ -391,15 +396,72 @@ static int sandbox_co_create(lua_State *L) {
   return 1;
 }
 
+/* NULL if co may be resumed from L, else why not (as Lua's coroutine
+ * library says it). */
+static const char *not_resumable(lua_State *L, lua_State *co) {
+  lua_Debug ar;
+  if (co == L) return "cannot resume non-suspended coroutine";
+  if (lua_status(co) == LUA_YIELD) return NULL;
+  if (lua_status(co) != LUA_OK) return "cannot resume dead coroutine";
+  if (lua_getstack(co, 0, &ar)) return "cannot resume non-suspended coroutine";
+  if (lua_gettop(co) == 0) return "cannot resume dead coroutine";
+  return NULL;
+}
+
+/* Moves nargs values from L to co and resumes it, noting it as the
+ * running coroutine for the watchdog's signal handler meanwhile. Returns
+ * lua_resume's status, with the results or the error on co; a refusal is
+ * LUA_ERRRUN with its message on L. */
+static int resume(lua_State *L, lua_State *co, int nargs, int *nres) {
+  host_state_t *hs = state_of(L);
+  lua_State *prev = hs->running;
+  const char *why = not_resumable(L, co);
+  int status;
+  if (why == NULL && !lua_checkstack(co, nargs))
+    why = "too many arguments to resume";
+  if (why != NULL) {
+    lua_pushstring(L, why);
+    return -1;
+  }
+  lua_xmove(L, co, nargs);
+  hs->running = co;
+  atomic_signal_fence(memory_order_seq_cst);
+  status = lua_resume(co, L, nargs, nres);
+  hs->running = prev;
+  atomic_signal_fence(memory_order_seq_cst);
+  return status;
+}
+
+/* coroutine.resume for sandboxed code: Lua's, noting the coroutine it
+ * runs (see resume). */
+static int sandbox_resume(lua_State *L) {
+  lua_State *co = lua_tothread(L, 1);
+  int nres, status;
+  luaL_argexpected(L, co != NULL, 1, "coroutine");
+  status = resume(L, co, lua_gettop(L) - 1, &nres);
+  if (status == LUA_OK || status == LUA_YIELD) {
+    if (!lua_checkstack(L, nres + 1)) {
+      lua_pop(co, nres);
+      lua_pushboolean(L, 0);
+      lua_pushliteral(L, "too many results to resume");
+      return 2;
+    }
+    lua_pushboolean(L, 1);
+    lua_xmove(co, L, nres);
+    return nres + 1;
+  }
+  lua_pushboolean(L, 0);
+  if (status >= 0) lua_xmove(co, L, 1);
+  else lua_insert(L, -2);
+  return 2;
+}
+
 /* The function coroutine.wrap returns: resumes its coroutine (upvalue
  * 1) as Lua's wrap does; an error inside goes on, a string one with the
  * caller's position in front. */
 static int sandbox_co_resume(lua_State *L) {
   lua_State *co = lua_tothread(L, lua_upvalueindex(1));
-  int nargs = lua_gettop(L), nres, status;
-  if (!lua_checkstack(co, nargs)) return luaL_error(L, "too many arguments to resume");
-  lua_xmove(L, co, nargs);
-  status = lua_resume(co, L, nargs, &nres);
+  int nres, status = resume(L, co, lua_gettop(L), &nres);
   if (status == LUA_OK || status == LUA_YIELD) {
     if (!lua_checkstack(L, nres + 1)) {
       lua_pop(co, nres);
@@ -408,7 +470,7 @@ static int sandbox_co_resume(lua_State *L) {
     lua_xmove(co, L, nres);
     return nres;
   }
-  lua_xmove(co, L, 1);
+  if (status >= 0) lua_xmove(co, L, 1);
   if (status != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
     luaL_where(L, 1);
     lua_insert(L, -2);
@@ -424,10 +486,13 @@ static int sandbox_co_wrap(lua_State *L) {
   return 1;
 }
 
-/* Replaces create and wrap in the coroutine table on top. [co] -> [co] */
+/* Replaces create, resume and wrap in the coroutine table on top.
+ * [co] -> [co] */
 static void watched_coroutines(lua_State *L) {
   lua_pushcfunction(L, sandbox_co_create);
   lua_setfield(L, -2, "create");
+  lua_pushcfunction(L, sandbox_resume);
+  lua_setfield(L, -2, "resume");
   lua_pushcfunction(L, sandbox_co_wrap);
   lua_setfield(L, -2, "wrap");
 }
