@@ -219,8 +219,9 @@ int flyq_plugins_on_produce(flyq_plugins_t *rt, const char *topic,
  * partition): first the topic's own hooks, then the consumer's filter if
  * filter is not NULL: the plugin of that name on plugin_path with params
  * (a JSON object text; NULL for none). Filter instances are loaded on first
- * use and cached by (name, params) for the runtime's life, at most 64 of
- * them (FLYQ_ERR_LIMIT beyond). Records cannot be routed here
+ * use and cached by (name, params), at most 64 of them: loading another
+ * closes the least recently used one (its state and stats go). Records
+ * cannot be routed here
  * (record.topic and record.partition are read-only); on_error dead_letter
  * acts as pass. Returns as flyq_plugins_on_produce, and also
  * FLYQ_ERR_NOT_FOUND (no such plugin), FLYQ_ERR_CONFIG (bad params or no

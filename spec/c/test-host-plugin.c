@@ -580,6 +580,48 @@ TEST(consumer_filters_keep_offsets) {
   pt_done(rt);
 }
 
+/* More distinct filters than the cache holds: each loads, the least
+ * recently used one is closed, and comes back fresh when asked again. */
+TEST(consumer_filters_beyond_the_cache) {
+  flyq_plugins_t *rt;
+  flyq_plugins_output_t out;
+  flyq_plugin_stats_t *stats;
+  char err[256], params[64];
+  size_t len, n, filters = 0, x0 = 0;
+  uint8_t *buf = pt_batch(abc, 3, &len);
+  pt_write("grep.lua", grep_lua);
+  rt = pt_open("return { plugin_path = {DIR} }");
+  for (int i = 0; i < 70; i++) {
+    snprintf(params, sizeof params, "{\"pattern\": \"x%d\"}", i);
+    CHECK_OK(flyq_plugins_on_consume(rt, "grep", params, "t", 0, NULL, buf,
+                                     len, &out, err, sizeof err));
+    flyq_plugins_output_free(&out);
+    if (i == 40) { /* the first used again: the 2nd to 7th go first */
+      CHECK_OK(flyq_plugins_on_consume(rt, "grep", "{\"pattern\": \"x0\"}",
+                                       "t", 0, NULL, buf, len, &out, err,
+                                       sizeof err));
+      flyq_plugins_output_free(&out);
+    }
+  }
+  CHECK_OK(flyq_plugins_stats(rt, &stats, &n));
+  for (size_t i = 0; i < n; i++) {
+    filters += strcmp(stats[i].name, "grep") == 0;
+    if (strcmp(stats[i].params, "{\"pattern\": \"x0\"}") == 0) {
+      CHECK_EQ(stats[i].batches, 2); /* kept: recently used */
+      x0++;
+    }
+    CHECK(strcmp(stats[i].params, "{\"pattern\": \"x1\"}") != 0);
+  }
+  CHECK_EQ(filters, 64);
+  CHECK_EQ(x0, 1);
+  flyq_plugins_stats_free(stats, n);
+  CHECK_OK(flyq_plugins_on_consume(rt, "grep", "{\"pattern\": \"x1\"}", "t", 0,
+                                   NULL, buf, len, &out, err, sizeof err));
+  flyq_plugins_output_free(&out);
+  free(buf);
+  pt_done(rt);
+}
+
 TEST(consumer_filter_errors) {
   flyq_plugins_t *rt;
   flyq_plugins_output_t out;
@@ -648,5 +690,6 @@ TEST_LIST(TEST_ENTRY(returning_the_record_keeps_the_batch)
           TEST_ENTRY(bad_plugins_are_config_errors)
           TEST_ENTRY(a_broken_plugin_leaves_the_old_runtime_working)
           TEST_ENTRY(consumer_filters_keep_offsets)
+          TEST_ENTRY(consumer_filters_beyond_the_cache)
           TEST_ENTRY(consumer_filter_errors)
           TEST_ENTRY(bad_input_is_refused));

@@ -186,6 +186,9 @@ typedef struct flyq__plugin {
   size_t nproxies;
   int cache_used;  /* the run's field cache exists */
   int touched;     /* a hook of the run assigned a field or read headers */
+  int filter;      /* loaded for a consumer filter: the runtime may close
+                      it when it is the least recently used one */
+  uint64_t used;   /* the runtime's use clock at its last use as a filter */
   uint64_t batches, calls, errors;
   uint64_t keys_pushed, values_pushed, headers_pushed;
   char last_error[512];

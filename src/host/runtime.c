@@ -285,21 +285,44 @@ flyq__rt_topic_t *flyq__rt_topic(const flyq_plugins_t *rt, const char *name) {
   return bsearch(&key, rt->topics, rt->ntopics, sizeof key, cmp_topic);
 }
 
+/* Closes the least recently used consumer filter instance (a load that
+ * fails evicts nothing). Filter
+ * instances are used only inside one runtime call, never kept, and no
+ * topic refers to one (topics' instances are loaded first and are never
+ * marked filter), so closing one between calls is safe. */
+static void evict_filter(flyq_plugins_t *rt) {
+  flyq__plugin_t *lru = NULL, *prev = NULL, *lru_prev = NULL;
+  for (flyq__plugin_t *p = rt->first; p; prev = p, p = p->next)
+    if (p->filter && (lru == NULL || p->used < lru->used)) {
+      lru = p;
+      lru_prev = prev;
+    }
+  if (lru == NULL) return;
+  if (lru_prev)
+    lru_prev->next = lru->next;
+  else
+    rt->first = lru->next;
+  if (rt->last == lru) rt->last = lru_prev;
+  flyq__plugin_close(lru);
+  rt->nfilters--;
+}
+
 int flyq__rt_filter(flyq_plugins_t *rt, const char *name, const char *params,
                     flyq__plugin_t **out, char *err, size_t errlen) {
   char *key = instance_key(name, params);
   int rc = key ? 0 : -ENOMEM;
   *out = key ? find_instance(rt, key) : NULL;
   free(key);
-  if (rc == 0 && *out == NULL && rt->nfilters >= MAX_FILTERS) {
-    snprintf(err, errlen, "plugin %s: too many consumer filters loaded (at "
-             "most %d)", name, MAX_FILTERS);
-    rc = FLYQ_ERR_LIMIT;
-  } else if (rc == 0 && *out == NULL) {
+  if (rc == 0 && *out == NULL) {
     rc = named_instance(rt, name, params, out, err, errlen);
-    if (rc == 0) rt->nfilters++;
+    if (rc == 0) {
+      (*out)->filter = 1;
+      (*out)->used = ++rt->use_clock; /* the newest: not the one evicted */
+      if (++rt->nfilters > MAX_FILTERS) evict_filter(rt);
+    }
   }
   if (rc < 0) return rc;
+  (*out)->used = ++rt->use_clock;
   return need_hook(*out, FLYQ__HOOK_ON_CONSUME, "on_consume", "filter", err,
                    errlen);
 }

@@ -32,6 +32,7 @@ struct flyq_plugins {
   flyq__plugin_t **auth;        /* the auth chain */
   size_t nauth;
   size_t nfilters;              /* consumer filters loaded */
+  uint64_t use_clock;           /* ticks at each consumer filter lookup */
   char **path;                  /* plugin_path */
   size_t npath;
   int64_t budget;               /* instructions per hook call; 0: none */
@@ -60,9 +61,10 @@ int flyq__rt_decode(flyq_plugins_t *rt, const uint8_t *buf, size_t len,
                     int32_t partition);
 
 /* The consumer filter name with params (JSON text, NULL: none), loaded on
- * first use. Returns 0 (*out set), FLYQ_ERR_INVALID_NAME, FLYQ_ERR_NOT_FOUND,
- * FLYQ_ERR_CONFIG (bad params, no on_consume hook), FLYQ_ERR_PLUGIN,
- * FLYQ_ERR_LIMIT (too many filters) or -ENOMEM, with err filled. */
+ * first use; past MAX_FILTERS of them, loading one closes the least
+ * recently used. Returns 0 (*out set), FLYQ_ERR_INVALID_NAME,
+ * FLYQ_ERR_NOT_FOUND, FLYQ_ERR_CONFIG (bad params, no on_consume hook),
+ * FLYQ_ERR_PLUGIN or -ENOMEM, with err filled. */
 int flyq__rt_filter(flyq_plugins_t *rt, const char *name, const char *params,
                     flyq__plugin_t **out, char *err, size_t errlen);
 
