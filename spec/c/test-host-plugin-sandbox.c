@@ -86,6 +86,8 @@ static const char loop_lua[] =
     "  elseif r.key == 'xpcall' then\n"
     "    xpcall(function() while true do end end, function() while true do end end)\n"
     "    return r\n"
+    "  elseif r.key == 'pattern' then\n" /* minutes in Lua's own matcher */
+    "    return (('a'):rep(40)):find(('a-'):rep(20) .. 'b')\n"
     "  end\n"
     "  r.value = 'fine'\n"
     "  return r\n"
@@ -99,7 +101,8 @@ TEST(endless_loops_are_aborted) {
                    "limit exceeded (200000 instructions) (on_produce, record 1)");
   fails_then_works(rt, "pcall", "plugin loop: ", "instruction limit exceeded");
   fails_then_works(rt, "xpcall", "plugin loop: ", "instruction limit exceeded");
-  CHECK_EQ(pt_stats(rt, "loop")->errors, 3);
+  fails_then_works(rt, "pattern", "plugin loop: ", "loop.lua:12: time limit");
+  CHECK_EQ(pt_stats(rt, "loop")->errors, 4);
   pt_done(rt);
 }
 
@@ -111,7 +114,9 @@ TEST(the_watchdog_aborts_endless_loops) {
                    "exceeded (20 ms of CPU time per call) (on_produce, record 1)");
   fails_then_works(rt, "pcall", "plugin loop: ", "time limit exceeded");
   fails_then_works(rt, "xpcall", "plugin loop: ", "time limit exceeded");
-  CHECK_EQ(pt_stats(rt, "loop")->errors, 3);
+  fails_then_works(rt, "pattern", "plugin loop: ", "loop.lua:12: time limit "
+                   "exceeded (20 ms of CPU time per call)");
+  CHECK_EQ(pt_stats(rt, "loop")->errors, 4);
   pt_done(rt);
 }
 

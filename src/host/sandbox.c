@@ -55,6 +55,7 @@ typedef struct host_state {
   size_t max_bytes;  /* the cap */
   int cap_hit;       /* an allocation was refused since the last pcall */
   int over_budget;   /* the instruction budget ran out */
+  int counting;      /* an instruction budget is set */
   int timed_out;     /* ... because its deadline passed */
   int64_t budget;    /* instructions allowed, as set */
   int64_t ticks;     /* hook calls left before the budget runs out */
@@ -185,6 +186,7 @@ void flyq__lua_set_budget_ns(lua_State *L, int64_t max_instructions,
   host_state_t *hs = state_of(L);
   hs->over_budget = 0;
   hs->timed_out = 0;
+  hs->counting = max_instructions > 0;
   if (max_instructions <= 0) {
     lua_sethook(L, NULL, 0, 0);
     return;
@@ -294,6 +296,34 @@ static void watch_hook(lua_State *L, lua_Debug *ar) {
     hs->timed_out = 1;
   }
   raise_budget(L, hs, ar, watch_hook);
+}
+
+void flyq__lua_poll(lua_State *L) {
+  host_state_t *hs = state_of(L);
+  lua_Hook hook = budget_hook;
+  if (!hs->over_budget) {
+    if (hs->watching && hs->tick) {
+      hs->tick = 0;
+      if (!watch_tick(hs)) return; /* the count hook of 1 set by the
+                                      signal tidies up afterwards */
+      hook = watch_hook;
+    } else if (!hs->watching && hs->counting) {
+      if (!out_of_time(hs)) return;
+    } else {
+      return;
+    }
+    hs->over_budget = hs->timed_out = 1;
+  } else if (hs->watching) {
+    hook = watch_hook;
+  }
+  lua_sethook(L, hook, LUA_MASKCOUNT, 1); /* and keeps failing */
+  luaL_where(L, 1);
+  lua_pushfstring(L, "time limit exceeded (%I ms of CPU time per call)",
+                  (lua_Integer)((hook == watch_hook ? hs->limit_ns
+                                                   : hs->allowance_ns) /
+                                1000000));
+  lua_concat(L, 2);
+  lua_error(L);
 }
 
 static void install_handler(void) {
@@ -538,6 +568,7 @@ static int open_libs(lua_State *L) {
     lua_pop(L, 1);
   }
   lua_getglobal(L, LUA_STRLIBNAME);
+  flyq__pattern_open(L);
   harden_strings(L);
   preload_only(L);
   flyq__lua_preload(L);

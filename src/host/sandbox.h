@@ -81,6 +81,18 @@ void flyq__lua_watch_reset(lua_State *L);
 /* Ends the watch on L (nothing if none is on). */
 void flyq__lua_watch_end(lua_State *L);
 
+/* For C functions that may run long (the pattern matcher, pattern.c):
+ * raises the budget's error ("time limit exceeded", at the calling Lua
+ * line) if the running call is over its time, as the budget's hook would
+ * between two instructions. Cheap when not (it looks at the clock only
+ * after a watchdog tick, or, under an instruction budget, reads the
+ * thread's CPU clock). */
+void flyq__lua_poll(lua_State *L);
+
+/* Replaces find, match, gmatch and gsub in the string library table on
+ * top with pattern.c's, whose matcher polls the budget. [-0, +0, m] */
+void flyq__pattern_open(lua_State *L);
+
 /* Calls the function below nargs arguments like lua_pcall, with a message
  * handler that records a traceback (see flyq__lua_traceback). On error the
  * error value is popped, and err (errlen > 0) receives its text, which starts
