@@ -138,22 +138,17 @@ static int out_of_time(host_state_t *hs) {
 
 static void watch_hook(lua_State *L, lua_Debug *ar);
 
-/* Raises the budget's error at the running line of L, and sets hook to
- * fire on every instruction of L so that code catching the error cannot
- * keep running; under the watchdog a coroutine's failure makes the main
- * thread fail at its next instruction too, so that coroutine.resume
- * cannot swallow it (coroutine.wrap passes the error on before that).
- * Other threads fail at their next budget check. */
-static void raise_budget(lua_State *L, host_state_t *hs, lua_Debug *ar,
-                         lua_Hook hook) {
+/* Raises the budget's error, after the position on top of the stack, and
+ * sets hook to fire on every instruction of L so that code catching the
+ * error cannot keep running; under the watchdog a coroutine's failure
+ * makes the main thread fail at its next instruction too, so that
+ * coroutine.resume cannot swallow it (coroutine.wrap passes the error on
+ * before that). Other threads fail at their next budget check. */
+static void fail_budget(lua_State *L, host_state_t *hs, lua_Hook hook) {
   hs->over_budget = 1;
   lua_sethook(L, hook, LUA_MASKCOUNT, 1);
   if (hook == watch_hook && L != hs->main) /* the resumer fails next */
     lua_sethook(hs->main, watch_hook, LUA_MASKCOUNT, 1);
-  if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
-    lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
-  else
-    lua_pushliteral(L, "");
   if (hs->timed_out)
     lua_pushfstring(L, "time limit exceeded (%I ms of CPU time per call)",
                     (lua_Integer)((hook == watch_hook ? hs->limit_ns
@@ -164,6 +159,16 @@ static void raise_budget(lua_State *L, host_state_t *hs, lua_Debug *ar,
                     (lua_Integer)hs->budget);
   lua_concat(L, 2);
   lua_error(L);
+}
+
+/* fail_budget at the running line of L (in a hook: ar is the hook's). */
+static void raise_budget(lua_State *L, host_state_t *hs, lua_Debug *ar,
+                         lua_Hook hook) {
+  if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+    lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
+  else
+    lua_pushliteral(L, "");
+  fail_budget(L, hs, hook);
 }
 
 /* Count hook: charges HOOK_STEP instructions and checks the deadline; once
@@ -229,19 +234,15 @@ static uint64_t progress_of(const host_state_t *hs) {
   return hs->progress ? hs->progress(hs->progress_arg) : 0;
 }
 
+static int is_driver(lua_State *L, const host_state_t *hs, int level,
+                     lua_Debug *ar);
+
 /* 1 if the function at level 1 of L (the caller of the one returning, in
- * a return hook) is the driver. Pushes and pops two values. */
+ * a return hook) is the driver. */
 static int into_driver(lua_State *L, const host_state_t *hs) {
   lua_Debug caller;
-  int yes;
-  if (hs->driver_ref == LUA_NOREF || !lua_getstack(L, 1, &caller) ||
-      !lua_checkstack(L, 2))
-    return 0;
-  lua_getinfo(L, "f", &caller);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, hs->driver_ref);
-  yes = lua_rawequal(L, -1, -2);
-  lua_pop(L, 2);
-  return yes;
+  return hs->driver_ref != LUA_NOREF && lua_checkstack(L, 2) &&
+         is_driver(L, hs, 1, &caller);
 }
 
 /* A tick: opens a probe, or checks the open one; 1 once the call it times
@@ -300,30 +301,18 @@ static void watch_hook(lua_State *L, lua_Debug *ar) {
 
 void flyq__lua_poll(lua_State *L) {
   host_state_t *hs = state_of(L);
-  lua_Hook hook = budget_hook;
   if (!hs->over_budget) {
     if (hs->watching && hs->tick) {
       hs->tick = 0;
       if (!watch_tick(hs)) return; /* the count hook of 1 set by the
                                       signal tidies up afterwards */
-      hook = watch_hook;
-    } else if (!hs->watching && hs->counting) {
-      if (!out_of_time(hs)) return;
-    } else {
+    } else if (hs->watching || !hs->counting || !out_of_time(hs)) {
       return;
     }
-    hs->over_budget = hs->timed_out = 1;
-  } else if (hs->watching) {
-    hook = watch_hook;
+    hs->timed_out = 1;
   }
-  lua_sethook(L, hook, LUA_MASKCOUNT, 1); /* and keeps failing */
-  luaL_where(L, 1);
-  lua_pushfstring(L, "time limit exceeded (%I ms of CPU time per call)",
-                  (lua_Integer)((hook == watch_hook ? hs->limit_ns
-                                                   : hs->allowance_ns) /
-                                1000000));
-  lua_concat(L, 2);
-  lua_error(L);
+  luaL_where(L, 1); /* the Lua code that called the C function */
+  fail_budget(L, hs, hs->watching ? watch_hook : budget_hook);
 }
 
 static void install_handler(void) {
@@ -440,50 +429,49 @@ static const char *not_resumable(lua_State *L, lua_State *co) {
 
 /* Moves nargs values from L to co and resumes it, noting it as the
  * running coroutine for the watchdog's signal handler meanwhile. Returns
- * lua_resume's status, with the results or the error on co; a refusal is
- * LUA_ERRRUN with its message on L. */
-static int resume(lua_State *L, lua_State *co, int nargs, int *nres) {
+ * how many results it moved back to L, or -1 with the error (or the
+ * refusal) on top of L; *mem says whether that was a memory error. */
+static int resume(lua_State *L, lua_State *co, int nargs, int *mem) {
   host_state_t *hs = state_of(L);
   lua_State *prev = hs->running;
   const char *why = not_resumable(L, co);
-  int status;
+  int status, nres;
+  *mem = 0;
   if (why == NULL && !lua_checkstack(co, nargs))
     why = "too many arguments to resume";
-  if (why != NULL) {
-    lua_pushstring(L, why);
-    return -1;
+  if (why == NULL) {
+    lua_xmove(L, co, nargs);
+    hs->running = co;
+    atomic_signal_fence(memory_order_seq_cst);
+    status = lua_resume(co, L, nargs, &nres);
+    hs->running = prev;
+    atomic_signal_fence(memory_order_seq_cst);
+    if (status != LUA_OK && status != LUA_YIELD) {
+      *mem = status == LUA_ERRMEM;
+      lua_xmove(co, L, 1);
+      return -1;
+    }
+    if (lua_checkstack(L, nres + 1)) {
+      lua_xmove(co, L, nres);
+      return nres;
+    }
+    lua_pop(co, nres);
+    why = "too many results to resume";
   }
-  lua_xmove(L, co, nargs);
-  hs->running = co;
-  atomic_signal_fence(memory_order_seq_cst);
-  status = lua_resume(co, L, nargs, nres);
-  hs->running = prev;
-  atomic_signal_fence(memory_order_seq_cst);
-  return status;
+  lua_pushstring(L, why);
+  return -1;
 }
 
 /* coroutine.resume for sandboxed code: Lua's, noting the coroutine it
  * runs (see resume). */
 static int sandbox_resume(lua_State *L) {
   lua_State *co = lua_tothread(L, 1);
-  int nres, status;
+  int mem, n;
   luaL_argexpected(L, co != NULL, 1, "coroutine");
-  status = resume(L, co, lua_gettop(L) - 1, &nres);
-  if (status == LUA_OK || status == LUA_YIELD) {
-    if (!lua_checkstack(L, nres + 1)) {
-      lua_pop(co, nres);
-      lua_pushboolean(L, 0);
-      lua_pushliteral(L, "too many results to resume");
-      return 2;
-    }
-    lua_pushboolean(L, 1);
-    lua_xmove(co, L, nres);
-    return nres + 1;
-  }
-  lua_pushboolean(L, 0);
-  if (status >= 0) lua_xmove(co, L, 1);
-  else lua_insert(L, -2);
-  return 2;
+  n = resume(L, co, lua_gettop(L) - 1, &mem);
+  lua_pushboolean(L, n >= 0);
+  lua_insert(L, n >= 0 ? -(n + 1) : -2);
+  return n >= 0 ? n + 1 : 2;
 }
 
 /* The function coroutine.wrap returns: resumes its coroutine (upvalue
@@ -491,17 +479,9 @@ static int sandbox_resume(lua_State *L) {
  * caller's position in front. */
 static int sandbox_co_resume(lua_State *L) {
   lua_State *co = lua_tothread(L, lua_upvalueindex(1));
-  int nres, status = resume(L, co, lua_gettop(L), &nres);
-  if (status == LUA_OK || status == LUA_YIELD) {
-    if (!lua_checkstack(L, nres + 1)) {
-      lua_pop(co, nres);
-      return luaL_error(L, "too many results to resume");
-    }
-    lua_xmove(co, L, nres);
-    return nres;
-  }
-  if (status >= 0) lua_xmove(co, L, 1);
-  if (status != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+  int mem, n = resume(L, co, lua_gettop(L), &mem);
+  if (n >= 0) return n;
+  if (!mem && lua_type(L, -1) == LUA_TSTRING) {
     luaL_where(L, 1);
     lua_insert(L, -2);
     lua_concat(L, 2);
@@ -646,7 +626,7 @@ static void record_traceback(lua_State *L, host_state_t *hs) {
   }
 }
 
-/* 1 if level of L runs the driver. */
+/* 1 if level of L runs the driver. Pushes and pops two values. */
 static int is_driver(lua_State *L, const host_state_t *hs, int level,
                      lua_Debug *ar) {
   int yes;
