@@ -8,17 +8,7 @@ local system = require("system")
 
 local srv
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local q, read_file = server.q, server.read_file
 
 -- Runs `flyq args...` against srv; stdin is a string or a list of lines.
 local function flyq(args, stdin, env)

@@ -19,17 +19,7 @@ local CONFIG = {
   topics = {one = {partitions = 1}, three = {partitions = 3}},
 }
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local q, read_file = server.q, server.read_file
 
 local function exists(path)
   local f = io.open(path, "rb")

@@ -13,22 +13,8 @@ local cjson = require("cjson")
 local TOPIC = "t"
 local SEGMENT = "00000000000000000000"
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(text))
-  assert(f:close())
-end
+local q, read_file, write_file = server.q, server.read_file,
+  server.write_file
 
 local function exists(path)
   local f = io.open(path, "rb")

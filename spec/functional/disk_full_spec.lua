@@ -16,18 +16,10 @@ local DISK_BYTES = 16 * 1024 * 1024
 local FILLER_BYTES = 3 * 1024 * 1024
 local VALUE_BYTES = 60 * 1024
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q, write_file = server.q, server.write_file
 
 local function sh(cmd)
   return os.execute(cmd) == true
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(text))
-  assert(f:close())
 end
 
 -- The disk: a tmpfs, or the shim's budget file (its size is the budget).

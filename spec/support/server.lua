@@ -60,6 +60,9 @@
 --   server.tmpdir()      a new temporary directory (remove it with
 --                        server.rmdir).
 --   server.rmdir(dir)    removes a directory made by server.tmpdir.
+--   server.q(s)          s quoted for the shell.
+--   server.read_file(path)        its contents, or nil if unreadable.
+--   server.write_file(path, text) writes it (raises on failure).
 --   server.write_config(path, config)
 --                        writes a config table (or a string of Lua source)
 --                        to path.
@@ -87,9 +90,10 @@ local POLL = 0.02 -- seconds between two checks of a condition
 -- Process helpers ------------------------------------------------------------------
 
 --- s quoted for the shell.
-local function q(s)
+function M.q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
+local q = M.q
 
 local function now()
   if ok_system then return system.monotime() end
@@ -109,7 +113,8 @@ local function sh(cmd)
   return ok == true, how, code
 end
 
-local function read_file(path)
+--- The contents of path, or nil if it cannot be read.
+function M.read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
   local s = f:read("a")
@@ -117,11 +122,13 @@ local function read_file(path)
   return s
 end
 
-local function write_file(path, text)
+--- Writes text to path (raises on failure).
+function M.write_file(path, text)
   local f = assert(io.open(path, "wb"))
   assert(f:write(text))
   assert(f:close())
 end
+local read_file, write_file = M.read_file, M.write_file
 
 function M.bin()
   return os.getenv("FLYQ_BIN") or "build/flyq"

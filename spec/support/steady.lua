@@ -18,27 +18,10 @@ local M = {}
 
 local tool_dir = server.bin():match("^(.*)/[^/]*$") or "."
 
---- s quoted for the shell.
-function M.q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+-- The file and shell helpers live in support.server; kept here for the
+-- specs that take them from this module.
+M.q, M.read_file, M.write_file = server.q, server.read_file, server.write_file
 
---- The contents of path, or nil if it cannot be read.
-function M.read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-function M.write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
---- Resident memory of process pid in KiB.
 function M.rss_kb(pid)
   local status = assert(M.read_file("/proc/" .. pid .. "/status"))
   return tonumber(status:match("VmRSS:%s*(%d+)"))
