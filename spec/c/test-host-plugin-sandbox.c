@@ -75,6 +75,14 @@ static void fails_then_works(flyq_plugins_t *rt, const char *key,
   CHECK(strcmp(value_of(&out, v, sizeof v), "fine") == 0);
 }
 
+/* The plugin stores "key" as given. */
+static void works(flyq_plugins_t *rt, const char *key) {
+  flyq_plugins_output_t out;
+  char err[512];
+  CHECK_OK(one(rt, key, "v", &out, err, sizeof err));
+  flyq_plugins_output_free(&out);
+}
+
 static const char loop_lua[] =
     "return { name = 'loop', on_produce = function(r)\n"
     "  if r.key == 'plain' then\n"
@@ -286,24 +294,14 @@ TEST(coroutine_abuse_fails_cleanly) {
   fails_then_works(rt, "many", "plugin co: ", "limit exceeded");
   fails_then_works(rt, "yield", "plugin co: ", "attempt to yield");
   fails_then_works(rt, "inside", "plugin co: ", "co.lua:8: instruction limit");
-  {
-    flyq_plugins_output_t out;
-    char err[512];
-    CHECK_OK(one(rt, "kept", "v", &out, err, sizeof err));
-    flyq_plugins_output_free(&out);
-  }
+  works(rt, "kept");
   fails_then_works(rt, "resume", "plugin co: ", "co.lua:12: instruction limit");
   fails_then_works(rt, "nested", "plugin co: ", "co.lua:");
   pt_done(rt);
   /* The watchdog reaches into coroutines too. */
   rt = timed("co", "reject");
   fails_then_works(rt, "inside", "plugin co: ", "co.lua:8: time limit");
-  {
-    flyq_plugins_output_t out;
-    char err[512];
-    CHECK_OK(one(rt, "kept", "v", &out, err, sizeof err));
-    flyq_plugins_output_free(&out);
-  }
+  works(rt, "kept");
   fails_then_works(rt, "resume", "plugin co: ", "co.lua:12: time limit");
   fails_then_works(rt, "swallow", "plugin co: ", "time limit exceeded");
   { /* a loop of long C calls in a coroutine stops about as soon as on the

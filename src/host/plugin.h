@@ -128,7 +128,8 @@ typedef struct flyq__call {
   size_t base;             /* input index of the chunk's first record */
   size_t first_slot;       /* its slot */
   int settling;            /* C is settling kept records: cur is the one */
-  size_t next;             /* input records before this one are settled */
+  size_t next;             /* fast loop: input records before this one
+                              are settled */
   int same;                /* the output is the input, record for record
                               (out was left empty) */
 } flyq__call_t;

@@ -37,7 +37,6 @@ static int host_record(lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 1);
   if (i < 1 || (size_t)i > c->nin) luaL_error(L, "record %d out of range", (int)i);
   c->cur = (size_t)i - 1;
-  c->next = (size_t)i;
   p->calls++;
   p->progress++;
   flyq__plugin_budget(p);
@@ -104,7 +103,6 @@ static int host_settle(lua_State *L) {
 static int host_finish(lua_State *L) {
   flyq__call_t *c = call_of(L);
   if (c->next == 0 && !flyq__plugin_of(L)->touched) {
-    c->next = c->nin;
     c->same = 1;
     return 0;
   }
