@@ -390,6 +390,18 @@ function T.plugin()
   end}
 end
 
+-- The array table v checked item by item (what: the list, for messages).
+local function check_list(v, path, ctx, item, what)
+  local n, out = rawlen(v), {}
+  for _, k in ipairs(sorted_keys(v)) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      fail(ctx, M.join(path, k), "unknown key (expected " .. what .. ")")
+    end
+  end
+  for i = 1, n do out[i] = item.check(rawget(v, i), M.join(path, i), ctx) end
+  return out
+end
+
 --- plugins(): one plugin (as for plugin()) or a list of them, normalized to
 -- a list.
 function T.plugins()
@@ -401,14 +413,7 @@ function T.plugins()
     if type(v) ~= "table" then
       expected(ctx, path, "plugin name, { plugin = ..., params = ... } or a list of them", v)
     end
-    local n, out = rawlen(v), {}
-    for _, k in ipairs(sorted_keys(v)) do
-      if math.type(k) ~= "integer" or k < 1 or k > n then
-        fail(ctx, M.join(path, k), "unknown key (expected a list of plugins)")
-      end
-    end
-    for i = 1, n do out[i] = one.check(rawget(v, i), M.join(path, i), ctx) end
-    return out
+    return check_list(v, path, ctx, one, "a list of plugins")
   end}
 end
 
@@ -428,14 +433,7 @@ end
 function T.list(item)
   return {check = function(v, path, ctx)
     if type(v) ~= "table" then return {item.check(v, path, ctx)} end
-    local n, out = rawlen(v), {}
-    for _, k in ipairs(sorted_keys(v)) do
-      if math.type(k) ~= "integer" or k < 1 or k > n then
-        fail(ctx, M.join(path, k), "unknown key (expected a list)")
-      end
-    end
-    for i = 1, n do out[i] = item.check(rawget(v, i), M.join(path, i), ctx) end
-    return out
+    return check_list(v, path, ctx, item, "a list")
   end}
 end
 
