@@ -282,16 +282,18 @@ void flyq__record_end(flyq__plugin_t *p);
 
 /* Hands out the next slots of the ring to input records idx, idx+1, ...
  * of p's running call: as many as fit before the ring's end, at most n.
- * Returns how many; *first is the first slot's number (its proxy). */
-size_t flyq__record_slots(flyq__plugin_t *p, size_t idx, size_t n,
-                          size_t *first);
+ * Returns how many; *first is the first slot's number (its proxy). The
+ * first call makes the ring (may raise: out of memory). */
+size_t flyq__record_slots(lua_State *L, flyq__plugin_t *p, size_t idx,
+                          size_t n, size_t *first);
 
 /* Pushes a proxy of input record idx of p's running call. [-0, +1] */
 void flyq__record_new(lua_State *L, flyq__plugin_t *p, size_t idx);
 
-/* A new table {1..FLYQ__RING} of the proxy values, in the registry;
- * returns its ref. Once per state. [-0, +0, m] */
-int flyq__record_ring(lua_State *L, flyq__plugin_t *p);
+/* A new table for the proxy values {1..FLYQ__RING} (filled at the first
+ * slot handed out), in the registry; returns its ref. Once per state.
+ * [-0, +0, m] */
+int flyq__record_ring(lua_State *L);
 
 /* The output of input record idx of call c when its hook returned the
  * record itself: the input record when untouched, else a changed copy.

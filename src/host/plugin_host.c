@@ -53,7 +53,7 @@ static int host_fill(lua_State *L) {
   size_t m, first;
   if (done < 0 || (size_t)done > c->nin) luaL_error(L, "fill: bad position");
   m = c->nin - (size_t)done < CHUNK ? c->nin - (size_t)done : CHUNK;
-  m = flyq__record_slots(p, (size_t)done, m, &first);
+  m = flyq__record_slots(L, p, (size_t)done, m, &first);
   c->fast = 1;
   c->base = (size_t)done;
   c->first_slot = first;
@@ -225,7 +225,7 @@ void flyq__plugin_host(lua_State *L) {
                                   {NULL, NULL}};
   flyq__record_open(L);
   luaL_newlib(L, host);
-  p->recs_ref = flyq__record_ring(L, p);
+  p->recs_ref = flyq__record_ring(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->recs_ref);
   lua_setfield(L, -2, "recs");
   lua_pushboolean(L, p->exact);

@@ -126,7 +126,8 @@ static long proxy_at(lua_State *L, int i, int level) {
   uintptr_t v;
   const slot_t *s;
   if (lua_type(L, i) != LUA_TLIGHTUSERDATA ||
-      (v = (uintptr_t)lua_touserdata(L, i)) == 0 || v > FLYQ__RING)
+      (v = (uintptr_t)lua_touserdata(L, i)) == 0 || v > FLYQ__RING ||
+      p->slots == NULL)
     return -1;
   s = &p->slots[v - 1];
   if (p->call == NULL || s->gen != p->gen || s->idx >= p->call->nin)
@@ -540,8 +541,23 @@ void flyq__record_end(flyq__plugin_t *p) {
   p->cache_used = 0;
 }
 
-size_t flyq__record_slots(flyq__plugin_t *p, size_t idx, size_t n,
-                          size_t *first) {
+/* Makes the slots and fills the driver's table with the proxy values, at
+ * the first record a plugin sees: plugins that never get one (auth,
+ * unused instances) never pay for them. */
+static void ring_fill(lua_State *L, flyq__plugin_t *p) {
+  if ((p->slots = calloc(FLYQ__RING, sizeof *p->slots)) == NULL)
+    luaL_error(L, "out of memory");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->recs_ref);
+  for (uintptr_t k = 1; k <= FLYQ__RING; k++) {
+    lua_pushlightuserdata(L, (void *)k);
+    lua_rawseti(L, -2, (lua_Integer)k);
+  }
+  lua_pop(L, 1);
+}
+
+size_t flyq__record_slots(lua_State *L, flyq__plugin_t *p, size_t idx,
+                          size_t n, size_t *first) {
+  if (p->slots == NULL) ring_fill(L, p);
   if (p->ring_pos == FLYQ__RING) p->ring_pos = 0;
   if (n > FLYQ__RING - p->ring_pos) n = FLYQ__RING - p->ring_pos;
   *first = p->ring_pos + 1;
@@ -553,19 +569,12 @@ size_t flyq__record_slots(flyq__plugin_t *p, size_t idx, size_t n,
 
 void flyq__record_new(lua_State *L, flyq__plugin_t *p, size_t idx) {
   size_t slot;
-  flyq__record_slots(p, idx, 1, &slot);
+  flyq__record_slots(L, p, idx, 1, &slot);
   lua_pushlightuserdata(L, (void *)(uintptr_t)slot);
 }
 
-int flyq__record_ring(lua_State *L, flyq__plugin_t *p) {
-  if (p->slots == NULL &&
-      (p->slots = calloc(FLYQ__RING, sizeof *p->slots)) == NULL)
-    luaL_error(L, "out of memory");
-  lua_createtable(L, FLYQ__RING, 0);
-  for (uintptr_t k = 1; k <= FLYQ__RING; k++) {
-    lua_pushlightuserdata(L, (void *)k);
-    lua_rawseti(L, -2, (lua_Integer)k);
-  }
+int flyq__record_ring(lua_State *L) {
+  lua_newtable(L); /* filled by ring_fill */
   return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
