@@ -47,6 +47,7 @@ struct flyq__bench {
   int64_t connections;
   flyq__bench_worker_t *workers;
   pthread_barrier_t ready; /* every worker connected (or failed) */
+  pthread_barrier_t go;    /* start_ns is set: the workers' common start */
   int64_t start_ns, end_ns;
 };
 

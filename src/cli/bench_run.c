@@ -195,12 +195,13 @@ static void *worker_main(void *arg) {
   opts.max_frame_bytes = 2 * FLYQ_BENCH_FETCH_BYTES;
   ok = flyq__cli_connect(&w->cli, &opts) == 0; /* reports its error */
   pthread_barrier_wait(&b->ready);
+  pthread_barrier_wait(&b->go); /* paced from b->start_ns, as timed */
   if (!ok) {
     w->errors++;
     return NULL;
   }
   if (b->consume) run_consume(w);
-  else run_produce(w, flyq__cli_now_ns());
+  else run_produce(w, b->start_ns);
   flyq__cli_close(&w->cli);
   return NULL;
 }
@@ -210,6 +211,10 @@ int flyq__bench_run(flyq__bench_t *b) {
   int r = 0;
   if (pthread_barrier_init(&b->ready, NULL, (unsigned)b->connections + 1))
     return 1;
+  if (pthread_barrier_init(&b->go, NULL, (unsigned)b->connections + 1)) {
+    pthread_barrier_destroy(&b->ready);
+    return 1;
+  }
   for (; started < b->connections && r == 0; started++) {
     flyq__bench_worker_t *w = &b->workers[started];
     w->cli = b->cli;
@@ -222,9 +227,11 @@ int flyq__bench_run(flyq__bench_t *b) {
   }
   pthread_barrier_wait(&b->ready);
   b->start_ns = flyq__cli_now_ns();
+  pthread_barrier_wait(&b->go);
   for (int64_t i = 0; i < started; i++)
     pthread_join(b->workers[i].thread, NULL);
   b->end_ns = flyq__cli_now_ns();
   pthread_barrier_destroy(&b->ready);
+  pthread_barrier_destroy(&b->go);
   return 0;
 }
