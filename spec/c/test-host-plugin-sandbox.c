@@ -128,6 +128,34 @@ TEST(the_watchdog_aborts_endless_loops) {
   pt_done(rt);
 }
 
+/* The POSIX timers this process has (lines "ID: n" of /proc/self/timers). */
+static int timers_of_process(void) {
+  char line[128];
+  int n = 0;
+  FILE *f = fopen("/proc/self/timers", "r");
+  CHECK(f != NULL);
+  while (fgets(line, sizeof line, f)) n += strncmp(line, "ID:", 3) == 0;
+  fclose(f);
+  return n;
+}
+
+/* The watchdog's timer lives while the thread has states open: closing the
+ * last one deletes it, and the next watch makes a new one. */
+TEST(the_watchdog_timer_goes_with_the_last_state) {
+  const char *ok_lua = "return { name = 'ok',\n"
+                       "  on_produce = function(r) r.value = 'fine' return r end }\n";
+  int before = timers_of_process();
+  for (int round = 0; round < 2; round++) {
+    flyq_plugins_t *rt;
+    pt_write("ok.lua", ok_lua);
+    rt = timed("ok", "reject");
+    works(rt, "x");
+    CHECK_EQ(timers_of_process(), before + 1);
+    pt_done(rt);
+    CHECK_EQ(timers_of_process(), before);
+  }
+}
+
 /* The watchdog times each record's hook call, not the batch: a batch whose
  * hook calls each stay under the limit passes however long it takes, and
  * the record that loops is the one the error names. */
@@ -406,6 +434,7 @@ TEST(the_flyq_api_and_cjson) {
 TEST_LIST(TEST_ENTRY(endless_loops_are_aborted)
           TEST_ENTRY(the_watchdog_aborts_endless_loops)
           TEST_ENTRY(the_watchdog_times_each_call)
+          TEST_ENTRY(the_watchdog_timer_goes_with_the_last_state)
           TEST_ENTRY(the_watchdog_with_on_error_pass)
           TEST_ENTRY(loading_is_timed_too)
           TEST_ENTRY(endless_loops_are_aborted_with_on_error_pass)

@@ -76,6 +76,7 @@ typedef struct host_state {
   int64_t probe_since;
   int64_t error_counter; /* the driver's counter at the last error, or -1 */
   struct host_state *prev_watched;
+  pthread_t thread; /* the thread that made the state */
   char traceback[2048];
 } host_state_t;
 
@@ -89,6 +90,9 @@ static __thread int watch_timer_made; /* 1 made, -1 cannot be made */
  * the next one, usually the next batch, finds it still armed. */
 static __thread volatile sig_atomic_t watch_running;
 static __thread int64_t watch_period;
+/* The states made on this thread and not closed yet: the last one to close
+ * deletes the thread's timer (flyq__lua_close). */
+static __thread int states_open;
 
 static host_state_t *state_of(lua_State *L) {
   void *ud;
@@ -218,7 +222,7 @@ static void on_watch_signal(int sig) {
   if (hs == NULL) {
     struct itimerspec off;
     memset(&off, 0, sizeof off);
-    timer_settime(watch_timer, 0, &off, NULL);
+    if (watch_timer_made > 0) timer_settime(watch_timer, 0, &off, NULL);
     watch_running = 0;
   } else {
     lua_State *T = hs->running ? hs->running : hs->main;
@@ -566,6 +570,8 @@ lua_State *flyq__lua_new(size_t max_bytes) {
     return NULL;
   }
   hs->main = L;
+  hs->thread = pthread_self();
+  states_open++;
   hs->driver_ref = LUA_NOREF;
   hs->error_counter = -1;
   lua_atpanic(L, panic);
@@ -577,11 +583,23 @@ lua_State *flyq__lua_new(size_t max_bytes) {
   return L;
 }
 
+/* Deletes this thread's timer once no state made here is left: a thread
+ * that ran plugins and is done with them keeps no timer. A tick already
+ * pending arrives before timer_delete returns and finds no watch. */
+static void watch_timer_drop(void) {
+  if (watch_timer_made > 0) timer_delete(watch_timer);
+  watch_timer_made = 0;
+  watch_running = 0;
+}
+
 void flyq__lua_close(lua_State *L) {
   host_state_t *hs;
   if (L == NULL) return;
   hs = state_of(L);
+  if (watched == hs) watched = hs->prev_watched; /* closed mid-watch */
   lua_close(L);
+  if (pthread_equal(hs->thread, pthread_self()) && --states_open == 0)
+    watch_timer_drop();
   free(hs);
 }
 
