@@ -115,19 +115,79 @@ describe("flyq config check", function()
   before_each(function() dir = server.tmpdir() end)
   after_each(function() server.rmdir(dir) end)
 
-  it("accepts examples/flyq.lua", function()
-    local example = source_dir .. "/examples/flyq.lua"
-    local code, out, err = server.run({"config", "check", "-c", example})
-    assert.are.equal(0, code, err)
-    -- The count comes from the example itself, evaluated as the broker
-    -- would see it (env() falls back to its defaults).
-    local chunk = assert(loadfile(example, "t", {
-      env = function(name, default) return os.getenv(name) or default end,
-    }))
+  -- The plugin instances a config asks for: one per use of a plugin by
+  -- name (a string or {plugin = ...}) in a hook list, a partitioner other
+  -- than the built-ins, or auth.
+  local BUILTIN = {round_robin = true, key_hash = true, sticky = true}
+  local function uses(v)
+    if type(v) == "string" then return BUILTIN[v] and 0 or 1 end
+    if type(v) ~= "table" then return 0 end -- an inline function
+    if v.plugin then return 1 end
     local n = 0
-    for _ in pairs(chunk().topics) do n = n + 1 end
-    assert.is_true(n > 1)
-    assert.are.equal(("ok: %s (%d topics)\n"):format(example, n), out)
+    for _, x in ipairs(v) do n = n + uses(x) end
+    return n
+  end
+
+  it("accepts examples/flyq.lua and loads its plugins", function()
+    local example = source_dir .. "/examples/flyq.lua"
+    for _, demo in ipairs({false, true}) do
+      local env = {FLYQ_AUTH_DEMO = demo and "1" or nil}
+      local code, out, err = server.run({"config", "check", "-c", example},
+                                        {env = env})
+      assert.are.equal(0, code, err)
+      -- The counts come from the example itself, evaluated as the broker
+      -- would see it (env() as the broker's).
+      local chunk = assert(loadfile(example, "t", {
+        env = function(name, default)
+          return env[name] or os.getenv(name) or default
+        end,
+      }))
+      local config, topics, plugins = chunk(), 0, 0
+      for _, t in pairs(config.topics) do
+        topics = topics + 1
+        plugins = plugins + uses(t.partitioner) + uses(t.on_produce)
+                  + uses(t.on_consume)
+      end
+      plugins = plugins + uses(config.auth or {})
+      assert.is_true(topics > 1 and plugins > 1)
+      assert.are.equal(("ok: %s (%d topics, %d plugins loaded)\n")
+                       :format(example, topics, plugins), out)
+    end
+  end)
+
+  it("loads the plugins as the broker would, and reports what fails", function()
+    local config = dir .. "/flyq.lua"
+    local function check(text)
+      write(config, text)
+      return server.run({"config", "check", "-c", config})
+    end
+    local code, out, err = check('return { plugin_path = {"' .. dir
+                                 .. '"}, topics = { t = { on_produce = "nosuch" } } }')
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.are.equal("flyq config check: plugins: plugin nosuch: no "
+                     .. "nosuch.lua on plugin_path (" .. dir .. ")\n", err)
+    -- A plugin whose params fail its schema, named with the key path.
+    code, _, err = check('return { plugin_path = {"' .. source_dir
+                         .. '/plugins"}, topics = { t = { on_produce = '
+                         .. '{ plugin = "sample", params = { n = "ten" } } } } }')
+    assert.are.equal(1, code)
+    assert.matches("^flyq config check: plugins: plugin sample: params.n: ", err)
+    -- A plugin whose init fails.
+    write(dir .. "/badinit.lua", 'return { name = "badinit", on_produce = '
+          .. 'function(r) return r end,\n  init = function() error("no way") end }\n')
+    code, _, err = check('return { plugin_path = {"' .. dir
+                         .. '"}, topics = { t = { on_produce = "badinit" } } }')
+    assert.are.equal(1, code)
+    assert.matches("badinit.lua:2: no way", err, 1, true)
+    -- The listen rule of flyq serve.
+    code, _, err = check('return { listen = "0.0.0.0:7500" }')
+    assert.are.equal(1, code)
+    assert.matches("^flyq config check: refusing to listen on 0.0.0.0:7500: "
+                   .. "it is not a loopback address and no auth plugin", err)
+    code, out = check('return { listen = "0.0.0.0:7500", allow_anonymous = true }')
+    assert.are.equal(0, code)
+    assert.are.equal("ok: " .. config .. " (0 topics, 0 plugins loaded)\n", out)
   end)
 
   it("rejects a broken file with the key path and exits 1", function()

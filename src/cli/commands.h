@@ -4,6 +4,9 @@
 #ifndef FLYQ_CLI_COMMANDS_H
 #define FLYQ_CLI_COMMANDS_H
 
+#include "flyq/config.h"
+#include "flyq/plugins.h"
+
 int flyq__cmd_serve(int argc, char **argv);   /* serve.c */
 int flyq__cmd_produce(int argc, char **argv); /* produce.c */
 int flyq__cmd_consume(int argc, char **argv); /* consume.c */
@@ -12,5 +15,14 @@ int flyq__cmd_group(int argc, char **argv);   /* group.c */
 int flyq__cmd_bench(int argc, char **argv);   /* bench.c */
 int flyq__cmd_config(int argc, char **argv);  /* config.c (check/plan/apply) */
 int flyq__cmd_plugin(int argc, char **argv);  /* plugin.c (test) */
+
+/* What `flyq serve` checks of a loaded config before it opens anything,
+ * shared with `flyq config check` (serve.c): the plugin runtime builds (every
+ * plugin found, loaded, its params valid, its init run) and the listen
+ * address is valid and allowed (loopback, or auth, or allow_anonymous). On
+ * success returns -1 and *rt owns the runtime; otherwise prints one line
+ * "flyq CMD: ..." on stderr, leaves *rt NULL and returns the exit status 1. */
+int flyq__serve_preflight(const flyq_config_t *cfg, const char *cmd,
+                          flyq_plugins_t **rt);
 
 #endif /* FLYQ_CLI_COMMANDS_H */

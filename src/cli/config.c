@@ -23,10 +23,12 @@ static const char usage[] =
     "       flyq config apply [-c FILE] [-b HOST:PORT]\n"
     "\n"
     "Commands:\n"
-    "  check   run FILE in the config sandbox and check every key against\n"
-    "          the schema, without starting a broker; prints\n"
-    "          \"ok: FILE (N topics)\", or the error (FILE: key.path: reason)\n"
-    "          and exits 1\n"
+    "  check   run FILE in the config sandbox, check every key against\n"
+    "          the schema, then load its plugins (params, init) and check\n"
+    "          the listen address as `flyq serve` would, without starting a\n"
+    "          broker; prints \"ok: FILE (N topics, M plugins loaded)\", or\n"
+    "          the error (FILE: key.path: reason, or \"flyq config check:\n"
+    "          plugins: ...\") and exits 1\n"
     "  plan    show what applying FILE would change on a running broker\n"
     "  apply   apply FILE to a running broker (as SIGHUP does with the\n"
     "          broker's own file)\n"
@@ -101,9 +103,12 @@ static int parse_flags(int argc, char **argv, const char **file) {
   return -1;
 }
 
-/* flyq config check: 0 valid, 1 invalid. */
+/* flyq config check: 0 valid, 1 invalid. Checks what `flyq serve` would
+ * before opening anything: the file against the schema, then its plugins
+ * (loaded and initialised as the broker would) and the listen rule. */
 static int check(int argc, char **argv) {
   flyq_config_t cfg;
+  flyq_plugins_t *rt = NULL;
   const char *file = NULL;
   char err[1024];
   int r = parse_flags(argc, argv, &file);
@@ -114,13 +119,23 @@ static int check(int argc, char **argv) {
   }
   if (file != NULL && flyq_config_load(&cfg, file, err, sizeof err) < 0) {
     fprintf(stderr, "%s\n", err);
-    flyq_config_free(&cfg);
-    return 1;
+    r = 1;
+  } else {
+    r = flyq__serve_preflight(&cfg, "config check", &rt);
   }
-  printf("ok: %s (%zu topic%s)\n", file ? file : "no file, built-in defaults",
-         cfg.ntopics, cfg.ntopics == 1 ? "" : "s");
+  if (r < 0) {
+    flyq_plugin_stats_t *st = NULL;
+    size_t n = 0;
+    (void)flyq_plugins_stats(rt, &st, &n); /* only counted: 0 if no memory */
+    flyq_plugins_stats_free(st, n);
+    printf("ok: %s (%zu topic%s, %zu plugin%s loaded)\n",
+           file ? file : "no file, built-in defaults", cfg.ntopics,
+           cfg.ntopics == 1 ? "" : "s", n, n == 1 ? "" : "s");
+    r = 0;
+  }
+  flyq_plugins_free(rt);
   flyq_config_free(&cfg);
-  return 0;
+  return r;
 }
 
 /* ---- plan and apply ---------------------------------------------------- */

@@ -161,11 +161,13 @@ static int plugins_build(const flyq_config_t *cfg, flyq_plugins_t **out,
 /* A listen address must be valid, and loopback unless clients must
  * authenticate (auth hooks) or anonymous access is explicitly allowed.
  * Returns -1 to go on, else the exit status. */
-static int check_listen(const flyq_config_t *cfg, const flyq_plugins_t *rt) {
+static int check_listen(const flyq_config_t *cfg, const flyq_plugins_t *rt,
+                        const char *cmd) {
   struct sockaddr_storage addr;
   int rc = flyq_net_parse_addr(cfg->listen, &addr);
   if (rc < 0) {
-    fprintf(stderr, "flyq serve: bad listen address '%s': %s\n", cfg->listen,
+    fprintf(stderr, "flyq %s: bad listen address '%s': %s\n", cmd,
+            cfg->listen,
             rc == FLYQ_ERR_INVALID_ARG ? "expected HOST:PORT"
                                        : uv_strerror(rc));
     return 1;
@@ -173,14 +175,31 @@ static int check_listen(const flyq_config_t *cfg, const flyq_plugins_t *rt) {
   if (!flyq_net_is_loopback(&addr) && !cfg->allow_anonymous &&
       !flyq_plugins_has_auth(rt)) {
     fprintf(stderr,
-            "flyq serve: refusing to listen on %s: it is not a loopback "
+            "flyq %s: refusing to listen on %s: it is not a loopback "
             "address and no auth plugin is configured; configure `auth` "
             "(docs/config.md) or set allow_anonymous = true to accept "
             "anonymous clients from the network\n",
-            cfg->listen);
+            cmd, cfg->listen);
     return 1;
   }
   return -1;
+}
+
+int flyq__serve_preflight(const flyq_config_t *cfg, const char *cmd,
+                          flyq_plugins_t **rt) {
+  char err[768] = "";
+  int rc;
+  *rt = NULL;
+  if (plugins_build(cfg, rt, err, sizeof err) < 0) {
+    fprintf(stderr, "flyq %s: plugins: %s\n", cmd, err);
+    return 1;
+  }
+  rc = check_listen(cfg, *rt, cmd);
+  if (rc >= 0) {
+    flyq_plugins_free(*rt);
+    *rt = NULL;
+  }
+  return rc;
 }
 
 /* More descriptors for max_connections, up to the hard limit. */
@@ -497,18 +516,13 @@ static int run(serve_t *s, const char *port_file) {
 
 int flyq__cmd_serve(int argc, char **argv) {
   serve_opts_t o = {0};
-  char err[768] = "";
   int rc = parse_flags(argc, argv, &o);
   if (rc >= 0) return rc;
   serve_t *s = calloc(1, sizeof *s);
   if (s == NULL) return 1;
   s->opts = o;
   rc = load_config(&s->cfg, &o);
-  if (rc < 0 && plugins_build(&s->cfg, &s->plugins, err, sizeof err) < 0) {
-    fprintf(stderr, "flyq serve: plugins: %s\n", err);
-    rc = 1;
-  }
-  if (rc < 0) rc = check_listen(&s->cfg, s->plugins);
+  if (rc < 0) rc = flyq__serve_preflight(&s->cfg, "serve", &s->plugins);
   if (rc < 0) {
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
