@@ -1,0 +1,218 @@
+-- The authorize chain on a real broker (docs/plugins.md, "authenticate and
+-- authorize: the auth chain"): the shipped auth_token authenticates bob,
+-- alice and carol, then the authorize hooks of the config's `auth` are asked
+-- in order. A hook that abstains (nil) leaves the answer to the next one;
+-- the first true or false decides; when every hook abstains the answer is
+-- deny; a hook that raises or answers something else than true, false or
+-- nil denies (fail closed), is logged, and the broker goes on serving.
+-- Without any authorize hook every authenticated principal is allowed.
+-- Fixtures: spec/fixtures/plugins/authz_*.lua.
+
+local server = require("support.server")
+local client = require("flyq.client")
+
+local SOURCE = os.getenv("FLYQ_SOURCE_DIR") or "."
+local FIXTURES, SHIPPED = SOURCE .. "/spec/fixtures/plugins", SOURCE .. "/plugins"
+local TOKENS = {bob = "bob-tok-51c9e2", alice = "alice-tok-8a07d4",
+                carol = "carol-tok-3e66b1"}
+
+-- The shipped acl allowing everyone everything.
+local ALLOW_ALL = {plugin = "acl", params = {rules = {
+  {allow = true, principal = "*"}}}}
+
+-- The broker's config: auth_token, then the authorize hooks of chain.
+local function config(chain)
+  local auth = {{plugin = "auth_token", params = {tokens = TOKENS}}}
+  for _, hook in ipairs(chain) do auth[#auth + 1] = hook end
+  return {plugin_path = {FIXTURES, SHIPPED}, auth = auth,
+          topics = {t = {}, broken = {}}}
+end
+
+describe("the authorize chain", function()
+  local srv
+
+  local function start(chain) srv = server.start({config = config(chain)}) end
+
+  local function connect(who)
+    return assert(client.connect(srv.addr, {token = TOKENS[who]}))
+  end
+
+  -- Waits until the broker's log has the line text (plain text).
+  local function wait_log(text)
+    server.wait_for(function()
+      return srv:log_text():find(text, 1, true)
+    end, 10, "the log line " .. text)
+  end
+
+  -- Asserts that a client call's results (res, err, code) are a refusal
+  -- with code and "not authorized".
+  local function assert_denied(code, ...)
+    local res, err, got = ...
+    assert.is_nil(res)
+    assert.are.equal(code, got, err)
+    assert.matches("not authorized", err, 1, true)
+  end
+
+  -- Asserts that client c is refused on a topic, a group and the cluster.
+  local function assert_denied_everywhere(c)
+    assert_denied("TOPIC_AUTHORIZATION_FAILED", c:produce("t", {"x"}))
+    assert_denied("TOPIC_AUTHORIZATION_FAILED", c:fetch("t", 0, 0))
+    assert_denied("GROUP_AUTHORIZATION_FAILED", c:commit("g", "t", 0, 0))
+    assert_denied("CLUSTER_AUTHORIZATION_FAILED", c:stats())
+  end
+
+  -- The plugins' stats entries by name, from one Stats call.
+  local function plugin_stats(c)
+    local by_name = {}
+    for _, p in ipairs(assert(c:stats()).plugins) do by_name[p.name] = p end
+    return by_name
+  end
+
+  after_each(function()
+    if not srv then return end
+    local code = srv:stop()
+    local clean, err = pcall(srv.assert_clean_log, srv)
+    srv:close()
+    srv = nil
+    assert.are.equal(0, code)
+    assert(clean, err)
+  end)
+
+  it("lets the next hook allow when the first abstains", function()
+    start({"authz_abstain", "authz_allow_bob"})
+    local bob = connect("bob")
+    assert.are.equal(0, (assert(bob:produce("t", {"x"}))))
+    assert.are.equal("x", assert(bob:fetch("t", 0, 0)).records[1].value)
+    assert(bob:commit("g", "t", 0, 1))
+    wait_log("authz_abstain: abstained on produce topic:t for bob")
+    wait_log("authz_abstain: abstained on commit group:g for bob")
+    -- Every question went through the abstaining hook to the next one.
+    local stats = plugin_stats(bob)
+    local abstain, allow = stats.authz_abstain, stats.authz_allow_bob
+    assert.are.equal(4, abstain.batches) -- produce, fetch, commit, stats
+    assert.are.equal(abstain.batches, allow.batches)
+    assert.are.equal(0, abstain.errors)
+    bob:close()
+  end)
+
+  it("lets the next hook deny when the first abstains", function()
+    -- The acl after it would allow alice: the deny is authz_allow_bob's.
+    start({"authz_abstain", "authz_allow_bob", ALLOW_ALL})
+    local alice = connect("alice")
+    assert_denied_everywhere(alice)
+    alice:close()
+    wait_log("authz_abstain: abstained on produce topic:t for alice")
+    wait_log("denied produce on topic:t to alice")
+    local bob = connect("bob")
+    assert.are.equal(0, assert(bob:fetch("t", 0, 0)).high_watermark)
+    assert.are.equal(-1, (assert(bob:committed("g", "t", 0))))
+    bob:close()
+  end)
+
+  it("denies when every authorize hook abstains", function()
+    -- acl abstains when no rule matches: here for everyone but carol.
+    start({"authz_abstain", {plugin = "acl", params = {rules = {
+      {allow = true, principal = "carol"}}}}})
+    for _, who in ipairs({"bob", "alice"}) do
+      local c = connect(who)
+      assert_denied_everywhere(c)
+      c:close()
+      wait_log("authz_abstain: abstained on admin cluster for " .. who)
+      wait_log("denied admin on cluster to " .. who)
+    end
+    -- The chain works: a principal the acl allows is served, and nothing
+    -- of the denied requests happened.
+    local carol = connect("carol")
+    assert.are.equal(0, assert(carol:fetch("t", 0, 0)).high_watermark)
+    assert.are.equal(-1, (assert(carol:committed("g", "t", 0))))
+    carol:close()
+  end)
+
+  it("decides with the first hook that answers, true or false", function()
+    start({"authz_allow_bob", "authz_error"})
+    local alice = connect("alice")
+    assert_denied_everywhere(alice) -- false ends the chain too
+    alice:close()
+    local bob = connect("bob")
+    assert.are.equal(0, (assert(bob:produce("t", {"x"}))))
+    local broken = plugin_stats(bob).authz_error
+    assert.are.equal(0, broken.batches) -- never asked
+    assert.are.equal(0, broken.errors)
+    bob:close()
+  end)
+
+  it("denies when a hook raises, logs it and keeps serving", function()
+    start({{plugin = "authz_error", params = {resource = "topic:broken"}},
+           "authz_allow_bob"})
+    local bob = connect("bob")
+    -- The error denies; it does not abstain (authz_allow_bob allows bob).
+    assert_denied("TOPIC_AUTHORIZATION_FAILED", bob:produce("broken", {"x"}))
+    assert_denied("TOPIC_AUTHORIZATION_FAILED", bob:fetch("broken", 0, 0))
+    -- The same connection and another one are still served.
+    assert.are.equal(0, (assert(bob:produce("t", {"x"}))))
+    local other = connect("bob")
+    assert.are.equal(1, (assert(other:produce("t", {"y"}))))
+    assert_denied("TOPIC_AUTHORIZATION_FAILED", other:produce("broken", {"y"}))
+    other:close()
+    wait_log("authz_error.lua:11: authz backend down (authorize) " ..
+             "[1 errors so far]")
+    wait_log("authz_error.lua:11: authz backend down (authorize) " ..
+             "[2 errors so far]")
+    wait_log("denied fetch on topic:broken to bob")
+    wait_log("denied produce on topic:broken to bob")
+    local stats = plugin_stats(bob).authz_error
+    assert.are.equal(3, stats.errors)
+    assert.matches("authz_error%.lua:11: authz backend down", stats.last_error)
+    bob:close()
+    assert.is_true(srv:running())
+  end)
+
+  it("denies everything when a hook raises on every resource", function()
+    start({"authz_error", "authz_allow_bob"})
+    local bob = connect("bob")
+    assert_denied_everywhere(bob)
+    bob:close()
+    wait_log("authz backend down (authorize) [4 errors so far]")
+  end)
+
+  for _, answer in ipairs({"yes", 1}) do
+    it("denies when a hook answers " .. type(answer) .. " " .. tostring(answer),
+       function()
+      start({{plugin = "authz_answer", params = {answer = answer}},
+             "authz_allow_bob"})
+      local bob = connect("bob")
+      assert_denied("TOPIC_AUTHORIZATION_FAILED", bob:produce("t", {"x"}))
+      bob:close()
+      local shown = type(answer) == "string" and '"' .. answer .. '"' or
+                    tostring(answer)
+      wait_log("plugin authz_answer: authorize returned " .. shown ..
+               " (expected true, false or nil) (authorize) [1 errors so far]")
+      wait_log("denied produce on topic:t to bob")
+    end)
+  end
+
+  it("allows every authenticated principal without an authorize hook",
+     function()
+    start({})
+    local alice = connect("alice")
+    assert.are.equal(0, (assert(alice:produce("t", {"x"}))))
+    assert.are.equal("x", assert(alice:fetch("t", 0, 0)).records[1].value)
+    assert(alice:commit("g", "t", 0, 1))
+    assert.are.equal(1, (assert(alice:committed("g", "t", 0))))
+    assert(alice:create_topic("made"))
+    assert.is_nil(assert(alice:metadata("made")).topics[1].error)
+    assert(alice:delete_topic("made"))
+    assert.is_true(assert(alice:stats()).broker.topics >= 2) -- admin
+    alice:close()
+    -- Authentication is still required.
+    local anonymous = assert(client.connect(srv.addr))
+    local _, err, code = anonymous:produce("t", {"x"})
+    assert.are.equal("CLUSTER_AUTHORIZATION_FAILED", code, err)
+    assert.matches("authentication required", err, 1, true)
+    anonymous:close()
+    local c
+    c, err, code = client.connect(srv.addr, {token = "wrong-tok-000000"})
+    assert.is_nil(c)
+    assert.are.equal("AUTHENTICATION_FAILED", code, err)
+  end)
+end)
