@@ -137,7 +137,8 @@ return {
     { plugin = "acl", params = { rules = {
         { allow = true, principal = "alice" },
         { allow = true, principal = "bob",
-          actions = { "fetch", "describe", "commit", "list_groups" } },
+          actions = { "fetch", "list_offsets", "describe", "offset_fetch",
+                      "commit", "list_groups" } },
         { allow = false, principal = "*" },
     } } },
   } or nil,

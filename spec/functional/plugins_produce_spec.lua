@@ -36,7 +36,8 @@ describe("on_produce hooks", function()
         rej = {on_produce = {"router"}},
         pass = {on_produce = {"failing"}, on_error = "pass"},
         dl = {on_produce = {"failing"}, on_error = "dead_letter"},
-        chain = {on_produce = {"upper", "who"}},
+        chain = {on_produce = {"append1", "append2", "who"}},
+        rechain = {on_produce = {"append2", "append1"}},
       },
     }})
     c = assert(client.connect(srv.addr))
@@ -57,10 +58,14 @@ describe("on_produce hooks", function()
   end)
 
   it("runs the chain in order and gives hooks the principal", function()
-    assert(c:produce("chain", {"x"}))
+    -- append1 and append2 do not commute: the order shows in the value.
+    assert(c:produce("chain", {"v"}))
+    assert(c:produce("rechain", {"v"}))
     local vals, recs = values(c, "chain")
-    assert.are.same({"X"}, vals)
-    assert.are.equal("anonymous", header(recs[1], "who"))
+    assert.are.same({"v12"}, vals)
+    assert.are.same({"v21"}, values(c, "rechain"))
+    -- An anonymous client: ctx.principal is nil (who.lua writes "nil").
+    assert.are.equal("nil", header(recs[1], "who"))
   end)
 
   it("routes and fans out records, auto-creating the target topic", function()

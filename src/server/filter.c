@@ -125,7 +125,7 @@ static void filter_part(flyq__req_t *req, flyq_plugins_t *rt,
   int rc = slice_read(&fp->slice, &buf);
   if (rc == 0)
     rc = flyq_plugins_on_consume(rt, name, params, fp->topic, fp->partition,
-                                 flyq__req_who(req), buf,
+                                 flyq__req_principal(req), buf,
                                  fp->slice.len, &out, err, sizeof err);
   if (rc == 0 && out.unchanged) {
     free(buf);

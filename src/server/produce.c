@@ -145,7 +145,7 @@ static void store(flyq__req_t *req, slot_t *s,
   produce_state_t *st = req->state;
   char err[512] = "";
   flyq_broker_produce_opts_t o = {st->acks, timeout_ms,
-                                  flyq__req_who(req), err, sizeof err};
+                                  flyq__req_principal(req), err, sizeof err};
   req->waiting += n;
   int rc = flyq_broker_produce_groups(req->broker, groups, n, &o, produced, s);
   if (rc < 0) {
@@ -198,7 +198,7 @@ static void produce_hooked(flyq__req_t *req, slot_t *s,
   flyq_plugins_output_t out;
   char err[1024] = "";
   int rc = flyq_plugins_on_produce(flyq__req_plugins(req), in->topic,
-                                   in->partition, flyq__req_who(req),
+                                   in->partition, flyq__req_principal(req),
                                    in->batches, in->len, &out, err,
                                    sizeof err);
   if (rc == 0 && !out.unchanged)

@@ -1,0 +1,244 @@
+-- Details of the declarative config on a real broker (docs/config.md,
+-- "Reloading", "Units" and "The sandbox"): the exact plan lines for a
+-- segment change and for an on_produce change and what they do once
+-- applied, sizes and durations written as strings (and bad ones refused
+-- with their key path), and env() reading the broker's environment.
+
+local server = require("support.server")
+local client = require("flyq.client")
+
+local PLUGINS = (os.getenv("FLYQ_SOURCE_DIR") or ".") .. "/spec/fixtures/plugins"
+
+local function lines(text)
+  local t = {}
+  for line in text:gmatch("[^\n]+") do t[#t + 1] = line end
+  return t
+end
+
+-- list with more lines appended (a new table).
+local function plus(list, ...)
+  local t = table.move(list, 1, #list, 1, {})
+  for _, line in ipairs({...}) do t[#t + 1] = line end
+  return t
+end
+
+-- Runs `flyq ARGS...` against srv (chosen with FLYQ_BROKER).
+local function flyq(srv, ...)
+  return server.run({...}, {env = {FLYQ_BROKER = srv.addr}})
+end
+
+-- Writes config into srv's directory with the harness's listen and
+-- data_dir (so that only what the spec sets differs) and returns its path.
+local function config_file(srv, name, config)
+  local copy = {listen = "127.0.0.1:0", data_dir = srv.data_dir}
+  for k, v in pairs(config) do copy[k] = v end
+  local path = srv.dir .. "/" .. name
+  server.write_config(path, copy)
+  return path
+end
+
+-- The "config:" section of `flyq topic describe TOPIC` as a map of strings.
+local function described_config(srv, topic)
+  local code, out, err = flyq(srv, "topic", "describe", topic)
+  assert.are.equal(0, code, err)
+  local cfg = {}
+  for key, value in out:match("\nconfig:\n(.*)$"):gmatch("  (%S+) = (%S+)\n") do
+    cfg[key] = value
+  end
+  return cfg
+end
+
+local function partitions(srv, topic)
+  local code, out, err = flyq(srv, "topic", "describe", topic)
+  assert.are.equal(0, code, err)
+  return tonumber(out:match("^topic [^:]+: (%d+) partition"))
+end
+
+local function stop(srv)
+  assert.are.equal(0, srv:stop())
+  srv:assert_clean_log()
+  srv:close()
+end
+
+describe("config plan", function()
+  local srv, c
+  local running = {plugin_path = {PLUGINS},
+                   topics = {t = {on_produce = {"upper"}}}}
+
+  before_each(function()
+    srv = server.start({config = running})
+    c = assert(client.connect(srv.addr))
+  end)
+
+  after_each(function()
+    c:close()
+    stop(srv)
+  end)
+
+  local function segments(topic)
+    return assert(c:metadata(topic)).topics[1].partitions[1].segment_count
+  end
+
+  local function produce_and_read(value)
+    local base = assert(c:produce("t", {value}))
+    return assert(c:fetch("t", 0, base)).records[1]
+  end
+
+  it("prints a segment change, which apply puts in force", function()
+    local big = string.rep("x", 1100) -- more than 1 KiB in one batch
+    for _ = 1, 2 do assert(c:produce("t", {big})) end
+    assert.are.equal(1, segments("t"))
+    local file = config_file(srv, "segment.lua", {
+      plugin_path = {PLUGINS},
+      topics = {t = {on_produce = {"upper"},
+                     segment = {bytes = "1KiB", ms = "1h"}}},
+    })
+    local changes = {
+      "set t: segment.bytes 1073741824 -> 1024",
+      "set t: segment.ms 604800000 -> 3600000",
+    }
+    local code, out, err = flyq(srv, "config", "plan", "-c", file)
+    assert.are.equal(0, code, err)
+    assert.are.same(plus(changes, "2 changes"), lines(out))
+    assert.are.equal("1073741824", described_config(srv, "t")["segment.bytes"])
+
+    code, out, err = flyq(srv, "config", "apply", "-c", file)
+    assert.are.equal(0, code, err)
+    assert.are.same(plus(changes, "2 changes applied"), lines(out))
+    local cfg = described_config(srv, "t")
+    assert.are.equal("1024", cfg["segment.bytes"])
+    assert.are.equal("3600000", cfg["segment.ms"])
+    -- Now every batch larger than 1 KiB starts a segment of its own.
+    for i = 1, 3 do
+      assert(c:produce("t", {big}))
+      assert.are.equal(1 + i, segments("t"))
+    end
+    code, out = flyq(srv, "config", "plan", "-c", file)
+    assert.are.equal(0, code)
+    assert.are.same({"no changes"}, lines(out))
+  end)
+
+  it("prints an on_produce change, which apply puts in force", function()
+    local rec = produce_and_read("Mixed")
+    assert.are.equal("MIXED", rec.value)
+    assert.are.same({}, rec.headers)
+    local file = config_file(srv, "hooks.lua", {
+      plugin_path = {PLUGINS},
+      topics = {t = {on_produce = {"who", {plugin = "upper",
+                                           params = {note = "v2"}}}}},
+    })
+    local change = 'plugins t: on_produce upper -> who, upper {"note":"v2"}'
+    local code, out, err = flyq(srv, "config", "plan", "-c", file)
+    assert.are.equal(0, code, err)
+    assert.are.same({change, "1 change"}, lines(out))
+    assert.are.same({}, produce_and_read("Plan").headers)
+
+    code, out, err = flyq(srv, "config", "apply", "-c", file)
+    assert.are.equal(0, code, err)
+    assert.are.same({change, "1 change applied"}, lines(out))
+    rec = produce_and_read("Applied")
+    assert.are.equal("APPLIED", rec.value)
+    -- who.lua writes "nil": an anonymous client's ctx.principal is nil.
+    assert.are.same({{"who", "nil"}}, rec.headers)
+  end)
+end)
+
+describe("sizes and durations written as strings", function()
+  local srv
+  local declared = {
+    defaults = {retention = {ms = "1h"}},
+    topics = {
+      s = {segment = {bytes = "1MiB"},
+           retention = {ms = "7d", bytes = "10GiB"}},
+      d = {},
+    },
+  }
+
+  before_each(function() srv = server.start({config = declared}) end)
+  after_each(function() stop(srv) end)
+
+  it("create a topic with those values", function()
+    local want = {
+      ["retention.ms"] = "604800000",
+      ["retention.bytes"] = "10737418240",
+      ["segment.bytes"] = "1048576",
+      ["segment.ms"] = "604800000",
+      ["flush.messages"] = "0",
+      ["flush.ms"] = "-1",
+    }
+    assert.are.same(want, described_config(srv, "s"))
+    local c = assert(client.connect(srv.addr))
+    local md = assert(c:metadata("s"))
+    c:close()
+    assert.are.same(want, md.topics[1].config)
+    -- The topic without settings has the defaults, "1h" among them.
+    local d = described_config(srv, "d")
+    assert.are.equal("3600000", d["retention.ms"])
+    assert.are.equal("-1", d["retention.bytes"])
+    assert.are.equal("1073741824", d["segment.bytes"])
+  end)
+
+  local bad = {
+    {"12XB", {segment = {bytes = "12XB"}},
+     'topics.s.segment.bytes: expected size (bytes or a string like '
+     .. '"256MiB"), got "12XB"'},
+    {"7 days", {retention = {ms = "7 days"}},
+     'topics.s.retention.ms: expected duration (milliseconds or a string '
+     .. 'like "7d", "1h", "30m", "10s", "250ms") or -1 (forever), '
+     .. 'got "7 days"'},
+  }
+  for _, case in ipairs(bad) do
+    local value, settings, message = case[1], case[2], case[3]
+    it("refuse " .. value .. " with the key path", function()
+      local file = config_file(srv, "bad.lua",
+                               {topics = {s = settings, d = {}}})
+      local code, out, err = flyq(srv, "config", "apply", "-c", file)
+      assert.are.equal(1, code, err)
+      assert.are.equal("", out)
+      assert.are.equal("flyq config apply: ConfigApply: INVALID_CONFIG: "
+                       .. file .. ": " .. message .. "\n", err)
+      assert.are.equal("1048576", described_config(srv, "s")["segment.bytes"])
+      assert.are.equal("604800000", described_config(srv, "s")["retention.ms"])
+      -- A broker does not start on it either.
+      code, out, err = server.run({"serve", "-c", file}, {timeout = 10})
+      assert.are.equal(1, code, out)
+      assert.are.equal("flyq serve: " .. file .. ": " .. message .. "\n", err)
+    end)
+  end
+end)
+
+describe("env() in the config file", function()
+  local srv
+
+  after_each(function() stop(srv) end)
+
+  -- Starts a broker, rewrites its file to take topic e's partitions from
+  -- env() (Lua source: the harness writes only tables), and restarts it on
+  -- that file.
+  local function start(env)
+    srv = server.start({config = {}, env = env})
+    server.write_config(srv.config_path, string.format(
+      'return {\n  listen = "127.0.0.1:0",\n  data_dir = %q,\n'
+      .. '  topics = {\n'
+      .. '    e = { partitions = tonumber(env("FLYQ_SPEC_PARTS", "2")) },\n'
+      .. '  },\n'
+      .. '}\n', srv.data_dir))
+    srv:restart()
+  end
+
+  it("reads the broker's environment", function()
+    start({FLYQ_SPEC_PARTS = "5"})
+    assert.are.equal(5, partitions(srv, "e"))
+    -- plan runs the file in the broker, so the CLI's own environment
+    -- does not count.
+    local code, out, err = server.run({"config", "plan"},
+      {env = {FLYQ_BROKER = srv.addr, FLYQ_SPEC_PARTS = "9"}})
+    assert.are.equal(0, code, err)
+    assert.are.same({"no changes"}, lines(out))
+  end)
+
+  it("gives the default when the variable is not set", function()
+    start(nil)
+    assert.are.equal(2, partitions(srv, "e"))
+  end)
+end)
