@@ -253,6 +253,31 @@ TEST(loading_is_timed_too) {
   }
 }
 
+/* A call that failed at the memory cap leaves no garbage that makes the
+ * next calls fail: string buffers (string.rep) get no emergency
+ * collection from Lua, so the host collects after such a failure. */
+TEST(the_memory_cap_frees_what_a_failed_call_left) {
+  flyq_plugins_t *rt;
+  pt_write("hog2.lua",
+           "return { name = 'hog2', on_produce = function(r)\n"
+           "  if r.key == 'hog' then\n"
+           "    local t = {}\n"
+           "    for i = 1, 1e9 do t[i] = string.rep('x', 65536) .. i end\n"
+           "  end\n"
+           "  local s = string.rep('y', 4 << 20)\n"
+           "  r.value = 'fine'\n"
+           "  return r\n"
+           "end }\n");
+  rt = pt_open("return { plugin_path = {DIR},\n"
+               "  plugins = { limits = { time_ms = 10000, memory = '16MiB' } },\n"
+               "  topics = { orders = { on_produce = 'hog2' } } }\n");
+  works(rt, "big");
+  for (int round = 0; round < 3; round++)
+    fails_then_works(rt, "hog", "plugin hog2: ", "memory limit exceeded (16 MiB)");
+  CHECK(pt_stats(rt, "hog2")->memory_bytes < 8u << 20);
+  pt_done(rt);
+}
+
 TEST(memory_bombs_fail_without_killing_the_process) {
   flyq_plugins_t *rt;
   pt_write("bomb.lua",
@@ -439,6 +464,7 @@ TEST_LIST(TEST_ENTRY(endless_loops_are_aborted)
           TEST_ENTRY(loading_is_timed_too)
           TEST_ENTRY(endless_loops_are_aborted_with_on_error_pass)
           TEST_ENTRY(memory_bombs_fail_without_killing_the_process)
+          TEST_ENTRY(the_memory_cap_frees_what_a_failed_call_left)
           TEST_ENTRY(coroutine_abuse_fails_cleanly)
           TEST_ENTRY(the_sandbox_has_no_way_out)
           TEST_ENTRY(the_flyq_api_and_cjson));

@@ -14,7 +14,10 @@ describe("failing plugins", function()
   before_each(function()
     srv = server.start({config = {
       plugin_path = {PLUGINS},
-      plugins = {limits = {memory = "16MiB"}},
+      -- hog fills 2 MiB in ~15 ms of CPU time (~40 ms under the
+      -- sanitizers): well within 200 ms, so the memory cap stops it, not
+      -- the time limit (with the default 10 ms the time limit would).
+      plugins = {limits = {memory = "2MiB", time_ms = 200}},
       topics = {spin = {on_produce = {"spin"}}, hog = {on_produce = {"hog"}},
                 fail = {on_produce = {"failing"}}},
     }})
@@ -32,7 +35,7 @@ describe("failing plugins", function()
 
   local cases = {
     {"spin", "spin", "spin.lua:7: time limit exceeded"},
-    {"hog", "hog", "plugin hog"},
+    {"hog", "hog", "plugin hog: memory limit exceeded (2 MiB) (on_produce)"},
     {"fail", "bad", "failing.lua:5: bad record"},
   }
 

@@ -749,7 +749,13 @@ int flyq__lua_pcall(lua_State *L, int nargs, int nresults, char *err,
   status = lua_pcall(L, nargs, nresults, base);
   lua_remove(L, base);
   if (status == LUA_OK) return 0;
-  return pcall_error(L, status, err, errlen);
+  status = pcall_error(L, status, err, errlen);
+  /* A call that failed at the cap leaves its garbage behind, and Lua only
+   * collects in an emergency for its own allocations: a string buffer
+   * (string.rep, table.concat, gsub...) that cannot grow raises at once.
+   * Without this, every later call would fail until a collection came. */
+  if (hs->cap_hit) lua_gc(L, LUA_GCCOLLECT, 0);
+  return status;
 }
 
 const char *flyq__lua_traceback(lua_State *L) {
