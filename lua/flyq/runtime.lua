@@ -18,15 +18,21 @@
 --   and keep(); host.finish() passes on the rest.
 -- - The slow loop (the instruction budget is on): host.record(i) per
 --   record, which starts the record's budget, and host.emit per result.
--- - Protected (on_error pass or dead_letter): each record runs inside
---   host.protect, a C pcall that a budget failure cannot be caught past; a
---   failure undoes what the record emitted (host.truncate) and is handed
---   to host.fail, which applies on_error.
--- In all three the first error of an unprotected run escapes the whole run
--- and C rejects the batch.
+-- - Protected (on_error pass or dead_letter) with the CPU-time budget: the
+--   fast loop inside host.protect (a C pcall that a budget failure cannot
+--   be caught past); at a failure host.recover(message) fails the record
+--   the loop's j names (applying on_error, undoing what it emitted) and
+--   the loop goes on after it. C settles a kept record that cannot be
+--   kept (a bad field) by failing it alone.
+-- - Protected with the instruction budget: each record runs inside
+--   host.protect; a failure undoes what the record emitted (host.truncate)
+--   and is handed to host.fail, which applies on_error.
+-- In every loop the first error of an unprotected run escapes the whole
+-- run and C rejects the batch.
 --
 -- The host table (functions written in C, src/host/plugin_host.c):
 --   fill(done) -> first, last    settle(j)    finish()    recs    exact
+--   recover(message) -> done [, upto]
 --   record(i) -> proxy           protect(f, ...) -> true | false, message
 --   emit(record_or_table)        mark() -> n       truncate(n)
 --   fail(i, message)             set_partition(i, p)
@@ -40,14 +46,14 @@ local HOOKS = {"init", "partition", "on_produce", "on_consume",
                "authenticate", "authorize"}
 
 local record, protect, emit, mark, truncate, fail, set_partition
-local fill, settle, finish, recs, exact
+local fill, settle, finish, recover, recs, exact
 
 --- Receives the host functions; called once per state, before setup.
 function M.attach(host)
   record, protect, emit = host.record, host.protect, host.emit
   mark, truncate, fail = host.mark, host.truncate, host.fail
   set_partition = host.set_partition
-  fill, settle, finish = host.fill, host.settle, host.finish
+  fill, settle, finish, recover = host.fill, host.settle, host.finish, host.recover
   recs, exact = host.recs, host.exact
 end
 
@@ -129,16 +135,20 @@ local function step(hook, rec, ctx)
   return keep(hook(rec, ctx))
 end
 
-local function protected_loop(hook, n, ctx)
-  for i = 1, n do
-    local rec = record(i)
-    local m = mark()
-    local ok, err = protect(step, hook, rec, ctx)
-    if not ok then
-      truncate(m)
-      fail(i, err)
-    end
+-- Runs record i protected: a failure undoes what it emitted and applies
+-- on_error.
+local function protected_one(hook, i, ctx)
+  local rec = record(i)
+  local m = mark()
+  local ok, err = protect(step, hook, rec, ctx)
+  if not ok then
+    truncate(m)
+    fail(i, err)
   end
+end
+
+local function protected_loop(hook, n, ctx)
+  for i = 1, n do protected_one(hook, i, ctx) end
 end
 
 local function slow_loop(hook, n, ctx)
@@ -149,8 +159,8 @@ local function slow_loop(hook, n, ctx)
   end
 end
 
-local function fast_loop(hook, n, ctx)
-  local recs, done = recs, 0
+local function fast_loop(hook, n, ctx, done)
+  local recs = recs
   while done < n do
     local first, last = fill(done)
     for j = first, last do -- the hot loop: the common answer (the record) first
@@ -163,18 +173,34 @@ local function fast_loop(hook, n, ctx)
     end
     done = done + (last - first + 1)
   end
-  finish()
 end
 M.fast_loop = fast_loop -- C's watchdog: a return into it ends a record;
                          -- at an error, its j is the record's slot
 
+-- The fast loop for on_error pass or dead_letter: run under protect(); at
+-- a failure, C's recover() fails that record alone and the loop goes on
+-- after it (a failure that names no record, a memory error: the rest of
+-- its chunk runs again one record at a time).
+local function resilient_loop(hook, n, ctx)
+  local done = 0
+  while true do
+    local ok, err = protect(fast_loop, hook, n, ctx, done)
+    if ok then return end
+    local upto
+    done, upto = recover(err)
+    if upto then
+      for i = done + 1, upto do protected_one(hook, i, ctx) end
+      done = upto
+    end
+  end
+end
+
 local function filter_map(hook, n, ctx, protected)
-  if protected then
-    protected_loop(hook, n, ctx)
-  elseif exact then
-    slow_loop(hook, n, ctx)
+  if exact then
+    if protected then protected_loop(hook, n, ctx) else slow_loop(hook, n, ctx) end
   else
-    fast_loop(hook, n, ctx)
+    if protected then resilient_loop(hook, n, ctx) else fast_loop(hook, n, ctx, 0) end
+    finish()
   end
 end
 

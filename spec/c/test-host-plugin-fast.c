@@ -252,7 +252,99 @@ TEST(a_memory_error_names_no_old_record) {
   pt_done(rt);
 }
 
+/* on_error pass and dead_letter run the fast loop too: a failure fails
+ * its record alone and the loop goes on after it. The output (stored
+ * records and dead letters) must be, byte for byte, what the record-by-
+ * record protected loop (the exact instruction budget) makes, and every
+ * hook must have run once. */
+static const char flaky_lua[] =
+    "return { name = 'flaky', on_produce = function(r)\n"
+    "  flyq.counter('calls', 1)\n"
+    "  local i = tonumber(r.key)\n"
+    "  if i % 97 == 0 then error('boom ' .. i) end\n"               /* in the hook */
+    "  if i % 89 == 0 then return { r, 7 } end\n"                   /* in keep() */
+    "  if i % 83 == 0 then r.topic = 'no good!' return r end\n"     /* settling */
+    "  if i % 79 == 0 then r.value = 'v' .. i return r end\n"
+    "  if i % 71 == 0 then return nil end\n"
+    "  if i % 61 == 0 then return { r, { key = 'x', value = 'x' .. i, timestamp = 5 } } end\n"
+    "  if r.value == 'bomb' then local t = {} for k = 1, 1e9 do t[k] = k end end\n"
+    "  return r\n"
+    "end }\n";
+
+static flyq_plugins_t *open_flaky(const char *on_error, const char *limits) {
+  char config[512];
+  snprintf(config, sizeof config,
+           "return { plugin_path = {DIR},\n"
+           "  plugins = { limits = { memory = '16MiB', %s } },\n"
+           "  topics = { t = { on_produce = 'flaky', on_error = '%s' } } }\n",
+           limits, on_error);
+  return pt_open(config);
+}
+
+static void same_output(const flyq_plugins_output_t *a,
+                        const flyq_plugins_output_t *b) {
+  CHECK_EQ(a->nbatches, b->nbatches);
+  CHECK_EQ(a->records_out, b->records_out);
+  CHECK_EQ(a->failed, b->failed);
+  CHECK_EQ(a->dead_letters, b->dead_letters);
+  for (size_t i = 0; i < a->nbatches; i++) {
+    CHECK(strcmp(a->batches[i].topic, b->batches[i].topic) == 0);
+    CHECK_EQ(a->batches[i].len, b->batches[i].len);
+    CHECK(memcmp(a->batches[i].data, b->batches[i].data, a->batches[i].len) == 0);
+  }
+}
+
+/* The failures flaky makes of records 1..n. */
+static size_t flaky_failures(size_t n) {
+  size_t f = 0;
+  for (size_t i = 1; i <= n; i++) f += i % 97 == 0 || i % 89 == 0 || i % 83 == 0;
+  return f;
+}
+
+/* Runs buf through flaky under on_error, with the fast loop (the CPU-time
+ * budget) and the protected record-by-record loop (an instruction budget),
+ * checks both outputs are the same and returns the fast run's hook calls. */
+static int64_t fast_like_exact(const char *on_error, const uint8_t *buf,
+                               size_t len, size_t failures) {
+  flyq_plugins_output_t fast, exact;
+  flyq_plugins_t *rt = open_flaky(on_error, "time_ms = 1000");
+  flyq_plugins_t *rx =
+      open_flaky(on_error, "instructions = 100000000, time_ms = 1000");
+  int64_t calls;
+  run(rt, buf, len, &fast);
+  run(rx, buf, len, &exact);
+  CHECK_EQ(fast.failed, failures);
+  same_output(&fast, &exact);
+  CHECK_EQ(pt_stats(rt, "flaky")->errors, failures);
+  calls = pt_stats(rt, "flaky")->counters[0].value;
+  flyq_plugins_output_free(&fast);
+  flyq_plugins_output_free(&exact);
+  pt_done(rt);
+  pt_done(rx);
+  return calls;
+}
+
+TEST(pass_and_dead_letter_fail_records_alone_in_the_fast_loop) {
+  static const char *const modes[] = {"pass", "dead_letter"};
+  const char *kv[] = {"1", "a", "2", "b", "3", "bomb", "4", "c", "97", "d"};
+  size_t len, blen;
+  uint8_t *buf = numbered(N, &len), *bomb = pt_batch(kv, 5, &blen);
+  pt_write("flaky.lua", flaky_lua);
+  for (int m = 0; m < 2; m++) {
+    /* Each hook ran once: a failure is picked up where it happened. */
+    CHECK_EQ(fast_like_exact(modes[m], buf, len, flaky_failures(N)), N);
+    /* A memory error names no record: the rest of its chunk (here all 5
+     * records) runs again record by record, protected; records 1 and 2
+     * were kept but not yet passed on, and 3 was the bomb, so 3 hooks ran
+     * twice. The bomb and "97" fail. */
+    CHECK_EQ(fast_like_exact(modes[m], bomb, blen, 2), 5 + 3);
+  }
+  free(buf);
+  free(bomb);
+}
+
 TEST_LIST(TEST_ENTRY(every_kind_of_answer_across_chunks)
+          TEST_ENTRY(pass_and_dead_letter_fail_records_alone_in_the_fast_loop)
           TEST_ENTRY(a_chain_with_a_pass_through_in_the_middle)
           TEST_ENTRY(a_settling_error_names_its_record)
           TEST_ENTRY(a_memory_error_names_no_old_record)

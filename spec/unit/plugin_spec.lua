@@ -130,9 +130,27 @@ local function fake_host(records)
   local host = {emitted = {}, failed = {}, parts = {}}
   function host.record(i) return records[i] end
   function host.emit(r) host.emitted[#host.emitted + 1] = r end
+  -- As C's message handler does, protect notes the fast loop's j at an
+  -- error (when the loop is on the stack), for recover.
+  local failed_slot
+  local function note_slot(e)
+    for level = 2, 100 do
+      local info = debug.getinfo(level, "f")
+      if info == nil then break end
+      if info.func == runtime.fast_loop then
+        for n = 1, 100 do
+          local name, v = debug.getlocal(level, n)
+          if name == nil then break end
+          if name == "j" then failed_slot = v end
+        end
+        break
+      end
+    end
+    return e
+  end
   function host.protect(f, ...)
-    local ok, err = pcall(f, ...)
-    return ok, err
+    failed_slot = nil
+    return xpcall(f, note_slot, ...)
   end
   function host.mark() return #host.emitted end
   function host.truncate(n)
@@ -155,11 +173,20 @@ local function fake_host(records)
     for i = settled + 1, upto do host.emit(records[i]) end
     settled = math.max(settled, upto)
   end
+  local emitting, emit_mark = 0, 0
   function host.settle(j)
     pass_on(base + j - first)
     settled = base + j - first + 1
+    emitting, emit_mark = settled, #host.emitted
   end
   function host.finish() pass_on(#records) end
+  function host.recover(err)
+    local rec = assert(failed_slot, "the error names no record") + base - first + 1
+    if rec == emitting then host.truncate(emit_mark) else pass_on(rec - 1) end
+    host.fail(rec, err)
+    settled, emitting = rec, 0
+    return rec
+  end
   runtime.attach(host)
   return host
 end
@@ -214,6 +241,27 @@ describe("flyq.runtime", function()
     assert.are.same({{key = "a"}}, host.emitted)
     assert.are.equal(2, host.failed[1][1])
     assert.matches("item 2 is 7", host.failed[1][2])
+  end)
+
+  it("goes on after each failed record when protected", function()
+    local recs = {}
+    for i = 1, 7 do recs[i] = {key = tostring(i)} end
+    local host = fake_host(recs)
+    local calls = 0
+    local inst = runtime.setup({name = "p", on_produce = function(r)
+      calls = calls + 1
+      if r.key == "2" or r.key == "5" then error("bad " .. r.key, 0) end
+      if r.key == "6" then return {r, {key = "6b"}, false} end
+      if r.key == "4" then return nil end
+      return r
+    end}, {})
+    runtime.produce(inst, 7, "t", nil, nil, true)
+    assert.are.same({recs[1], recs[3], recs[7]}, host.emitted)
+    assert.are.same({2, "bad 2"}, host.failed[1])
+    assert.are.same({5, "bad 5"}, host.failed[2])
+    assert.are.equal(6, host.failed[3][1])
+    assert.matches("item 3 is false", host.failed[3][2])
+    assert.are.equal(7, calls) -- every hook ran once
   end)
 
   it("checks partitions", function()

@@ -316,10 +316,7 @@ void flyq__plugin_error(flyq__plugin_t *p, const char *hook, size_t record,
   if (outlen > 0) snprintf(out, outlen, "%s", line);
 }
 
-/* The 1-based number of the fast loop's failed record, or 0 when the
- * error was not raised under the loop's counter (then no record is
- * named). */
-static size_t failed_record(flyq__plugin_t *p, const flyq__call_t *call) {
+size_t flyq__plugin_failed_record(flyq__plugin_t *p, const flyq__call_t *call) {
   int64_t slot = flyq__lua_error_counter(p->L);
   if (slot < (int64_t)call->first_slot || slot > FLYQ__RING) return 0;
   return call->base + (size_t)slot - call->first_slot + 1;
@@ -344,7 +341,8 @@ int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
   budget_begin(p);
   r = flyq__lua_pcall(p->L, 1, nresults, msg, sizeof msg);
   budget_end(p);
-  if (r != 0) record = call->fast && !call->settling ? failed_record(p, call)
+  if (r != 0) record = call->fast && !call->settling
+                           ? flyq__plugin_failed_record(p, call)
                        : call->nin > 0 ? call->cur + 1 : 0;
   p->call = NULL;
   flyq__record_end(p);

@@ -127,11 +127,15 @@ typedef struct flyq__call {
                               - first_slot */
   size_t base;             /* input index of the chunk's first record */
   size_t first_slot;       /* its slot */
+  size_t chunk_end;        /* input index after the chunk's last record */
   int settling;            /* C is settling kept records: cur is the one */
   size_t next;             /* fast loop: input records before this one
                               are settled */
   int same;                /* the output is the input, record for record
                               (out was left empty) */
+  size_t emitting;         /* fast loop: 1 + the input record whose answer
+                              settle(j) let through (keep() emits it), or 0 */
+  size_t emit_mark;        /* out->n before that record's emits */
 } flyq__call_t;
 
 /* Input record i of the call (decoded on first use when the input is the
@@ -251,6 +255,12 @@ void flyq__plugin_budget(flyq__plugin_t *p);
 void flyq__plugin_error(flyq__plugin_t *p, const char *hook, size_t record,
                         const char *msg, char *out, size_t outlen);
 
+/* The 1-based input record of call the error just caught was raised in,
+ * by the fast loop's counter (the watchdog's and the message handler's
+ * reading), or 0 when it names none (a memory error, or an error outside
+ * the loop's records). */
+size_t flyq__plugin_failed_record(flyq__plugin_t *p, const flyq__call_t *call);
+
 /* Fills s with p's stats (strings malloc'd). Returns 0 or -ENOMEM. */
 int flyq__plugin_stats(const flyq__plugin_t *p, flyq_plugin_stats_t *s);
 
@@ -300,6 +310,10 @@ int flyq__record_ring(lua_State *L);
  * Raises like flyq__record_take. [-0, +0, m] */
 void flyq__record_keep(lua_State *L, flyq__call_t *c, size_t idx,
                        flyq__prec_t *out);
+
+/* 1 when flyq__record_keep of input record idx cannot raise: the hook
+ * wrote no field and never read the headers (it is the input as it came). */
+int flyq__record_clean(const flyq__plugin_t *p, size_t idx);
 
 /* What the value at stack index 1 (a proxy, or a table for a new record)
  * stands for, as a record of call c into *out: the input record itself

@@ -56,6 +56,7 @@ static int host_fill(lua_State *L) {
   m = flyq__record_slots(L, p, (size_t)done, m, &first);
   c->fast = 1;
   c->base = (size_t)done;
+  c->chunk_end = (size_t)done + m;
   c->first_slot = first;
   p->calls += m;
   p->progress++;
@@ -64,14 +65,52 @@ static int host_fill(lua_State *L) {
   return 2;
 }
 
+static void fail_record(lua_State *L, flyq__call_t *c, size_t idx,
+                        const char *msg);
+
+/* keep_one(c, idx): pushes input record idx's kept output (protected by
+ * settle_resilient's pcall). */
+static int keep_one(lua_State *L) {
+  flyq__call_t *c = lua_touserdata(L, 1);
+  size_t idx = (size_t)lua_tointeger(L, 2);
+  flyq__prec_t out;
+  flyq__record_keep(L, c, idx, &out);
+  if (c->out == NULL || flyq__recs_push(c->out, &out) < 0) {
+    c->failed = 1;
+    luaL_error(L, "out of memory");
+  }
+  return 0;
+}
+
+/* Passes on kept input record idx under on_error pass or dead_letter: a
+ * record that cannot be kept (a bad field its hook assigned) fails alone,
+ * and settling goes on. Only records a hook changed pay for the pcall. */
+static void settle_resilient(lua_State *L, flyq__call_t *c, size_t idx) {
+  char msg[512];
+  int r;
+  lua_pushcfunction(L, keep_one);
+  lua_pushlightuserdata(L, c);
+  lua_pushinteger(L, (lua_Integer)idx);
+  r = flyq__lua_pcall(L, 2, 0, msg, sizeof msg);
+  if (c->failed) luaL_error(L, "out of memory");
+  if (r != 0) fail_record(L, c, idx, msg);
+}
+
 /* Passes on input records c->next .. end-1, whose hooks returned them. An
  * error here (a bad field a hook assigned) is that record's: while
- * settling, c->cur names it, not the fast loop's counter. */
+ * settling, c->cur names it, not the fast loop's counter. Under on_error
+ * pass or dead_letter such a record fails alone and nothing is raised. */
 static void settle_kept(lua_State *L, flyq__call_t *c, size_t end) {
+  flyq__plugin_t *p = flyq__plugin_of(L);
+  int resilient = c->on_error != FLYQ_ON_ERROR_REJECT;
   flyq__prec_t out;
   c->settling = 1;
   for (; c->next < end; c->next++) {
     c->cur = c->next;
+    if (resilient && !flyq__record_clean(p, c->next)) {
+      settle_resilient(L, c, c->next);
+      continue;
+    }
     flyq__record_keep(L, c, c->next, &out);
     if (c->out == NULL || flyq__recs_push(c->out, &out) < 0) {
       c->failed = 1;
@@ -94,6 +133,8 @@ static int host_settle(lua_State *L) {
   settle_kept(L, c, c->base + at);
   c->cur = c->base + at;
   c->next = c->cur + 1;
+  c->emitting = c->next;
+  c->emit_mark = c->out ? c->out->n : 0;
   return 0;
 }
 
@@ -173,31 +214,69 @@ static int dead_letter(flyq__call_t *c, const flyq__prec_t *r,
   return flyq__recs_push(c->dead, &d);
 }
 
-/* fail(i, message): record i failed in a protected run; applies on_error
- * (pass: it goes on unchanged; dead_letter: its original goes to the dead
- * letters, once). */
-static int host_fail(lua_State *L) {
-  flyq__plugin_t *p = flyq__plugin_of(L);
-  flyq__call_t *c = call_of(L);
-  lua_Integer i = luaL_checkinteger(L, 1);
-  const flyq__prec_t *r;
-  char msg[768];
+/* Input record idx (0-based) failed with msg in a protected run: counts
+ * the error and applies on_error (pass: it goes on unchanged;
+ * dead_letter: its original goes to the dead letters, once). */
+static void fail_record(lua_State *L, flyq__call_t *c, size_t idx,
+                        const char *msg) {
+  const flyq__prec_t *r = flyq__call_in(c, idx);
+  char line[768];
   int rc = 0;
-  if (i < 1 || (size_t)i > c->nin) luaL_error(L, "record %d out of range", (int)i);
-  r = flyq__call_in(c, (size_t)i - 1);
-  flyq__plugin_error(p, c->hook, (size_t)i, luaL_checkstring(L, 2), msg,
-                     sizeof msg);
+  flyq__plugin_error(flyq__plugin_of(L), c->hook, idx + 1, msg, line,
+                     sizeof line);
   c->flags[r->src] |= FLYQ__REC_FAILED;
   if (c->out && (c->on_error == FLYQ_ON_ERROR_PASS || c->dead == NULL))
     rc = flyq__recs_push(c->out, r);
   else if (c->dead && !(c->flags[r->src] & FLYQ__REC_DEAD))
-    rc = dead_letter(c, flyq__call_orig(c, r->src), msg);
+    rc = dead_letter(c, flyq__call_orig(c, r->src), line);
   if (c->dead) c->flags[r->src] |= FLYQ__REC_DEAD;
   if (rc < 0) {
     c->failed = 1;
     luaL_error(L, "out of memory");
   }
+}
+
+/* fail(i, message): record i failed in a protected run (fail_record). */
+static int host_fail(lua_State *L) {
+  flyq__call_t *c = call_of(L);
+  lua_Integer i = luaL_checkinteger(L, 1);
+  if (i < 1 || (size_t)i > c->nin) luaL_error(L, "record %d out of range", (int)i);
+  fail_record(L, c, (size_t)i - 1, luaL_checkstring(L, 2));
   return 0;
+}
+
+/* recover(message) -> done | done, upto: the fast loop, run under
+ * protect() for on_error pass or dead_letter, failed with message. When
+ * the error names its record (the loop's counter), that record fails
+ * alone: the records kept before it are passed on, what it emitted is
+ * undone, and the loop goes on after it (done: the records handled). A
+ * memory error names none: the records of the chunk not yet passed on,
+ * done+1 .. upto, are to be run again one by one, protected (their hooks
+ * run a second time). */
+static int host_recover(lua_State *L) {
+  flyq__plugin_t *p = flyq__plugin_of(L);
+  flyq__call_t *c = call_of(L);
+  const char *msg = luaL_checkstring(L, 1);
+  size_t rec = flyq__plugin_failed_record(p, c); /* 1-based */
+  if (c->failed) luaL_error(L, "out of memory");
+  if (rec == 0 || rec > c->nin || (rec != c->emitting && rec <= c->next)) {
+    size_t upto = c->chunk_end > c->next ? c->chunk_end : c->next;
+    lua_pushinteger(L, (lua_Integer)c->next);
+    lua_pushinteger(L, (lua_Integer)upto);
+    c->next = upto;
+    c->emitting = 0;
+    return 2;
+  }
+  if (c->emitting == rec) { /* it failed in keep(): undo its emits */
+    if (c->out) c->out->n = c->emit_mark;
+  } else {
+    settle_kept(L, c, rec - 1);
+  }
+  fail_record(L, c, rec - 1, msg);
+  c->next = rec;
+  c->emitting = 0;
+  lua_pushinteger(L, (lua_Integer)rec);
+  return 1;
 }
 
 /* set_partition(i, p) */
@@ -221,6 +300,7 @@ void flyq__plugin_host(lua_State *L) {
                                   {"mark", host_mark},
                                   {"truncate", host_truncate},
                                   {"fail", host_fail},
+                                  {"recover", host_recover},
                                   {"set_partition", host_set_partition},
                                   {NULL, NULL}};
   flyq__record_open(L);

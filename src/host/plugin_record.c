@@ -578,6 +578,11 @@ int flyq__record_ring(lua_State *L) {
   return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
+int flyq__record_clean(const flyq__plugin_t *p, size_t idx) {
+  const proxy_t *x = proxy_get(p, idx);
+  return x->written == 0 && !(x->loaded & BIT(F_HEADERS));
+}
+
 void flyq__record_keep(lua_State *L, flyq__call_t *c, size_t idx,
                        flyq__prec_t *out) {
   const proxy_t *x = proxy_get(flyq__plugin_of(L), idx);
