@@ -450,6 +450,13 @@ int flyq_broker_apply(flyq_broker_t *b, const flyq_config_t *next,
                       const flyq_broker_plan_t *plan, size_t *steps,
                       char *err, size_t errlen);
 
+/* Adds a broker-wide change (topic "") of kind with detail to plan, after
+ * the broker-wide changes already there and before the topics': for what
+ * the host finds itself, such as plugin files whose text changed. Returns
+ * 0 or -ENOMEM (plan unchanged). */
+int flyq_broker_plan_add(flyq_broker_plan_t *plan, flyq_change_kind_t kind,
+                         const char *detail);
+
 /* Frees the changes of plan and empties it; safe to call twice. */
 void flyq_broker_plan_free(flyq_broker_plan_t *plan);
 

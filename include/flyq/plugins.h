@@ -107,6 +107,18 @@ typedef struct flyq_plugins flyq_plugins_t;
 int flyq_plugins_new(const flyq_config_t *cfg, flyq_plugins_t **out,
                      char *err, size_t errlen);
 
+/* The plugin files rt loaded that a runtime built from next would load
+ * with other contents: for each plugin name (inline partitioners aside),
+ * fn(arg, name, file, what) with what "changed" (the same file reads
+ * differently), "moved" (next's plugin_path finds another file, file) or
+ * "gone" (next finds none; file is the old one). Reads the files. rt may
+ * be NULL. Returns 0, or the first negative result of fn. */
+typedef int (*flyq_plugins_file_fn)(void *arg, const char *name,
+                                    const char *file, const char *what);
+int flyq_plugins_changed_files(const flyq_plugins_t *rt,
+                               const flyq_config_t *next,
+                               flyq_plugins_file_fn fn, void *arg);
+
 /* Closes every plugin state and frees rt. rt may be NULL. Output structs
  * filled earlier stay valid (they own their memory). */
 void flyq_plugins_free(flyq_plugins_t *rt);

@@ -242,3 +242,56 @@ describe("env() in the config file", function()
     assert.are.equal(2, partitions(srv, "e"))
   end)
 end)
+
+describe("flyq config plan and plugin files", function()
+  local srv, dir_a, dir_b
+
+  local function plugin(dir, tag)
+    server.write_file(dir .. "/tag.lua", string.format(
+      "return { name = 'tag', on_produce = function(r)\n"
+      .. "  r.value = %q .. r.value return r end }\n", tag))
+  end
+
+  before_each(function()
+    dir_a, dir_b = server.tmpdir(), server.tmpdir()
+    plugin(dir_a, "a:")
+    srv = server.start({config = {plugin_path = {dir_a},
+                                  topics = {t = {on_produce = {"tag"}}}}})
+  end)
+
+  after_each(function()
+    stop(srv)
+    server.rmdir(dir_a)
+    server.rmdir(dir_b)
+  end)
+
+  local function plan(...)
+    local code, out, err = flyq(srv, "config", ...)
+    assert.are.equal(0, code, err)
+    return lines(out)
+  end
+
+  it("names a plugin file whose text changed, until it is applied", function()
+    assert.are.same({"no changes"}, plan("plan"))
+    plugin(dir_a, "a2:")
+    local changed = "plugins: file tag.lua changed (" .. dir_a .. "/tag.lua)"
+    assert.are.same({changed, "1 change"}, plan("plan"))
+    assert.are.same({changed, "1 change applied"}, plan("apply"))
+    assert.are.same({"no changes"}, plan("plan"))
+    local c = assert(client.connect(srv.addr))
+    assert(c:produce("t", {"x"}))
+    assert.are.equal("a2:x", assert(c:fetch("t", 0, 0)).records[1].value)
+    c:close()
+  end)
+
+  it("names a plugin file that another directory now comes first with",
+     function()
+    plugin(dir_b, "b:")
+    local file = config_file(srv, "moved.lua", {
+      plugin_path = {dir_b, dir_a}, topics = {t = {on_produce = {"tag"}}}})
+    local out = plan("plan", "-c", file)
+    assert.are.equal("plugins: file tag.lua moved (" .. dir_b .. "/tag.lua)",
+                     out[#out - 1])
+    assert.are.equal(#out - 1 .. " changes", out[#out])
+  end)
+end)

@@ -89,8 +89,11 @@ return {
     os.execute("kill -HUP " .. srv.pid)
     server.wait_for(function()
       return srv:log_text():find("SIGHUP: applied " .. srv.config_path
-                                 .. ": 0 changes", 1, true)
+                                 .. ": 1 change", 1, true)
     end, 20, "the SIGHUP reload")
+    -- The reload names the plugin file it loads afresh.
+    assert.matches("plugins: file flaky.lua changed (" .. file .. ")",
+                   srv:log_text(), 1, true)
     recovered()
   end)
 
@@ -99,7 +102,8 @@ return {
     server.write_file(file, FIXED)
     local code, out, err = server.run({"config", "apply", "-b", srv.addr})
     assert.are.equal(0, code, err)
-    assert.are.equal("no changes\n", out)
+    assert.are.equal("plugins: file flaky.lua changed (" .. file .. ")\n"
+                     .. "1 change applied\n", out)
     recovered()
   end)
 end)

@@ -45,6 +45,19 @@ int flyq__plan_add(flyq_broker_plan_t *p, flyq_change_kind_t kind,
   return 0;
 }
 
+int flyq_broker_plan_add(flyq_broker_plan_t *plan, flyq_change_kind_t kind,
+                         const char *detail) {
+  size_t at = 0;
+  int rc = flyq__plan_add(plan, kind, "", "%s", detail);
+  if (rc < 0) return rc;
+  while (at < plan->n - 1 && plan->changes[at].topic[0] == '\0') at++;
+  flyq_broker_change_t c = plan->changes[plan->n - 1];
+  memmove(&plan->changes[at + 1], &plan->changes[at],
+          (plan->n - 1 - at) * sizeof c);
+  plan->changes[at] = c;
+  return 0;
+}
+
 void flyq_broker_plan_free(flyq_broker_plan_t *plan) {
   for (size_t i = 0; i < plan->n; i++) {
     free(plan->changes[i].topic);

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,6 +405,15 @@ static void log_outcome(const char *via, const char *name, int rc,
               name, plan->n, plan->n == 1 ? "" : "s");
 }
 
+/* A plugin file whose text a reload would load afresh: a plan line
+ * "plugins: file NAME.lua changed (FILE)" (or moved, gone). */
+static int plan_file_change(void *arg, const char *name, const char *file,
+                            const char *what) {
+  char detail[PATH_MAX + 160];
+  snprintf(detail, sizeof detail, "file %s.lua %s (%s)", name, what, file);
+  return flyq_broker_plan_add(arg, FLYQ_CHANGE_PLUGINS, detail);
+}
+
 /* Loads text (NULL: the -c file), plans it and, with apply, applies it;
  * the outcome of an apply is logged. On error *plan is empty. */
 static int reload(serve_t *s, const char *via, const char *text, size_t len,
@@ -417,6 +427,8 @@ static int reload(serve_t *s, const char *via, const char *text, size_t len,
   rc = load_next(s, text, len, name, &next, err, errlen);
   if (rc == 0) {
     rc = flyq_broker_plan(s->broker, &s->cfg, &next, plan);
+    if (rc == 0) rc = flyq_plugins_changed_files(s->plugins, &next,
+                                                 plan_file_change, plan);
     if (rc < 0) snprintf(err, errlen, "planning: %s", flyq_strerror(rc));
     if (rc == 0 && apply) rc = apply_next(s, &next, plan, &steps, err, errlen);
     flyq_config_free(&next);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <lauxlib.h>
+#include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,23 @@ static int read_source(const char *path, char **out, size_t *len, char *err,
   return 0;
 }
 
+static void digest_of(const char *text, size_t len, uint8_t out[32]) {
+  struct sha256_ctx ctx;
+  sha256_init(&ctx);
+  sha256_update(&ctx, len, (const uint8_t *)text);
+  sha256_digest(&ctx, SHA256_DIGEST_SIZE, out);
+}
+
+int flyq__plugin_file_changed(const flyq__plugin_t *p, const char *file) {
+  char *text, err[64];
+  size_t len;
+  uint8_t d[32];
+  if (read_source(file, &text, &len, err, sizeof err) < 0) return 1;
+  digest_of(text, len, d);
+  free(text);
+  return memcmp(d, p->digest, sizeof d) != 0;
+}
+
 /* Decodes src->params (a JSON object) into job->params. */
 static int decode_params(open_job_t *job, char *err, size_t errlen) {
   json_error_t jerr;
@@ -248,6 +266,10 @@ int flyq__plugin_open(const flyq__plugin_src_t *src, flyq__plugin_t **out,
   if (rc == 0 && (job.p = plugin_new(src)) == NULL) {
     snprintf(msg, sizeof msg, "out of memory");
     rc = -ENOMEM;
+  }
+  if (rc == 0 && text != NULL) {
+    digest_of(text, job.len, job.p->digest);
+    job.p->has_digest = 1;
   }
   if (rc == 0) rc = setup(&job, msg, sizeof msg);
   json_decref(job.params);

@@ -170,6 +170,8 @@ typedef struct flyq__plugin {
   char *key;       /* what the runtime finds it by: name + params */
   char *name;      /* the plugin table's name */
   char *file;      /* where it was loaded from */
+  int has_digest;  /* digest is the file's (not for inline partitioners) */
+  uint8_t digest[32]; /* SHA-256 of the file's text at load */
   char *params;    /* JSON */
   unsigned hooks;  /* FLYQ__HOOK_* */
   int64_t budget;  /* instructions per hook call; <= 0: none */
@@ -260,6 +262,10 @@ void flyq__plugin_error(flyq__plugin_t *p, const char *hook, size_t record,
  * reading), or 0 when it names none (a memory error, or an error outside
  * the loop's records). */
 size_t flyq__plugin_failed_record(flyq__plugin_t *p, const flyq__call_t *call);
+
+/* 1 when the file p was loaded from now reads differently (or not at all)
+ * than at load. */
+int flyq__plugin_file_changed(const flyq__plugin_t *p, const char *file);
 
 /* Fills s with p's stats (strings malloc'd). Returns 0 or -ENOMEM. */
 int flyq__plugin_stats(const flyq__plugin_t *p, flyq_plugin_stats_t *s);

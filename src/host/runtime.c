@@ -5,6 +5,7 @@
  * runtime_partition.c and runtime_auth.c.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +27,22 @@ static int valid_plugin_name(const char *name) {
                       "0123456789_-") == n;
 }
 
+/* Writes the first <dir>/<name>.lua of path[0..n) that exists into file;
+ * 0, or FLYQ_ERR_NOT_FOUND. */
+static int find_on_path(char *const *path, size_t n, const char *name,
+                        char *file, size_t len) {
+  for (size_t i = 0; i < n; i++) {
+    int w = snprintf(file, len, "%s/%s.lua", path[i], name);
+    if (w > 0 && (size_t)w < len && access(file, R_OK) == 0) return 0;
+  }
+  return FLYQ_ERR_NOT_FOUND;
+}
+
 /* Writes the first <dir>/<name>.lua of plugin_path that exists into file. */
 static int find_file(const flyq_plugins_t *rt, const char *name, char *file,
                      size_t len, char *err, size_t errlen) {
   size_t used = 0;
-  for (size_t i = 0; i < rt->npath; i++) {
-    int n = snprintf(file, len, "%s/%s.lua", rt->path[i], name);
-    if (n > 0 && (size_t)n < len && access(file, R_OK) == 0) return 0;
-  }
+  if (find_on_path(rt->path, rt->npath, name, file, len) == 0) return 0;
   used = (size_t)snprintf(err, errlen, "plugin %s: no %s.lua on plugin_path (",
                           name, name);
   for (size_t i = 0; i < rt->npath && used < errlen; i++)
@@ -41,6 +50,43 @@ static int find_file(const flyq_plugins_t *rt, const char *name, char *file,
                              i ? ", " : "", rt->path[i]);
   if (used < errlen) snprintf(err + used, errlen - used, ")");
   return FLYQ_ERR_NOT_FOUND;
+}
+
+/* 1 when an instance before p was loaded from the same file. */
+static int file_seen(const flyq_plugins_t *rt, const flyq__plugin_t *p) {
+  for (const flyq__plugin_t *q = rt->first; q != p; q = q->next)
+    if (q->has_digest && strcmp(q->file, p->file) == 0) return 1;
+  return 0;
+}
+
+/* The config's name of the plugin in file ("<dir>/<name>.lua") into out. */
+static void name_of_file(const char *file, char *out, size_t len) {
+  const char *base = strrchr(file, '/');
+  size_t n;
+  base = base ? base + 1 : file;
+  n = strlen(base);
+  if (n >= 4 && strcmp(base + n - 4, ".lua") == 0) n -= 4;
+  snprintf(out, len, "%.*s", (int)n, base);
+}
+
+int flyq_plugins_changed_files(const flyq_plugins_t *rt,
+                               const flyq_config_t *next,
+                               flyq_plugins_file_fn fn, void *arg) {
+  char file[PATH_MAX], name[MAX_NAME + 8];
+  for (const flyq__plugin_t *p = rt ? rt->first : NULL; p; p = p->next) {
+    int rc = 0;
+    if (!p->has_digest || file_seen(rt, p)) continue;
+    name_of_file(p->file, name, sizeof name);
+    if (find_on_path(next->plugin_path, next->nplugin_path, name, file,
+                     sizeof file) < 0)
+      rc = fn(arg, name, p->file, "gone");
+    else if (strcmp(file, p->file) != 0)
+      rc = fn(arg, name, file, "moved");
+    else if (flyq__plugin_file_changed(p, file))
+      rc = fn(arg, name, file, "changed");
+    if (rc < 0) return rc;
+  }
+  return 0;
 }
 
 static flyq__plugin_t *find_instance(const flyq_plugins_t *rt,
