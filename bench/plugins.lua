@@ -10,6 +10,8 @@
 --              returns each record as it came)
 --   keyed      on_produce = {"key_reader"} (reads record.key, keeps the
 --              record)
+--   passed     hooked with on_error = "pass" (the fast loop under
+--              protection)
 --
 -- then runs `flyq bench produce TOPIC --count COUNT --json` (100-byte
 -- values, batches of 1000, acks 1, one connection) in RUNS rounds (default
@@ -30,7 +32,7 @@ local cjson = require("cjson")
 local runs = tonumber(arg[1]) or 15
 local count = tonumber(arg[2]) or 1000000
 local topics = {table.unpack(arg, 3)}
-if #topics == 0 then topics = {"plain", "hooked", "keyed"} end
+if #topics == 0 then topics = {"plain", "hooked", "keyed", "passed"} end
 
 local srv = server.start({
   config = {
@@ -39,6 +41,7 @@ local srv = server.start({
       plain = {partitions = 1},
       hooked = {partitions = 1, on_produce = {"identity"}},
       keyed = {partitions = 1, on_produce = {"key_reader"}},
+      passed = {partitions = 1, on_produce = {"identity"}, on_error = "pass"},
     },
   },
 })
