@@ -32,8 +32,8 @@
 --
 -- The host table (functions written in C, src/host/plugin_host.c):
 --   fill(done) -> first, last    settle(j)    finish()    recs    exact
---   recover(message) -> done [, upto]
---   record(i) -> proxy           protect(f, ...) -> true | false, message
+--   recover(message, nomem) -> done [, upto]
+--   record(i) -> proxy           protect(f, ...) -> true | false, message, nomem
 --   emit(record_or_table)        mark() -> n       truncate(n)
 --   fail(i, message)             set_partition(i, p)
 
@@ -184,10 +184,10 @@ M.fast_loop = fast_loop -- C's watchdog: a return into it ends a record;
 local function resilient_loop(hook, n, ctx)
   local done = 0
   while true do
-    local ok, err = protect(fast_loop, hook, n, ctx, done)
+    local ok, err, nomem = protect(fast_loop, hook, n, ctx, done)
     if ok then return end
     local upto
-    done, upto = recover(err)
+    done, upto = recover(err, nomem)
     if upto then
       for i = done + 1, upto do protected_one(hook, i, ctx) end
       done = upto

@@ -343,7 +343,126 @@ TEST(pass_and_dead_letter_fail_records_alone_in_the_fast_loop) {
   free(bomb);
 }
 
+/* Fails unless batch b holds records with exactly the values want[0..n). */
+static void check_values(const flyq_plugins_batch_t *b, const char *const *want,
+                         size_t n) {
+  CHECK_EQ(pt_count(b->data, b->len), n);
+  for (size_t i = 0; i < n; i++) {
+    flyq_record_t rec;
+    pt_record(b->data, b->len, i, &rec);
+    if (!pt_is(rec.value, rec.value_len, want[i]))
+      flyq_test_fail(__FILE__, __LINE__, "record %zu: %.*s, want %s", i,
+                     (int)rec.value_len, (const char *)rec.value, want[i]);
+  }
+}
+
+/* Runs kv (n records) through plugin name under on_error with an 8 MiB
+ * cap (4 MiB with small) and the CPU-time budget. */
+static flyq_plugins_t *run_capped(const char *name, const char *on_error,
+                                  int small, const char **kv, size_t n,
+                                  flyq_plugins_output_t *out) {
+  char config[512];
+  size_t len;
+  uint8_t *buf = pt_batch(kv, n, &len);
+  flyq_plugins_t *rt;
+  snprintf(config, sizeof config,
+           "return { plugin_path = {DIR},\n"
+           "  plugins = { limits = { memory = '%s', time_ms = 1000 } },\n"
+           "  topics = { t = { on_produce = '%s', on_error = '%s' } } }\n",
+           small ? "4MiB" : "8MiB", name, on_error);
+  rt = pt_open(config);
+  run(rt, buf, len, out);
+  free(buf);
+  return rt;
+}
+
+/* A memory error names no record: the rest of its chunk runs again from
+ * the input (what the first run wrote into the records is forgotten), and
+ * only that chunk. */
+TEST(a_memory_error_reruns_the_rest_of_its_chunk_from_the_input) {
+  static char keys[3000][8];
+  static const char *kv[6000];
+  const char *small[] = {"1", "a", "2", "b", "3", "bomb", "4", "c"};
+  const char *want[] = {"a!", "b!", "bomb", "c!"};
+  flyq_plugins_output_t out;
+  flyq_plugins_t *rt;
+  pt_write("bang.lua", "return { name = 'bang', on_produce = function(r)\n"
+           "  flyq.counter('calls', 1)\n"
+           "  if r.value == 'bomb' then local s = ('x'):rep(1 << 26) end\n"
+           "  if r.value ~= 'big' then r.value = r.value .. '!' end\n"
+           "  return r end }\n");
+  rt = run_capped("bang", "pass", 0, small, 4, &out);
+  check_values(&out.batches[0], want, 4);
+  CHECK_EQ(out.failed, 1);
+  flyq_plugins_output_free(&out);
+  pt_done(rt);
+  /* 3000 records in chunks of 1024, the bomb at 2500: 2500 calls, then
+   * the third chunk (2049 .. 3000) runs record by record. */
+  for (int i = 0; i < 3000; i++) {
+    snprintf(keys[i], sizeof keys[i], "%d", i + 1);
+    kv[2 * i] = keys[i];
+    kv[2 * i + 1] = i == 2499 ? "bomb" : "big";
+  }
+  rt = run_capped("bang", "pass", 0, kv, 3000, &out);
+  CHECK_EQ(out.failed, 1);
+  CHECK_EQ(out.records_out, 3000);
+  CHECK_EQ(pt_stats(rt, "bang")->counters[0].value, 2500 + (3000 - 2048));
+  flyq_plugins_output_free(&out);
+  pt_done(rt);
+}
+
+/* A memory error while a record's answer is being emitted undoes what of
+ * it was emitted, and that record fails. */
+TEST(a_memory_error_in_a_fan_out_undoes_it) {
+  const char *kv[] = {"1", "a", "2", "b", "3", "c"};
+  const char *want[] = {"a", "b", "c"};
+  flyq_plugins_output_t out;
+  flyq_plugins_t *rt;
+  pt_write("fan.lua", "return { name = 'fan', on_produce = function(r)\n"
+           "  if r.key == '2' then\n"
+           "    return { { key = 'k', value = 'part1' },\n"
+           "             { [('k'):rep(1400000)] = 1 } }\n"
+           "  end\n"
+           "  return r end }\n");
+  rt = run_capped("fan", "pass", 1, kv, 3, &out);
+  if (!out.unchanged) check_values(&out.batches[0], want, 3); /* else: a b c */
+  CHECK_EQ(out.failed, 1);
+  CHECK_EQ(pt_stats(rt, "fan")->errors, 1);
+  flyq_plugins_output_free(&out);
+  pt_done(rt);
+}
+
+/* A memory error after a record failed while settling is not blamed on
+ * the record the failed one's error named. */
+TEST(a_memory_error_after_a_settling_failure) {
+  const char *kv[] = {"1", "a", "2", "b", "3", "c", "4", "bomb", "5", "e"};
+  const char *pass[] = {"a", "new2", "c", "bomb", "e"};
+  const char *kept[] = {"new2", "c", "e"}, *dead[] = {"a", "bomb"};
+  flyq_plugins_output_t out;
+  flyq_plugins_t *rt;
+  pt_write("stale.lua", "return { name = 'stale', on_produce = function(r)\n"
+           "  if r.key == '1' then r.topic = 'no good!' return r end\n"
+           "  if r.key == '2' then return { key = 'n', value = 'new2' } end\n"
+           "  if r.value == 'bomb' then local s = ('x'):rep(1 << 26) end\n"
+           "  return r end }\n");
+  rt = run_capped("stale", "pass", 0, kv, 5, &out);
+  check_values(&out.batches[0], pass, 5);
+  CHECK_EQ(out.failed, 2);
+  flyq_plugins_output_free(&out);
+  pt_done(rt);
+  rt = run_capped("stale", "dead_letter", 0, kv, 5, &out);
+  CHECK_EQ(out.nbatches, 2);
+  check_values(&out.batches[0], kept, 3);
+  CHECK(strcmp(out.batches[1].topic, "t.dlq") == 0);
+  check_values(&out.batches[1], dead, 2);
+  flyq_plugins_output_free(&out);
+  pt_done(rt);
+}
+
 TEST_LIST(TEST_ENTRY(every_kind_of_answer_across_chunks)
+          TEST_ENTRY(a_memory_error_reruns_the_rest_of_its_chunk_from_the_input)
+          TEST_ENTRY(a_memory_error_in_a_fan_out_undoes_it)
+          TEST_ENTRY(a_memory_error_after_a_settling_failure)
           TEST_ENTRY(pass_and_dead_letter_fail_records_alone_in_the_fast_loop)
           TEST_ENTRY(a_chain_with_a_pass_through_in_the_middle)
           TEST_ENTRY(a_settling_error_names_its_record)

@@ -303,6 +303,10 @@ void flyq__record_end(flyq__plugin_t *p);
 size_t flyq__record_slots(lua_State *L, flyq__plugin_t *p, size_t idx,
                           size_t n, size_t *first);
 
+/* Forgets what hooks did to input records from .. to-1 of p's running
+ * call, so that they run again from the input. */
+void flyq__record_forget(flyq__plugin_t *p, size_t from, size_t to);
+
 /* Pushes a proxy of input record idx of p's running call. [-0, +1] */
 void flyq__record_new(lua_State *L, flyq__plugin_t *p, size_t idx);
 

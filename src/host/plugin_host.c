@@ -163,7 +163,7 @@ static int host_emit(lua_State *L) {
   return 0;
 }
 
-/* protect(f, ...) -> true | false, message: calls f(...) with a fresh
+/* protect(f, ...) -> true | false, message, nomem: calls f(...) with a fresh
  * budget; the budget is fresh again afterwards, so that the driver can go
  * on even when f used it all up. */
 static int host_protect(lua_State *L) {
@@ -180,7 +180,8 @@ static int host_protect(lua_State *L) {
   }
   lua_pushboolean(L, 0);
   lua_pushstring(L, msg);
-  return 2;
+  lua_pushboolean(L, r == -ENOMEM);
+  return 3;
 }
 
 static int host_mark(lua_State *L) {
@@ -245,28 +246,42 @@ static int host_fail(lua_State *L) {
   return 0;
 }
 
-/* recover(message) -> done | done, upto: the fast loop, run under
+/* recover()'s answer to a failure that names no record (a memory error):
+ * the kept records of earlier chunks are passed on; the rest of the chunk
+ * runs again record by record: from the record after the last one passed
+ * on, or from the last record whose answer was being emitted when it may
+ * have been cut short (its emits undone). Their proxies start afresh. */
+static int recover_unnamed(lua_State *L, flyq__call_t *c) {
+  size_t from = c->next > c->base ? c->next : c->base, end;
+  if (c->next < c->base) settle_kept(L, c, c->base); /* earlier chunks */
+  if (c->emitting > c->base && c->emitting == c->next) {
+    if (c->out) c->out->n = c->emit_mark;
+    from = c->emitting - 1;
+  }
+  end = c->chunk_end > from ? c->chunk_end : from;
+  flyq__record_forget(flyq__plugin_of(L), from, end);
+  c->next = end;
+  c->emitting = 0;
+  lua_pushinteger(L, (lua_Integer)from);
+  lua_pushinteger(L, (lua_Integer)end);
+  return 2;
+}
+
+/* recover(message, nomem) -> done | done, upto: the fast loop, run under
  * protect() for on_error pass or dead_letter, failed with message. When
  * the error names its record (the loop's counter), that record fails
  * alone: the records kept before it are passed on, what it emitted is
  * undone, and the loop goes on after it (done: the records handled). A
- * memory error names none: the records of the chunk not yet passed on,
- * done+1 .. upto, are to be run again one by one, protected (their hooks
- * run a second time). */
+ * memory error (nomem) names none: records done+1 .. upto are to run
+ * again one by one, protected (recover_unnamed). */
 static int host_recover(lua_State *L) {
   flyq__plugin_t *p = flyq__plugin_of(L);
   flyq__call_t *c = call_of(L);
   const char *msg = luaL_checkstring(L, 1);
-  size_t rec = flyq__plugin_failed_record(p, c); /* 1-based */
+  size_t rec = lua_toboolean(L, 2) ? 0 : flyq__plugin_failed_record(p, c);
   if (c->failed) luaL_error(L, "out of memory");
-  if (rec == 0 || rec > c->nin || (rec != c->emitting && rec <= c->next)) {
-    size_t upto = c->chunk_end > c->next ? c->chunk_end : c->next;
-    lua_pushinteger(L, (lua_Integer)c->next);
-    lua_pushinteger(L, (lua_Integer)upto);
-    c->next = upto;
-    c->emitting = 0;
-    return 2;
-  }
+  if (rec == 0 || rec > c->nin || (rec != c->emitting && rec <= c->next))
+    return recover_unnamed(L, c);
   if (c->emitting == rec) { /* it failed in keep(): undo its emits */
     if (c->out) c->out->n = c->emit_mark;
   } else {

@@ -578,6 +578,10 @@ int flyq__record_ring(lua_State *L) {
   return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
+void flyq__record_forget(flyq__plugin_t *p, size_t from, size_t to) {
+  for (size_t i = from; i < to && i < p->nproxies; i++) p->proxies[i].gen = 0;
+}
+
 int flyq__record_clean(const flyq__plugin_t *p, size_t idx) {
   const proxy_t *x = proxy_get(p, idx);
   return x->written == 0 && !(x->loaded & BIT(F_HEADERS));

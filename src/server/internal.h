@@ -107,9 +107,8 @@ flyq_str_t flyq__errmsg(int err);
 
 /* policy.c */
 flyq_plugins_t *flyq__req_plugins(const flyq__req_t *req); /* NULL: none */
-const char *flyq__req_principal(const flyq__req_t *req); /* NULL: anonymous */
-/* The principal as hooks see it (ctx.principal): "anonymous" for none. */
-const char *flyq__req_who(const flyq__req_t *req);
+/* The principal, as hooks see it (ctx.principal); NULL: anonymous. */
+const char *flyq__req_principal(const flyq__req_t *req);
 /* Asks the runtime whether req's principal may do action on kind:name
  * (kind "topic" or "group"; name NULL: the resource is kind itself, e.g.
  * "cluster"). Returns 0 or FLYQ_ERR_DENIED (logged). */

@@ -41,11 +41,6 @@ const char *flyq__req_principal(const flyq__req_t *req) {
   return req->sc ? req->sc->principal : NULL;
 }
 
-const char *flyq__req_who(const flyq__req_t *req) {
-  const char *p = flyq__req_principal(req);
-  return p ? p : "anonymous";
-}
-
 int flyq__authorize(flyq__req_t *req, const char *action, const char *kind,
                     const char *name) {
   flyq_plugins_t *rt = flyq__req_plugins(req);
