@@ -141,6 +141,13 @@ int flyq_record_iter_next(flyq_record_iter_t *it, flyq_record_t *rec);
 int flyq_record_decode_at(const flyq_batch_header_t *h, const uint8_t *rec,
                           const uint8_t *end, flyq_record_t *out);
 
+/* The key and value of the record at rec, as flyq_record_decode_at would
+ * give them (same contract), without decoding its headers: for readers
+ * that want only those. Returns 0 or FLYQ_ERR_CORRUPT. */
+int flyq_record_kv_at(const uint8_t *rec, const uint8_t *end,
+                      const uint8_t **key, int32_t *key_len,
+                      const uint8_t **value, int32_t *value_len);
+
 /* Walks rec->headers: *p starts at rec->headers (set *p = NULL first).
  * Returns 1 and fills *hdr, 0 at the end, or a negative code. */
 int flyq_record_next_header(const flyq_record_t *rec, const uint8_t **p,

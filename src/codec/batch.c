@@ -216,6 +216,27 @@ int flyq_record_decode_at(const flyq_batch_header_t *h, const uint8_t *rec,
   return 0;
 }
 
+/* The byte after the varint at q, or NULL if none ends before end. */
+static inline const uint8_t *varint_skip(const uint8_t *q, const uint8_t *end) {
+  for (int i = 0; i < FLYQ__VARLONG_MAX && q < end; i++)
+    if (!(*q++ & 0x80)) return q;
+  return NULL;
+}
+
+int flyq_record_kv_at(const uint8_t *rec, const uint8_t *end,
+                      const uint8_t **key, int32_t *key_len,
+                      const uint8_t **value, int32_t *value_len) {
+  /* length, attributes, timestamp delta, offset delta: skipped; the
+   * strings stay within end (the batch's), which bounds the record. */
+  const uint8_t *q = varint_skip(rec, end);
+  if (q == NULL || q >= end || (q = varint_skip(q + 1, end)) == NULL ||
+      (q = varint_skip(q, end)) == NULL ||
+      string_read(&q, end, 1, key, key_len) < 0 ||
+      string_read(&q, end, 1, value, value_len) < 0)
+    return FLYQ_ERR_CORRUPT;
+  return 0;
+}
+
 void flyq_batch_set_base_offset(uint8_t *buf, int64_t base_offset) {
   flyq__be64_put(buf + OFF_BASE_OFFSET, (uint64_t)base_offset);
 }

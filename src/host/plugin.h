@@ -76,6 +76,11 @@ int flyq__lazy_load(flyq__lazy_t *z, const uint8_t *buf, size_t len,
 /* Record i (< recs.n), decoded now if it was not yet. */
 const flyq__prec_t *flyq__lazy_get(flyq__lazy_t *z, size_t i);
 
+/* Record i's key (f 0) or value (f 1) into *b, *len (-1: null) without
+ * decoding the rest of it when it is not decoded yet. */
+void flyq__lazy_field(flyq__lazy_t *z, size_t i, int f, const uint8_t **b,
+                      int32_t *len);
+
 /* Decodes every record: recs.v is complete afterwards. */
 void flyq__lazy_all(flyq__lazy_t *z);
 void flyq__lazy_free(flyq__lazy_t *z);
@@ -185,6 +190,8 @@ typedef struct flyq__plugin {
                       driver: its loop counter j is the record's slot) */
   uint64_t progress; /* moves on at each chunk and slow-loop record */
   int inst_ref;    /* registry: the instance table from setup */
+  const char *field_names[8]; /* the state's strings "key", "value"...,
+                                 by field number (flyq__record_open) */
   flyq__call_t *call; /* the running call, NULL between calls */
   uint64_t gen;    /* run number: proxies of earlier runs are dead */
   struct flyq__slot *slots;    /* FLYQ__RING: what each proxy value is */

@@ -103,9 +103,13 @@ static int raise_at(lua_State *L, int level, const char *fmt, ...) {
   return lua_error(L);
 }
 
+/* The field named by the string at idx, or 0. Short strings are interned,
+ * so a name is the one of the state's field name strings
+ * (flyq__record_open) by address. */
 static int field_of(lua_State *L, int idx) {
-  const char *k = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : "";
+  const char *k = lua_tolstring(L, idx, NULL); /* a number: as a string */
   int f;
+  if (k == NULL) return 0;
   switch (k[0]) { /* names differ in their first letter, but for t... */
   case 'k': f = F_KEY; break;
   case 'v': f = F_VALUE; break;
@@ -115,7 +119,7 @@ static int field_of(lua_State *L, int idx) {
   case 'o': f = F_OFFSET; break;
   default: return 0;
   }
-  return strcmp(k, field_names[f]) == 0 ? f : 0;
+  return k == flyq__plugin_of(L)->field_names[f] ? f : 0;
 }
 
 /* The input index of the proxy at i, or -1 if the value at i is not a
@@ -125,8 +129,8 @@ static long proxy_at(lua_State *L, int i, int level) {
   flyq__plugin_t *p = flyq__plugin_of(L);
   uintptr_t v;
   const slot_t *s;
-  if (lua_type(L, i) != LUA_TLIGHTUSERDATA ||
-      (v = (uintptr_t)lua_touserdata(L, i)) == 0 || v > FLYQ__RING ||
+  /* A full userdata's address is never that small: no type check. */
+  if ((v = (uintptr_t)lua_touserdata(L, i)) == 0 || v > FLYQ__RING ||
       p->slots == NULL)
     return -1;
   s = &p->slots[v - 1];
@@ -205,6 +209,24 @@ static uint32_t push_headers(lua_State *L, const flyq__prec_t *r) {
   return distinct;
 }
 
+/* Pushes the key or the value (f) of input record idx as it came: from
+ * the request's bytes without decoding the rest of the record when the
+ * input is the request's records. */
+static void push_kv(lua_State *L, flyq__plugin_t *p, size_t idx, int f) {
+  const flyq__call_t *c = p->call;
+  const uint8_t *b;
+  int32_t len;
+  if (c->lazy && c->in == c->orig) {
+    flyq__lazy_field(c->lazy, idx, f == F_VALUE, &b, &len);
+  } else {
+    const flyq__prec_t *r = &c->in[idx];
+    b = f == F_VALUE ? r->r.value : r->r.key;
+    len = f == F_VALUE ? r->r.value_len : r->r.key_len;
+  }
+  push_bytes(L, b, len);
+  if (f == F_VALUE) p->values_pushed++; else p->keys_pushed++;
+}
+
 /* Pushes field f of record idx (cached fields: from the cache once
  * pushed). */
 static void push_field(lua_State *L, flyq__plugin_t *p, size_t idx, int f) {
@@ -215,10 +237,12 @@ static void push_field(lua_State *L, flyq__plugin_t *p, size_t idx, int f) {
     cache_get(L, idx, f);
     return;
   }
+  if (f == F_KEY || f == F_VALUE) { /* not written (else loaded) */
+    push_kv(L, p, idx, f); /* strings are values: pushed afresh, never cached */
+    return;
+  }
   r = flyq__call_in(p->call, idx);
-  switch (f) { /* strings are values: pushed afresh, never cached */
-  case F_KEY: push_bytes(L, r->r.key, r->r.key_len); p->keys_pushed++; return;
-  case F_VALUE: push_bytes(L, r->r.value, r->r.value_len); p->values_pushed++; return;
+  switch (f) {
   case F_TOPIC: lua_pushstring(L, r->topic ? r->topic : p->call->topic); return;
   case F_TIMESTAMP:
     lua_pushinteger(L, (x->written & BIT(f)) ? x->timestamp : r->r.timestamp);
@@ -610,6 +634,13 @@ void flyq__record_take(lua_State *L, flyq__call_t *c, flyq__prec_t *out) {
 }
 
 void flyq__record_open(lua_State *L) {
+  flyq__plugin_t *p = flyq__plugin_of(L);
+  lua_createtable(L, F_OFFSET, 0); /* the names, kept alive */
+  for (int f = F_KEY; f <= F_OFFSET; f++) {
+    p->field_names[f] = lua_pushstring(L, field_names[f]);
+    lua_rawseti(L, -2, f);
+  }
+  lua_rawsetp(L, LUA_REGISTRYINDEX, field_names);
   lua_pushlightuserdata(L, NULL);
   lua_createtable(L, 0, 4);
   lua_pushcfunction(L, proxy_index);
