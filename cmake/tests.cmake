@@ -48,3 +48,10 @@ foreach(suite unit functional)
       ENVIRONMENT "${FLYQ_SPEC_ENV}" TIMEOUT 600)
   endforeach()
 endforeach()
+
+# Specs that bound latencies (a steady client's p99, each faulty request's
+# time) run alone: on 2 cores, the other specs ctest -j runs beside them
+# would be what they measure.
+foreach(name plugins_load_spec hostile_spec)
+  set_tests_properties(functional/${name} PROPERTIES RUN_SERIAL TRUE)
+endforeach()
