@@ -8,8 +8,11 @@
  *   'H' hold: no answer until an 'R' from any connection releases all held
  */
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
 
 #include "net/net.h"
 #include "nettest.h"
@@ -240,12 +243,16 @@ static void expect_reject(int fd, int reason) {
 }
 
 /* Echo round trip on a connection: it is being served. */
-static void ping(int fd) {
-  send_req(fd, 'E', 1, 2);
+static void ping_answer(int fd) {
   uint8_t body[8];
   nt_put_be32(body, 1);
   nt_put_be32(body + 4, 2);
   expect_echo(fd, 'E', body, 8);
+}
+
+static void ping(int fd) {
+  send_req(fd, 'E', 1, 2);
+  ping_answer(fd);
 }
 
 /* ---- Tests ------------------------------------------------------------ */
@@ -317,6 +324,83 @@ TEST(file_ranges) {
     CHECK_EQ(same, ranges[r][1]);
     free(p);
   }
+  close(fd);
+  stop();
+}
+
+/* Drops S.fd's pages from the page cache; returns 1 when none is left
+ * (0 on tmpfs, which has no disk behind it to read from). */
+static int evict_file(void) {
+  struct statfs fs;
+  size_t pages = (FILE_BYTES + 4095) / 4096, resident = 0;
+  unsigned char vec[(FILE_BYTES + 4095) / 4096];
+  void *m;
+  CHECK_OK(fstatfs(S.fd, &fs));
+  if (fs.f_type == TMPFS_MAGIC) return 0;
+  CHECK_OK(fdatasync(S.fd));
+  CHECK_OK(posix_fadvise(S.fd, 0, 0, POSIX_FADV_DONTNEED));
+  m = mmap(NULL, FILE_BYTES, PROT_READ, MAP_SHARED, S.fd, 0);
+  CHECK(m != MAP_FAILED);
+  CHECK_OK(mincore(m, FILE_BYTES, vec));
+  for (size_t i = 0; i < pages; i++) resident += vec[i] & 1;
+  munmap(m, FILE_BYTES);
+  return resident == 0;
+}
+
+static void read_cold_reads(void *arg) {
+  *(uint64_t *)arg = flyq_net_cold_reads(S.net);
+}
+
+/* Checks the answer to 'F' off n on fd. */
+static void expect_file(int fd, uint32_t off, uint32_t n) {
+  size_t len, same = 0;
+  uint8_t *p = nt_read_frame(fd, &len, 10000);
+  CHECK(p != NULL);
+  CHECK_EQ(len, n + 2);
+  while (same < n && p[1 + same] == file_byte(off + same)) same++;
+  CHECK_EQ(same, n);
+  free(p);
+}
+
+/* File bytes the page cache does not hold are read in the thread pool, not
+ * on the loop; the answer is the same, in order with the rest. */
+TEST(cold_file_ranges_are_read_in_the_pool) {
+  uint64_t cold = 0;
+  int evicted;
+  config_default();
+  start();
+  evicted = evict_file();
+  int fd = nt_connect(S.port);
+  send_req(fd, 'F', 4096, (2u << 20) + 5); /* three writes' worth */
+  send_req(fd, 'E', 1, 2);                 /* answered after it */
+  expect_file(fd, 4096, (2u << 20) + 5);
+  ping_answer(fd);
+  nt_loop_call(&S.l, read_cold_reads, &cold);
+  if (evicted) CHECK(cold >= 1);
+  /* Once cached, the same range is read on the loop. */
+  send_req(fd, 'F', 4096, (2u << 20) + 5);
+  expect_file(fd, 4096, (2u << 20) + 5);
+  uint64_t again = 0;
+  nt_loop_call(&S.l, read_cold_reads, &again);
+  CHECK_EQ(again, cold);
+  close(fd);
+  stop();
+}
+
+/* A connection that goes away while its file bytes are read in the pool
+ * is closed once the read is done; the listener goes on. */
+TEST(closing_during_a_cold_read) {
+  config_default();
+  start();
+  for (int round = 0; round < 5; round++) {
+    evict_file();
+    int fd = nt_connect(S.port);
+    send_req(fd, 'F', 0, FILE_BYTES);
+    close(fd);
+    NT_WAIT(atomic_load(&S.closes) == round + 1, 10000);
+  }
+  int fd = nt_connect(S.port);
+  ping(fd);
   close(fd);
   stop();
 }
@@ -551,7 +635,9 @@ TEST(listen_error) {
 }
 
 TEST_LIST(TEST_ENTRY(frames_split_and_pipelined) TEST_ENTRY(frame_of_megabytes)
-              TEST_ENTRY(file_ranges) TEST_ENTRY(frame_too_large)
+              TEST_ENTRY(file_ranges)
+              TEST_ENTRY(cold_file_ranges_are_read_in_the_pool)
+              TEST_ENTRY(closing_during_a_cold_read) TEST_ENTRY(frame_too_large)
                   TEST_ENTRY(frame_size_invalid) TEST_ENTRY(max_connections)
                       TEST_ENTRY(partial_frame_times_out)
                           TEST_ENTRY(inflight_limit)

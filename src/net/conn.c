@@ -310,8 +310,9 @@ static void unlink_conn(flyq_net_t *n, flyq_conn_t *c) {
   }
 }
 
-static void close_cb(uv_handle_t *h) {
-  flyq_conn_t *c = (flyq_conn_t *)h;
+/* The end of a closed connection: its output is cancelled, the owner
+ * told, c freed. */
+static void conn_gone(flyq_conn_t *c) {
   flyq_net_t *n = c->net;
   flyq__conn_cancel_output(c, UV_ECANCELED);
   unlink_conn(n, c);
@@ -323,6 +324,18 @@ static void close_cb(uv_handle_t *h) {
   buf_free(c);
   free(c);
   flyq__net_conn_gone(n);
+}
+
+/* A file read in the thread pool holds the connection's output (its file
+ * descriptors) and a write: the end waits for it (flyq__conn_closed). */
+static void close_cb(uv_handle_t *h) {
+  flyq_conn_t *c = (flyq_conn_t *)h;
+  c->closed = 1;
+  if (!c->cold_reading) conn_gone(c);
+}
+
+void flyq__conn_closed(flyq_conn_t *c) {
+  if (c->closed) conn_gone(c);
 }
 
 void flyq_conn_close(flyq_conn_t *c) {

@@ -55,6 +55,8 @@ struct flyq_conn {
   uint64_t writing;                     /* bytes inside uv_write */
   flyq__net_out_t *out_head, *out_tail; /* every send not yet completed */
   flyq__net_out_t *out_next; /* first send with bytes not yet in uv_write */
+  int cold_reading; /* a write's file bytes are being read in the pool */
+  int closed;       /* the handle's close callback ran */
   uv_shutdown_t shutdown;
   int shutdown_started;
   char peer[64];
@@ -75,6 +77,7 @@ struct flyq_net {
   int pool_len;
   int handles; /* open handles: listener's, conns' */
   int stopping;
+  uint64_t cold_reads; /* writes whose file bytes were read in the pool */
   flyq_net_close_cb close_cb;
   void *close_arg;
   uint8_t slab[FLYQ__NET_SLAB];
@@ -90,6 +93,8 @@ void flyq__conn_accept(flyq_net_t *n);
 void flyq__conn_check(flyq_conn_t *c, uint64_t now); /* timeouts */
 void flyq__conn_drain(flyq_conn_t *c);               /* listener stopping */
 void flyq__conn_dispatch(flyq_conn_t *c);
+/* The read in the pool that c's close waited for is done: finishes it. */
+void flyq__conn_closed(flyq_conn_t *c);
 /* Re-evaluates limits and state after output or requests finished. */
 void flyq__conn_update(flyq_conn_t *c);
 /* Queues the error frame for reason and closes once it is sent. */

@@ -158,6 +158,8 @@ int flyq_net_address(const flyq_net_t *n, char *host, size_t hostlen,
 
 size_t flyq_net_connections(const flyq_net_t *n) { return n->nconns; }
 
+uint64_t flyq_net_cold_reads(const flyq_net_t *n) { return n->cold_reads; }
+
 static void stop_timeout(uv_timer_t *t) {
   flyq_net_t *n = t->data;
   for (flyq_conn_t *c = n->conns; c; c = c->next) flyq_conn_close(c);

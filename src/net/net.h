@@ -93,6 +93,10 @@ int flyq_net_address(const flyq_net_t *n, char *host, size_t hostlen,
 /* Number of open connections (those on_open accepted). */
 size_t flyq_net_connections(const flyq_net_t *n);
 
+/* Writes whose file bytes were not in the page cache and were read in
+ * libuv's thread pool, since n started. */
+uint64_t flyq_net_cold_reads(const flyq_net_t *n);
+
 typedef void (*flyq_net_close_cb)(void *arg);
 
 /* Graceful stop: closes the listening socket at once; every connection

@@ -1,10 +1,17 @@
 /* A connection's output: sends queued in order, each a list of chunks from
  * memory (written as they are, no copy) or from a file range. File bytes
- * are read with pread on the loop thread into a buffer the write request
- * owns, at most FLYQ__NET_FILE_CHUNK per uv_write, so a response of any
- * size costs a bounded amount of memory; at most FLYQ__NET_WINDOW bytes are
- * inside uv_write at once. A response that fits is one uv_write with
- * several buffers.
+ * are read into a buffer the write request owns, at most
+ * FLYQ__NET_FILE_CHUNK per uv_write, so a response of any size costs a
+ * bounded amount of memory; at most FLYQ__NET_WINDOW bytes are inside
+ * uv_write at once. A response that fits is one uv_write with several
+ * buffers.
+ *
+ * File bytes in the page cache are read on the loop thread
+ * (preadv2 with RWF_NOWAIT, which never waits for the disk); a range that
+ * is not (a consumer reading old data) is read in libuv's thread pool, so
+ * that the disk never stalls the loop. Meanwhile the connection's later
+ * writes wait (they must go out in order), and its close waits for the
+ * read: the file descriptors and the write stay valid until it is done.
  *
  * Writes complete in order, so the send at the head of the queue is the
  * one that completes first; its callback runs once its last write did.
@@ -12,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "flyq/common.h"
@@ -34,12 +42,25 @@ struct flyq__net_out {
   flyq_net_chunk_t chunks[];
 };
 
+/* A file range a write carries: len bytes at pos of fd, into filebuf at
+ * at; done of them read so far. */
+typedef struct file_read {
+  int fd;
+  uint64_t pos;
+  size_t len, at, done;
+} file_read_t;
+
 typedef struct net_write {
   uv_write_t req;
+  uv_work_t work; /* the reads that wait for the disk */
   flyq_conn_t *c;
   flyq__net_out_t *out;
   size_t bytes;
   int pooled; /* filebuf is FLYQ__NET_FILE_CHUNK long: reusable */
+  int status; /* of the reads in the pool */
+  unsigned nb, nreads;
+  uv_buf_t bufs[MAX_BUFS];
+  file_read_t reads[MAX_BUFS];
   struct net_write *next_free;
   uint8_t filebuf[]; /* the file bytes this write carries */
 } net_write_t;
@@ -81,15 +102,29 @@ void flyq__net_pool_free(flyq_net_t *n) {
   n->pool_len = 0;
 }
 
-static int pread_full(int fd, uint8_t *p, size_t len, uint64_t pos) {
-  while (len > 0) {
-    ssize_t r = pread(fd, p, len, (off_t)pos);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return -errno;
-    if (r == 0) return -EIO; /* the range runs past the end of the file */
-    p += r;
-    pos += (uint64_t)r;
-    len -= (size_t)r;
+/* Reads what is left of r into filebuf; with nowait, only what the page
+ * cache holds. Returns 0 when r is complete, -EAGAIN when the rest must
+ * wait for the disk, or -errno. */
+static int read_range(file_read_t *r, uint8_t *filebuf, int nowait) {
+  while (r->done < r->len) {
+    struct iovec v = {filebuf + r->at + r->done, r->len - r->done};
+    ssize_t n = preadv2(r->fd, &v, 1, (off_t)(r->pos + r->done),
+                        nowait ? RWF_NOWAIT : 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && nowait && (errno == EOPNOTSUPP || errno == ENOSYS))
+      return read_range(r, filebuf, 0); /* no RWF_NOWAIT here: just read */
+    if (n < 0) return errno == EAGAIN ? -EAGAIN : -errno;
+    if (n == 0) return nowait ? -EAGAIN : -EIO; /* past the end of file */
+    r->done += (size_t)n;
+  }
+  return 0;
+}
+
+/* Reads w's file ranges; see read_range. */
+static int read_ranges(net_write_t *w, int nowait) {
+  for (unsigned i = 0; i < w->nreads; i++) {
+    int rc = read_range(&w->reads[i], w->filebuf, nowait);
+    if (rc < 0) return rc;
   }
   return 0;
 }
@@ -117,22 +152,21 @@ static size_t plan_file_bytes(const flyq__net_out_t *out) {
   return fbytes;
 }
 
-/* Fills bufs from out's next chunks, reading file bytes into w->filebuf
- * (fbytes long). Advances out. Returns 0 or a pread error. */
-static int fill(flyq__net_out_t *out, net_write_t *w, size_t fbytes,
-                uv_buf_t *bufs, unsigned *nb) {
+/* Fills w->bufs from out's next chunks, file bytes to be read into
+ * w->filebuf (fbytes long) as w->reads say. Advances out. */
+static void fill(flyq__net_out_t *out, net_write_t *w, size_t fbytes) {
   size_t fpos = 0;
-  while (out->idx < out->n && *nb < MAX_BUFS) {
+  while (out->idx < out->n && w->nb < MAX_BUFS) {
     const flyq_net_chunk_t *ch = &out->chunks[out->idx];
     size_t n = take(ch, out->off, fbytes - fpos);
     if (n == 0) break;
     if (ch->data == NULL) {
-      int rc = pread_full(ch->fd, w->filebuf + fpos, n, ch->pos + out->off);
-      if (rc < 0) return rc;
-      bufs[(*nb)++] = uv_buf_init((char *)w->filebuf + fpos, (unsigned)n);
+      w->reads[w->nreads++] = (file_read_t){ch->fd, ch->pos + out->off, n,
+                                            fpos, 0};
+      w->bufs[w->nb++] = uv_buf_init((char *)w->filebuf + fpos, (unsigned)n);
       fpos += n;
     } else {
-      bufs[(*nb)++] = uv_buf_init((char *)ch->data + out->off, (unsigned)n);
+      w->bufs[w->nb++] = uv_buf_init((char *)ch->data + out->off, (unsigned)n);
     }
     w->bytes += n;
     out->off += n;
@@ -140,38 +174,96 @@ static int fill(flyq__net_out_t *out, net_write_t *w, size_t fbytes,
     out->idx++;
     out->off = 0;
   }
-  return 0;
 }
 
 static void write_cb(uv_write_t *req, int status);
 
-/* One uv_write with the next chunks of out. */
+/* w did not go out (rc: a read or uv_write error, or UV_ECANCELED): its
+ * bytes leave the window and out gets the error. */
+static void write_failed(flyq_conn_t *c, net_write_t *w, int rc) {
+  flyq__net_out_t *out = w->out;
+  c->writing -= w->bytes;
+  out->nwrites--;
+  if (out->status == 0) out->status = rc;
+  write_free(c->net, w);
+}
+
+/* Hands w to the kernel. Returns 0, or the error (w is then failed). */
+static int write_submit(flyq_conn_t *c, net_write_t *w) {
+  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, w->nb,
+                    write_cb);
+  if (rc < 0) write_failed(c, w, rc);
+  return rc;
+}
+
+static void cold_read_work(uv_work_t *req) {
+  net_write_t *w = req->data;
+  w->status = read_ranges(w, 0);
+}
+
+static void cold_read_done(uv_work_t *req, int status) {
+  net_write_t *w = req->data;
+  flyq_conn_t *c = w->c;
+  int rc = status < 0 ? status : w->status;
+  c->cold_reading = 0;
+  if (c->state == FLYQ__CONN_CLOSING) {
+    write_failed(c, w, UV_ECANCELED);
+    flyq__conn_closed(c); /* its close waited for this read */
+    return;
+  }
+  if (rc == 0) rc = write_submit(c, w);
+  else write_failed(c, w, rc);
+  if (rc < 0) {
+    flyq_logmsg(FLYQ_LOG_WARN, "net", "%s: write: %s", c->peer,
+                flyq_strerror(rc));
+    flyq_conn_close(c);
+    return;
+  }
+  flyq__conn_pump(c);
+  flyq__conn_update(c);
+}
+
+/* Reads what the page cache lacks of w in the thread pool, then writes. */
+static int write_later(flyq_conn_t *c, net_write_t *w) {
+  int rc;
+  w->work.data = w;
+  rc = uv_queue_work(c->net->loop, &w->work, cold_read_work, cold_read_done);
+  if (rc < 0) {
+    write_failed(c, w, rc);
+    return rc;
+  }
+  c->cold_reading = 1;
+  c->net->cold_reads++;
+  return 0;
+}
+
+/* One uv_write with the next chunks of out; its file bytes read here when
+ * the page cache has them, else in the thread pool first. */
 static int write_next(flyq_conn_t *c, flyq__net_out_t *out) {
   size_t fbytes = plan_file_bytes(out);
   net_write_t *w = write_new(c->net, fbytes);
+  int rc;
   if (w == NULL) return -ENOMEM;
-  uv_buf_t bufs[MAX_BUFS];
-  unsigned nb = 0;
   w->c = c;
   w->out = out;
   w->bytes = 0;
-  int rc = fill(out, w, fbytes, bufs, &nb);
-  if (rc == 0)
-    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, nb, write_cb);
-  if (rc < 0) {
-    write_free(c->net, w);
-    if (out->status == 0) out->status = rc;
-    return rc;
-  }
+  w->nb = w->nreads = 0;
+  fill(out, w, fbytes);
   if (out->idx == out->n) c->out_next = out->next;
   out->nwrites++;
   c->writing += w->bytes;
-  return 0;
+  rc = read_ranges(w, 1);
+  if (rc == -EAGAIN) return write_later(c, w);
+  if (rc < 0) {
+    write_failed(c, w, rc);
+    return rc;
+  }
+  return write_submit(c, w);
 }
 
 int flyq__conn_pump(flyq_conn_t *c) {
   while (c->state != FLYQ__CONN_CLOSING && c->out_next &&
-         c->writing < FLYQ__NET_WINDOW) {
+         !c->cold_reading && c->writing < FLYQ__NET_WINDOW) {
     int rc = write_next(c, c->out_next);
     if (rc < 0) {
       flyq_logmsg(FLYQ_LOG_WARN, "net", "%s: write: %s", c->peer,
