@@ -362,27 +362,39 @@ static void expect_file(int fd, uint32_t off, uint32_t n) {
   free(p);
 }
 
+static uint64_t cold_reads(void) {
+  uint64_t n = 0;
+  nt_loop_call(&S.l, read_cold_reads, &n);
+  return n;
+}
+
 /* File bytes the page cache does not hold are read in the thread pool, not
- * on the loop; the answer is the same, in order with the rest. */
+ * on the loop; the answer is the same, in order with the rest. (A read
+ * with RWF_NOWAIT may start readahead that a fast disk finishes at once:
+ * then the bytes were cached after all, and the test evicts again.) */
 TEST(cold_file_ranges_are_read_in_the_pool) {
-  uint64_t cold = 0;
-  int evicted;
+  uint64_t before = 0, after = 0;
+  int evicted = 0;
   config_default();
   start();
-  evicted = evict_file();
   int fd = nt_connect(S.port);
-  send_req(fd, 'F', 4096, (2u << 20) + 5); /* three writes' worth */
-  send_req(fd, 'E', 1, 2);                 /* answered after it */
-  expect_file(fd, 4096, (2u << 20) + 5);
-  ping_answer(fd);
-  nt_loop_call(&S.l, read_cold_reads, &cold);
-  if (evicted) CHECK(cold >= 1);
-  /* Once cached, the same range is read on the loop. */
-  send_req(fd, 'F', 4096, (2u << 20) + 5);
-  expect_file(fd, 4096, (2u << 20) + 5);
-  uint64_t again = 0;
-  nt_loop_call(&S.l, read_cold_reads, &again);
-  CHECK_EQ(again, cold);
+  for (int attempt = 0; attempt < 5 && after == before; attempt++) {
+    evicted = evict_file();
+    before = cold_reads();
+    send_req(fd, 'F', 4096, (2u << 20) + 5); /* three writes' worth */
+    send_req(fd, 'E', 1, 2);                 /* answered after it */
+    expect_file(fd, 4096, (2u << 20) + 5);
+    ping_answer(fd);
+    after = cold_reads();
+    if (!evicted) break; /* tmpfs: no disk, nothing to evict */
+  }
+  if (evicted) {
+    CHECK(after > before);
+    /* Once cached, the same range is read on the loop. */
+    send_req(fd, 'F', 4096, (2u << 20) + 5);
+    expect_file(fd, 4096, (2u << 20) + 5);
+    CHECK_EQ(cold_reads(), after);
+  }
   close(fd);
   stop();
 }
@@ -390,15 +402,17 @@ TEST(cold_file_ranges_are_read_in_the_pool) {
 /* A connection that goes away while its file bytes are read in the pool
  * is closed once the read is done; the listener goes on. */
 TEST(closing_during_a_cold_read) {
+  int evicted = 0;
   config_default();
   start();
   for (int round = 0; round < 5; round++) {
-    evict_file();
+    evicted += evict_file();
     int fd = nt_connect(S.port);
     send_req(fd, 'F', 0, FILE_BYTES);
     close(fd);
     NT_WAIT(atomic_load(&S.closes) == round + 1, 10000);
   }
+  if (evicted) CHECK(cold_reads() >= 1); /* some were in the pool */
   int fd = nt_connect(S.port);
   ping(fd);
   close(fd);

@@ -17,6 +17,7 @@
  * one that completes first; its callback runs once its last write did.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -50,25 +51,32 @@ typedef struct file_read {
   size_t len, at, done;
 } file_read_t;
 
-typedef struct net_write {
-  uv_write_t req;
+/* What a write that carries file bytes needs beyond a memory-only one:
+ * its buffers and ranges outlive write_next when the ranges are read in
+ * the thread pool. Only the pooled writes have it. */
+typedef struct file_io {
   uv_work_t work; /* the reads that wait for the disk */
-  flyq_conn_t *c;
-  flyq__net_out_t *out;
-  size_t bytes;
-  int pooled; /* filebuf is FLYQ__NET_FILE_CHUNK long: reusable */
-  int status; /* of the reads in the pool */
+  int status;     /* of those reads */
   unsigned nb, nreads;
   uv_buf_t bufs[MAX_BUFS];
   file_read_t reads[MAX_BUFS];
+  uint8_t filebuf[FLYQ__NET_FILE_CHUNK]; /* the file bytes it carries */
+} file_io_t;
+
+typedef struct net_write {
+  uv_write_t req;
+  flyq_conn_t *c;
+  flyq__net_out_t *out;
+  size_t bytes;
+  file_io_t *io; /* NULL for a memory-only write; else right after it,
+                    and the write is kept in the listener's pool */
   struct net_write *next_free;
-  uint8_t filebuf[]; /* the file bytes this write carries */
 } net_write_t;
 
 /* ---- Write requests --------------------------------------------------- */
 
-/* A write request with room for fbytes file bytes. Those that carry file
- * bytes come from the listener's pool, so the pages they were read into
+/* A write request, with a file_io when it carries file bytes (fbytes).
+ * Those come from the listener's pool, so the pages they were read into
  * are reused instead of being faulted in again for every chunk. */
 static net_write_t *write_new(flyq_net_t *n, size_t fbytes) {
   net_write_t *w = n->pool;
@@ -77,14 +85,13 @@ static net_write_t *write_new(flyq_net_t *n, size_t fbytes) {
     n->pool_len--;
     return w;
   }
-  int pooled = fbytes > 0;
-  w = malloc(sizeof *w + (pooled ? FLYQ__NET_FILE_CHUNK : 0));
-  if (w) w->pooled = pooled;
+  w = malloc(sizeof *w + (fbytes > 0 ? sizeof(file_io_t) : 0));
+  if (w) w->io = fbytes > 0 ? (file_io_t *)(w + 1) : NULL;
   return w;
 }
 
 static void write_free(flyq_net_t *n, net_write_t *w) {
-  if (!w->pooled || n->pool_len >= FLYQ__NET_POOL) {
+  if (w->io == NULL || n->pool_len >= FLYQ__NET_POOL) {
     free(w);
     return;
   }
@@ -102,17 +109,25 @@ void flyq__net_pool_free(flyq_net_t *n) {
   n->pool_len = 0;
 }
 
+/* Set once a file system refused RWF_NOWAIT (tmpfs, NFS, FUSE, old
+ * kernels): from then on file bytes are always read in the thread pool. */
+static atomic_int nowait_unsupported;
+
 /* Reads what is left of r into filebuf; with nowait, only what the page
  * cache holds. Returns 0 when r is complete, -EAGAIN when the rest must
- * wait for the disk, or -errno. */
+ * be read in the thread pool, or -errno. */
 static int read_range(file_read_t *r, uint8_t *filebuf, int nowait) {
+  if (nowait && atomic_load_explicit(&nowait_unsupported, memory_order_relaxed))
+    return -EAGAIN;
   while (r->done < r->len) {
     struct iovec v = {filebuf + r->at + r->done, r->len - r->done};
     ssize_t n = preadv2(r->fd, &v, 1, (off_t)(r->pos + r->done),
                         nowait ? RWF_NOWAIT : 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && nowait && (errno == EOPNOTSUPP || errno == ENOSYS))
-      return read_range(r, filebuf, 0); /* no RWF_NOWAIT here: just read */
+    if (n < 0 && nowait && (errno == EOPNOTSUPP || errno == ENOSYS)) {
+      atomic_store_explicit(&nowait_unsupported, 1, memory_order_relaxed);
+      return -EAGAIN;
+    }
     if (n < 0) return errno == EAGAIN ? -EAGAIN : -errno;
     if (n == 0) return nowait ? -EAGAIN : -EIO; /* past the end of file */
     r->done += (size_t)n;
@@ -120,10 +135,10 @@ static int read_range(file_read_t *r, uint8_t *filebuf, int nowait) {
   return 0;
 }
 
-/* Reads w's file ranges; see read_range. */
-static int read_ranges(net_write_t *w, int nowait) {
-  for (unsigned i = 0; i < w->nreads; i++) {
-    int rc = read_range(&w->reads[i], w->filebuf, nowait);
+/* Reads io's file ranges; see read_range. */
+static int read_ranges(file_io_t *io, int nowait) {
+  for (unsigned i = 0; i < io->nreads; i++) {
+    int rc = read_range(&io->reads[i], io->filebuf, nowait);
     if (rc < 0) return rc;
   }
   return 0;
@@ -152,21 +167,22 @@ static size_t plan_file_bytes(const flyq__net_out_t *out) {
   return fbytes;
 }
 
-/* Fills w->bufs from out's next chunks, file bytes to be read into
- * w->filebuf (fbytes long) as w->reads say. Advances out. */
-static void fill(flyq__net_out_t *out, net_write_t *w, size_t fbytes) {
+/* Fills bufs (*nb of them) from out's next chunks; file bytes are to be
+ * read into w->io (fbytes of them) as its reads say. Advances out. */
+static void fill(flyq__net_out_t *out, net_write_t *w, size_t fbytes,
+                 uv_buf_t *bufs, unsigned *nb) {
   size_t fpos = 0;
-  while (out->idx < out->n && w->nb < MAX_BUFS) {
+  while (out->idx < out->n && *nb < MAX_BUFS) {
     const flyq_net_chunk_t *ch = &out->chunks[out->idx];
     size_t n = take(ch, out->off, fbytes - fpos);
     if (n == 0) break;
-    if (ch->data == NULL) {
-      w->reads[w->nreads++] = (file_read_t){ch->fd, ch->pos + out->off, n,
-                                            fpos, 0};
-      w->bufs[w->nb++] = uv_buf_init((char *)w->filebuf + fpos, (unsigned)n);
+    if (ch->data == NULL) { /* then fbytes > 0: w->io exists */
+      w->io->reads[w->io->nreads++] =
+          (file_read_t){ch->fd, ch->pos + out->off, n, fpos, 0};
+      bufs[(*nb)++] = uv_buf_init((char *)w->io->filebuf + fpos, (unsigned)n);
       fpos += n;
     } else {
-      w->bufs[w->nb++] = uv_buf_init((char *)ch->data + out->off, (unsigned)n);
+      bufs[(*nb)++] = uv_buf_init((char *)ch->data + out->off, (unsigned)n);
     }
     w->bytes += n;
     out->off += n;
@@ -188,30 +204,32 @@ static void write_failed(flyq_conn_t *c, net_write_t *w, int rc) {
   write_free(c->net, w);
 }
 
-/* Hands w to the kernel. Returns 0, or the error (w is then failed). */
-static int write_submit(flyq_conn_t *c, net_write_t *w) {
-  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, w->nb,
-                    write_cb);
+/* Hands w with bufs[0..nb) (copied by libuv) to the kernel. Returns 0, or
+ * the error (w is then failed). */
+static int write_submit(flyq_conn_t *c, net_write_t *w, uv_buf_t *bufs,
+                        unsigned nb) {
+  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, nb, write_cb);
   if (rc < 0) write_failed(c, w, rc);
   return rc;
 }
 
 static void cold_read_work(uv_work_t *req) {
   net_write_t *w = req->data;
-  w->status = read_ranges(w, 0);
+  w->io->status = read_ranges(w->io, 0);
 }
 
 static void cold_read_done(uv_work_t *req, int status) {
   net_write_t *w = req->data;
+  file_io_t *io = w->io;
   flyq_conn_t *c = w->c;
-  int rc = status < 0 ? status : w->status;
+  int rc = status < 0 ? status : io->status;
   c->cold_reading = 0;
   if (c->state == FLYQ__CONN_CLOSING) {
     write_failed(c, w, UV_ECANCELED);
     flyq__conn_closed(c); /* its close waited for this read */
     return;
   }
-  if (rc == 0) rc = write_submit(c, w);
+  if (rc == 0) rc = write_submit(c, w, io->bufs, io->nb);
   else write_failed(c, w, rc);
   if (rc < 0) {
     flyq_logmsg(FLYQ_LOG_WARN, "net", "%s: write: %s", c->peer,
@@ -226,8 +244,9 @@ static void cold_read_done(uv_work_t *req, int status) {
 /* Reads what the page cache lacks of w in the thread pool, then writes. */
 static int write_later(flyq_conn_t *c, net_write_t *w) {
   int rc;
-  w->work.data = w;
-  rc = uv_queue_work(c->net->loop, &w->work, cold_read_work, cold_read_done);
+  w->io->work.data = w;
+  rc = uv_queue_work(c->net->loop, &w->io->work, cold_read_work,
+                     cold_read_done);
   if (rc < 0) {
     write_failed(c, w, rc);
     return rc;
@@ -242,23 +261,29 @@ static int write_later(flyq_conn_t *c, net_write_t *w) {
 static int write_next(flyq_conn_t *c, flyq__net_out_t *out) {
   size_t fbytes = plan_file_bytes(out);
   net_write_t *w = write_new(c->net, fbytes);
+  uv_buf_t mem_bufs[MAX_BUFS], *bufs;
+  unsigned nb = 0;
   int rc;
   if (w == NULL) return -ENOMEM;
   w->c = c;
   w->out = out;
   w->bytes = 0;
-  w->nb = w->nreads = 0;
-  fill(out, w, fbytes);
+  if (w->io) w->io->nreads = 0;
+  bufs = w->io ? w->io->bufs : mem_bufs;
+  fill(out, w, fbytes, bufs, &nb);
   if (out->idx == out->n) c->out_next = out->next;
   out->nwrites++;
   c->writing += w->bytes;
-  rc = read_ranges(w, 1);
-  if (rc == -EAGAIN) return write_later(c, w);
-  if (rc < 0) {
-    write_failed(c, w, rc);
-    return rc;
+  if (w->io) {
+    w->io->nb = nb;
+    rc = read_ranges(w->io, 1);
+    if (rc == -EAGAIN) return write_later(c, w);
+    if (rc < 0) {
+      write_failed(c, w, rc);
+      return rc;
+    }
   }
-  return write_submit(c, w);
+  return write_submit(c, w, bufs, nb);
 }
 
 int flyq__conn_pump(flyq_conn_t *c) {
