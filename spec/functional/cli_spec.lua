@@ -78,9 +78,7 @@ before_each(function()
 end)
 
 after_each(function()
-  assert.are.equal(0, srv:stop())
-  srv:assert_clean_log()
-  srv:close()
+  srv:finish()
 end)
 
 describe("flyq produce and consume", function()

@@ -31,9 +31,7 @@ describe("flyq with a broker that requires a token", function()
 
   after_each(function()
     c:close()
-    assert.are.equal(0, srv:stop())
-    srv:assert_clean_log()
-    srv:close()
+    srv:finish()
   end)
 
   -- Runs `flyq args...` with the token given as how says: "flag"

@@ -55,9 +55,7 @@ local function partitions(srv, topic)
 end
 
 local function stop(srv)
-  assert.are.equal(0, srv:stop())
-  srv:assert_clean_log()
-  srv:close()
+  srv:finish()
 end
 
 describe("config plan", function()

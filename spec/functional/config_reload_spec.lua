@@ -13,9 +13,7 @@ describe("config reload", function()
   end)
 
   after_each(function()
-    assert.are.equal(0, srv:stop())
-    srv:assert_clean_log()
-    srv:close()
+    srv:finish()
   end)
 
   -- Writes a config into the server's directory (listen and data_dir as

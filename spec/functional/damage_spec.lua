@@ -183,9 +183,7 @@ describe("a damaged data directory", function()
 
   after_each(function()
     if srv then
-      assert.are.equal(0, srv:stop())
-      srv:assert_clean_log()
-      srv:close()
+      srv:finish()
     end
     if copy then server.rmdir(copy) end
     srv, copy = nil, nil

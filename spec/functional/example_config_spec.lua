@@ -46,9 +46,7 @@ describe("examples/flyq.lua with FLYQ_AUTH_DEMO=1", function()
   after_each(function()
     server.rmdir(dir)
     alice:close()
-    assert.are.equal(0, srv:stop())
-    srv:assert_clean_log()
-    srv:close()
+    srv:finish()
   end)
 
   local function flyq(args, stdin)
@@ -158,9 +156,7 @@ describe("examples/flyq.lua without FLYQ_AUTH_DEMO", function()
 
   after_each(function()
     server.rmdir(dir)
-    assert.are.equal(0, srv:stop())
-    srv:assert_clean_log()
-    srv:close()
+    srv:finish()
   end)
 
   it("takes anonymous clients, as `make run` and the README use it",

@@ -22,9 +22,7 @@ describe("consume filters", function()
 
   after_each(function()
     c:close()
-    assert.are.equal(0, srv:stop())
-    srv:assert_clean_log()
-    srv:close()
+    srv:finish()
   end)
 
   local function flyq(...)

@@ -28,9 +28,7 @@ describe("failing plugins", function()
   after_each(function()
     c:close()
     other:close()
-    assert.are.equal(0, srv:stop())
-    srv:assert_clean_log()
-    srv:close()
+    srv:finish()
   end)
 
   local cases = {

@@ -57,11 +57,7 @@ local start_steady, stop_steady = steady.start, steady.stop
 
 -- Checks ------------------------------------------------------------------------
 
-local function header(rec, name)
-  for _, h in ipairs(rec.headers) do
-    if h[1] == name then return h[2] end
-  end
-end
+local header = server.header
 
 -- Produces case's value once and checks the answer; returns true when a
 -- record was stored.

@@ -18,11 +18,7 @@ local function values(c, topic, partition)
   return out, res.records
 end
 
-local function header(rec, name)
-  for _, h in ipairs(rec.headers or {}) do
-    if h[1] == name then return h[2] end
-  end
-end
+local header = server.header
 
 describe("on_produce hooks", function()
   local srv, c
@@ -45,9 +41,7 @@ describe("on_produce hooks", function()
 
   after_each(function()
     c:close()
-    assert.are.equal(0, srv:stop())
-    srv:assert_clean_log()
-    srv:close()
+    srv:finish()
   end)
 
   it("changes every record before it is stored", function()
@@ -145,9 +139,7 @@ describe("partitioners", function()
 
   after_each(function()
     c:close()
-    assert.are.equal(0, srv:stop())
-    srv:assert_clean_log()
-    srv:close()
+    srv:finish()
     server.rmdir(dir)
   end)
 

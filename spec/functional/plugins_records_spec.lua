@@ -23,11 +23,7 @@ local function pluck(recs, field)
   return out
 end
 
-local function header(rec, name)
-  for _, h in ipairs(rec.headers or {}) do
-    if h[1] == name then return h[2] end
-  end
-end
+local header = server.header
 
 describe("hooks and records", function()
   local srv, c
@@ -48,9 +44,7 @@ describe("hooks and records", function()
 
   after_each(function()
     c:close()
-    assert.are.equal(0, srv:stop())
-    srv:assert_clean_log()
-    srv:close()
+    srv:finish()
   end)
 
   it("stores the key, timestamp and null header value a hook set", function()

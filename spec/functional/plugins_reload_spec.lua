@@ -36,9 +36,7 @@ describe("plugin reload", function()
 
   after_each(function()
     c:close()
-    assert.are.equal(0, srv:stop())
-    srv:assert_clean_log()
-    srv:close()
+    srv:finish()
     server.rmdir(srv.plugin_dir)
   end)
 

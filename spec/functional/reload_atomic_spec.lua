@@ -42,9 +42,7 @@ return {
 
   after_each(function()
     c:close()
-    assert.are.equal(0, srv:stop())
-    srv:assert_clean_log()
-    srv:close()
+    srv:finish()
     server.rmdir(dir)
   end)
 
@@ -221,9 +219,7 @@ return {
 
   after_each(function()
     pcall(finish_producers) -- they stop on their own if the broker goes
-    assert.are.equal(0, srv:stop())
-    srv:assert_clean_log()
-    srv:close()
+    srv:finish()
     server.rmdir(dir)
   end)
 

@@ -37,8 +37,6 @@ describe("shutdown with a parked fetch", function()
     -- after the broker closed its signal handles).
     server.wait_for(function() return not srv:running() end, 20,
                     "the broker to exit")
-    assert.are.equal(0, srv:stop())
-    srv:assert_clean_log()
-    srv:close()
+    srv:finish()
   end)
 end)

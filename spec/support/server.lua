@@ -51,6 +51,8 @@
 --                        exit: call it after srv:stop().
 --   srv:close()          kills the broker if still running and removes the
 --                        directory. Call it in after_each.
+--   srv:finish()         the usual end: srv:stop() (raises unless the exit
+--                        code is 0), srv:assert_clean_log(), srv:close().
 --
 --   server.bin()         the flyq binary's path.
 --   server.run(args, [opts]) -> code, stdout, stderr
@@ -70,16 +72,14 @@
 --   server.wait_for(fn, timeout, what)
 --                        calls fn until it returns a true value (returned),
 --                        raising "timed out after N s waiting for <what>".
+--   server.header(rec, name)      the value of a fetched record's first
+--                        header called name, or nil.
 --
 -- A typical spec:
 --
 --   local srv
 --   before_each(function() srv = server.start({config = {}}) end)
---   after_each(function()
---     assert.are.equal(0, srv:stop())
---     srv:assert_clean_log()
---     srv:close()
---   end)
+--   after_each(function() srv:finish() end)
 
 local ok_system, system = pcall(require, "system") -- luasystem (busted's)
 
@@ -418,6 +418,27 @@ function Server:close()
   if self.pid and self:running() then self:kill9() end
   if self.dir then M.rmdir(self.dir) end
   self.dir = nil
+end
+
+-- The end of a spec's broker: stops it, which must exit 0, checks its log
+-- (assert_clean_log) and closes it. Raises on either failure.
+function Server:finish()
+  local code = self:stop()
+  if code ~= 0 then
+    local dir = self.dir
+    self:close()
+    error(string.format("flyq serve exited with %d (in %s)", code, dir), 2)
+  end
+  self:assert_clean_log()
+  self:close()
+end
+
+-- The value of the first header called name of a fetched record (nil if
+-- it has none).
+function M.header(rec, name)
+  for _, h in ipairs(rec.headers or {}) do
+    if h[1] == name then return h[2] end
+  end
 end
 
 return M
