@@ -17,15 +17,14 @@
  * one that completes first; its callback runs once its last write did.
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "flyq/common.h"
 #include "flyq/logmsg.h"
 #include "net/internal.h"
+#include "util/fileio.h"
 
 #define MAX_BUFS 64            /* uv_buf_t per uv_write */
 #define MAX_BUF_LEN (1u << 30) /* a uv_buf_t length is an unsigned int */
@@ -109,30 +108,10 @@ void flyq__net_pool_free(flyq_net_t *n) {
   n->pool_len = 0;
 }
 
-/* Set once a file system refused RWF_NOWAIT (tmpfs, NFS, FUSE, old
- * kernels): from then on file bytes are always read in the thread pool. */
-static atomic_int nowait_unsupported;
-
-/* Reads what is left of r into filebuf; with nowait, only what the page
- * cache holds. Returns 0 when r is complete, -EAGAIN when the rest must
- * be read in the thread pool, or -errno. */
+/* Reads what is left of r into filebuf (flyq__pread_at). */
 static int read_range(file_read_t *r, uint8_t *filebuf, int nowait) {
-  if (nowait && atomic_load_explicit(&nowait_unsupported, memory_order_relaxed))
-    return -EAGAIN;
-  while (r->done < r->len) {
-    struct iovec v = {filebuf + r->at + r->done, r->len - r->done};
-    ssize_t n = preadv2(r->fd, &v, 1, (off_t)(r->pos + r->done),
-                        nowait ? RWF_NOWAIT : 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && nowait && (errno == EOPNOTSUPP || errno == ENOSYS)) {
-      atomic_store_explicit(&nowait_unsupported, 1, memory_order_relaxed);
-      return -EAGAIN;
-    }
-    if (n < 0) return errno == EAGAIN ? -EAGAIN : -errno;
-    if (n == 0) return nowait ? -EAGAIN : -EIO; /* past the end of file */
-    r->done += (size_t)n;
-  }
-  return 0;
+  return flyq__pread_at(r->fd, filebuf + r->at, r->len, r->pos, &r->done,
+                        nowait);
 }
 
 /* Reads io's file ranges; see read_range. */

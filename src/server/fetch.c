@@ -23,7 +23,9 @@ typedef struct fetch_state {
   int16_t version;
   const char *filter; /* v1: the consumer's filter, or NULL */
   const char *params; /* its params as JSON */
+  flyq__part_read_t *reads;   /* per partition, or NULL */
   flyq__filtered_t *filtered; /* per partition, or NULL */
+  uv_work_t work;             /* reads in the thread pool */
 } fetch_state_t;
 
 static void part_fill(flyq_proto_fetch_resp_part_t *out,
@@ -100,6 +102,37 @@ static int encode(flyq__req_t *req, const fetch_state_t *st) {
   return rc;
 }
 
+/* Runs the hooks over what was read (rc: the reads' outcome), answers. */
+static void respond(flyq__req_t *req, int rc) {
+  fetch_state_t *st = req->state;
+  if (rc == 0)
+    rc = flyq__filter_apply(req, st->filter, st->params, req->fetch,
+                            st->reads, &st->filtered);
+  flyq__filter_reads_free(req->fetch, st->reads);
+  flyq__req_respond(req, rc < 0 ? rc : encode(req, st));
+  flyq__sconn_flush(req->sc);
+}
+
+static void read_rest(uv_work_t *w) {
+  flyq__req_t *req = w->data;
+  fetch_state_t *st = req->state;
+  flyq__filter_read_rest(req->fetch, st->reads);
+}
+
+/* The filtered partitions' bytes the page cache lacked are in. The
+ * request waited; a connection gone meanwhile left it to be freed here. */
+static void read_done(uv_work_t *w, int status) {
+  flyq__req_t *req = w->data;
+  fetch_state_t *st = req->state;
+  req->waiting = 0;
+  if (req->sc == NULL) {
+    flyq__filter_reads_free(req->fetch, st->reads);
+    flyq__req_free(req);
+    return;
+  }
+  respond(req, status);
+}
+
 static void fetched(flyq_broker_fetch_result_t *res, void *arg) {
   flyq__req_t *req = arg;
   req->handle = NULL;
@@ -110,9 +143,17 @@ static void fetched(flyq_broker_fetch_result_t *res, void *arg) {
     return;
   }
   fetch_state_t *st = req->state;
-  int rc = flyq__filter_apply(req, st->filter, st->params, res, &st->filtered);
-  flyq__req_respond(req, rc < 0 ? rc : encode(req, st));
-  flyq__sconn_flush(req->sc);
+  int rc = flyq__filter_read(req, st->filter, res, &st->reads);
+  if (rc == 1) { /* some bytes are not in the page cache */
+    st->work.data = req;
+    rc = uv_queue_work(req->sc->srv->loop, &st->work, read_rest, read_done);
+    if (rc == 0) {
+      req->waiting = 1;
+      req->sc->srv->cold_filter_reads++;
+      return;
+    }
+  }
+  respond(req, rc);
 }
 
 static fetch_state_t *state_new(flyq__req_t *req,

@@ -1,9 +1,11 @@
 /* Fetch through on_consume hooks: the topic's own (from the config) and the
  * filter a consumer chose with Fetch v1 (docs/protocol.md, "Fetch"). A
- * partition that goes through hooks is read from its slice into memory,
- * handed to the plugin runtime, and the batches it returns are sent from
- * memory instead of the file range; next_offset tells a v1 consumer where
- * to go on when the hooks dropped the last records.
+ * partition that goes through hooks is read from its slice into memory
+ * (what the page cache holds on the loop thread, the rest in the thread
+ * pool: fetch.c), handed to the plugin runtime, and the batches it
+ * returns are sent from memory instead of the file range; next_offset
+ * tells a v1 consumer where to go on when the hooks dropped the last
+ * records.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -14,6 +16,7 @@
 
 #include "flyq/logmsg.h"
 #include "server/internal.h"
+#include "util/fileio.h"
 
 #define FILTER_NAME_MAX 64
 
@@ -63,7 +66,7 @@ int flyq__filter_parse(flyq__req_t *req, const flyq_proto_fetch_filter_t *f,
   return params_json(req, f, params);
 }
 
-/* Filtered partitions are read whole into memory (slice_read) and rebuilt,
+/* Filtered partitions are read whole into memory (flyq__filter_read) and rebuilt,
  * so a fetch that has any is capped at this many stored bytes, whatever
  * max_bytes the client asked for (one batch may still exceed it). */
 #define FILTER_MAX_BYTES (8 << 20)
@@ -80,21 +83,55 @@ int32_t flyq__filter_max_bytes(flyq__req_t *req, const char *name,
   return filtered ? FILTER_MAX_BYTES : max_bytes;
 }
 
-/* The slice's bytes, read into a malloc'd buffer. */
-static int slice_read(const flyq_slice_t *s, uint8_t **out) {
-  uint8_t *buf = malloc(s->len ? s->len : 1);
-  if (buf == NULL) return -ENOMEM;
-  for (size_t done = 0; done < s->len;) {
-    ssize_t n = pread(s->fd, buf + done, s->len - done, (off_t)(s->pos + done));
-    if (n <= 0) {
-      int err = n < 0 ? -errno : -EIO;
-      free(buf);
-      return err;
+/* 1 when partition fp of a fetch goes through hooks. */
+static int filtered(flyq_plugins_t *rt, const char *name,
+                    const flyq_fetch_part_t *fp) {
+  return fp->err >= 0 && fp->slice.len > 0 &&
+         (name || flyq_plugins_has_on_consume(rt, fp->topic));
+}
+
+/* Reads what is left of r; see flyq__pread_at. */
+static int part_read(const flyq_slice_t *s, flyq__part_read_t *r, int nowait) {
+  return flyq__pread_at(s->fd, r->buf, s->len, s->pos, &r->done, nowait);
+}
+
+int flyq__filter_read(flyq__req_t *req, const char *name,
+                      const flyq_broker_fetch_result_t *res,
+                      flyq__part_read_t **out) {
+  flyq_plugins_t *rt = flyq__req_plugins(req);
+  flyq__part_read_t *r;
+  int later = 0;
+  *out = NULL;
+  if (rt == NULL) return 0;
+  r = flyq_arena_calloc(&req->arena, res->nparts ? res->nparts : 1, sizeof *r);
+  if (r == NULL) return -ENOMEM;
+  for (size_t i = 0; i < res->nparts; i++) {
+    const flyq_fetch_part_t *fp = &res->parts[i];
+    if (!filtered(rt, name, fp)) continue;
+    if ((r[i].buf = malloc(fp->slice.len)) == NULL) {
+      flyq__filter_reads_free(res, r);
+      return -ENOMEM;
     }
-    done += (size_t)n;
+    r[i].err = part_read(&fp->slice, &r[i], 1);
+    if (r[i].err == -EAGAIN) later = 1;
   }
-  *out = buf;
-  return 0;
+  *out = r;
+  return later;
+}
+
+void flyq__filter_read_rest(const flyq_broker_fetch_result_t *res,
+                            flyq__part_read_t *reads) {
+  for (size_t i = 0; reads && i < res->nparts; i++)
+    if (reads[i].buf && reads[i].err == -EAGAIN)
+      reads[i].err = part_read(&res->parts[i].slice, &reads[i], 0);
+}
+
+void flyq__filter_reads_free(const flyq_broker_fetch_result_t *res,
+                             flyq__part_read_t *reads) {
+  for (size_t i = 0; reads && i < res->nparts; i++) {
+    free(reads[i].buf);
+    reads[i].buf = NULL;
+  }
 }
 
 /* The output batches back to back in req's arena. */
@@ -114,15 +151,18 @@ static int output_join(flyq__req_t *req, const flyq_plugins_output_t *out,
   return 0;
 }
 
-/* Runs the hooks over one partition's slice; fills *f. */
+/* Runs the hooks over one partition's slice, read into r (whose buffer
+ * it frees); fills *f. */
 static void filter_part(flyq__req_t *req, flyq_plugins_t *rt,
                         const char *name, const char *params,
-                        flyq_fetch_part_t *fp, flyq__filtered_t *f) {
-  uint8_t *buf = NULL;
+                        flyq_fetch_part_t *fp, flyq__part_read_t *r,
+                        flyq__filtered_t *f) {
+  uint8_t *buf = r->buf;
   char err[1024] = "";
   flyq_plugins_output_t out;
   memset(&out, 0, sizeof out);
-  int rc = slice_read(&fp->slice, &buf);
+  int rc = r->err;
+  r->buf = NULL;
   if (rc == 0)
     rc = flyq_plugins_on_consume(rt, name, params, fp->topic, fp->partition,
                                  flyq__req_principal(req), buf,
@@ -147,18 +187,16 @@ static void filter_part(flyq__req_t *req, flyq_plugins_t *rt,
 
 int flyq__filter_apply(flyq__req_t *req, const char *name, const char *params,
                        flyq_broker_fetch_result_t *res,
-                       flyq__filtered_t **out) {
+                       flyq__part_read_t *reads, flyq__filtered_t **out) {
   flyq_plugins_t *rt = flyq__req_plugins(req);
   *out = NULL;
-  if (rt == NULL) return 0;
+  if (rt == NULL || reads == NULL) return 0;
   flyq__filtered_t *f = flyq_arena_calloc(&req->arena, res->nparts, sizeof *f);
   if (f == NULL && res->nparts > 0) return -ENOMEM;
   for (size_t i = 0; i < res->nparts; i++) {
-    flyq_fetch_part_t *fp = &res->parts[i];
     f[i].next_offset = -1;
-    if (fp->err < 0 || fp->slice.len == 0) continue;
-    if (name || flyq_plugins_has_on_consume(rt, fp->topic))
-      filter_part(req, rt, name, params, fp, &f[i]);
+    if (reads[i].buf)
+      filter_part(req, rt, name, params, &res->parts[i], &reads[i], &f[i]);
   }
   *out = f;
   return 0;

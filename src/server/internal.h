@@ -42,6 +42,7 @@ struct flyq_server {
   flyq_buf_t reject[FLYQ_NET_REJECT_COUNT];
   int closing;
   flyq_plugins_t *plugins; /* in force; NULL: none (not owned) */
+  uint64_t cold_filter_reads; /* filtered fetches read in the thread pool */
   flyq_server_close_cb close_cb;
   void *close_arg;
 };
@@ -142,13 +143,37 @@ int flyq__filter_parse(flyq__req_t *req, const flyq_proto_fetch_filter_t *f,
 int32_t flyq__filter_max_bytes(flyq__req_t *req, const char *name,
                                const flyq_fetch_part_req_t *parts, size_t n,
                                int32_t max_bytes);
-/* Runs the on_consume hooks (the topic's, then the filter name if not
- * NULL) over every partition of res that has them, reading its slice;
- * filtered partitions lose their slice. *out: one entry per partition in
- * req's arena (NULL without a runtime). Returns 0 or -ENOMEM. */
+/* The stored bytes of one fetched partition that goes through hooks,
+ * read before they run. */
+typedef struct flyq__part_read {
+  uint8_t *buf; /* the slice's bytes (malloc'd); NULL: not filtered */
+  size_t done;  /* of them read */
+  int err;      /* a read error */
+} flyq__part_read_t;
+/* Starts reading the slice of every partition of res that goes through
+ * on_consume hooks (the topic's, or the filter name if not NULL): on the
+ * calling (loop) thread, what the page cache holds. *out: one entry per
+ * partition in req's arena (NULL without a runtime). Returns 0 when all
+ * is read, 1 when flyq__filter_read_rest must read the rest (in the
+ * thread pool), or -ENOMEM (the buffers made are freed). */
+int flyq__filter_read(flyq__req_t *req, const char *name,
+                      const flyq_broker_fetch_result_t *res,
+                      flyq__part_read_t **out);
+/* Reads what flyq__filter_read left, waiting for the disk. Touches only
+ * res's slices and reads: safe on another thread. */
+void flyq__filter_read_rest(const flyq_broker_fetch_result_t *res,
+                            flyq__part_read_t *reads);
+/* Frees the buffers of reads (may be NULL) that apply did not take. */
+void flyq__filter_reads_free(const flyq_broker_fetch_result_t *res,
+                             flyq__part_read_t *reads);
+/* Runs the on_consume hooks over every partition that reads holds the
+ * bytes of (flyq__filter_read, then flyq__filter_read_rest if it said
+ * so), taking their buffers; filtered partitions lose their slice. *out:
+ * one entry per partition in req's arena (NULL without a runtime).
+ * Returns 0 or -ENOMEM. */
 int flyq__filter_apply(flyq__req_t *req, const char *name, const char *params,
                        flyq_broker_fetch_result_t *res,
-                       flyq__filtered_t **out);
+                       flyq__part_read_t *reads, flyq__filtered_t **out);
 
 int flyq__server_partition(void *arg, const char *topic, const char *principal,
                            const uint8_t *batches, size_t len,

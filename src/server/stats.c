@@ -62,9 +62,19 @@ static json_t *plugins_json(flyq_plugins_t *rt) {
   return a;
 }
 
+/* The server's own counters: reads that would have waited for the disk
+ * went to the thread pool (net: file ranges; filter: filtered fetches). */
+static json_t *server_json(const flyq_server_t *s) {
+  return json_pack("{sI sI sI}", "connections",
+                   (json_int_t)flyq_net_connections(s->net), "cold_reads",
+                   (json_int_t)flyq_net_cold_reads(s->net), "cold_filter_reads",
+                   (json_int_t)s->cold_filter_reads);
+}
+
 void flyq__handle_stats(flyq__req_t *req) {
-  json_t *o = json_pack("{so so}", "broker", broker_json(req->broker),
-                        "plugins", plugins_json(flyq__req_plugins(req)));
+  json_t *o = json_pack("{so so so}", "broker", broker_json(req->broker),
+                        "server", server_json(req->sc->srv), "plugins",
+                        plugins_json(flyq__req_plugins(req)));
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   if (text == NULL) {
