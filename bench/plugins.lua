@@ -15,7 +15,7 @@
 --
 -- then runs `flyq bench produce TOPIC --count COUNT --json` (100-byte
 -- values, batches of 1000, acks 1, one connection) in RUNS rounds (default
--- 15, COUNT default 1000000); each round runs every topic once, in an order
+-- 21, COUNT default 1000000); each round runs every topic once, in an order
 -- that rotates from round to round. It prints each run, each topic's
 -- median, and, since the machine is shared and its speed drifts, each
 -- topic's throughput as a share of plain's in the same round: the median
@@ -29,7 +29,7 @@ package.path = root .. "/spec/?.lua;" .. root .. "/lua/?.lua;" .. package.path
 local server = require("support.server")
 local cjson = require("cjson")
 
-local runs = tonumber(arg[1]) or 15
+local runs = tonumber(arg[1]) or 21
 local count = tonumber(arg[2]) or 1000000
 local topics = {table.unpack(arg, 3)}
 if #topics == 0 then topics = {"plain", "hooked", "keyed", "passed"} end
