@@ -76,10 +76,11 @@ int flyq__lazy_load(flyq__lazy_t *z, const uint8_t *buf, size_t len,
 /* Record i (< recs.n), decoded now if it was not yet. */
 const flyq__prec_t *flyq__lazy_get(flyq__lazy_t *z, size_t i);
 
-/* Record i's key (f 0) or value (f 1) into *b, *len (-1: null) without
- * decoding the rest of it when it is not decoded yet. */
-void flyq__lazy_field(flyq__lazy_t *z, size_t i, int f, const uint8_t **b,
-                      int32_t *len);
+/* Record i's key (f 0) or value (f 1) into *b, *len (-1: null) from its
+ * bytes, without decoding the rest of it. Returns 0, or -1 when the record
+ * is decoded already (then read it from flyq__lazy_get). */
+int flyq__lazy_field(const flyq__lazy_t *z, size_t i, int f,
+                     const uint8_t **b, int32_t *len);
 
 /* Decodes every record: recs.v is complete afterwards. */
 void flyq__lazy_all(flyq__lazy_t *z);

@@ -216,10 +216,9 @@ static void push_kv(lua_State *L, flyq__plugin_t *p, size_t idx, int f) {
   const flyq__call_t *c = p->call;
   const uint8_t *b;
   int32_t len;
-  if (c->lazy && c->in == c->orig) {
-    flyq__lazy_field(c->lazy, idx, f == F_VALUE, &b, &len);
-  } else {
-    const flyq__prec_t *r = &c->in[idx];
+  if (!c->lazy || c->in != c->orig ||
+      flyq__lazy_field(c->lazy, idx, f == F_VALUE, &b, &len) < 0) {
+    const flyq__prec_t *r = flyq__call_in(c, idx);
     b = f == F_VALUE ? r->r.value : r->r.key;
     len = f == F_VALUE ? r->r.value_len : r->r.key_len;
   }

@@ -169,19 +169,16 @@ const flyq__prec_t *flyq__lazy_get(flyq__lazy_t *z, size_t i) {
   return p;
 }
 
-void flyq__lazy_field(flyq__lazy_t *z, size_t i, int f, const uint8_t **b,
-                      int32_t *len) {
+int flyq__lazy_field(const flyq__lazy_t *z, size_t i, int f,
+                     const uint8_t **b, int32_t *len) {
   const uint8_t *k, *v;
   int32_t klen, vlen;
   if (z->decoded[i] ||
-      flyq_record_kv_at(z->at[i], batch_of(z, i)->end, &k, &klen, &v, &vlen) < 0) {
-    const flyq__prec_t *r = flyq__lazy_get(z, i);
-    *b = f ? r->r.value : r->r.key;
-    *len = f ? r->r.value_len : r->r.key_len;
-    return;
-  }
+      flyq_record_kv_at(z->at[i], batch_of(z, i)->end, &k, &klen, &v, &vlen) < 0)
+    return -1;
   *b = f ? v : k;
   *len = f ? vlen : klen;
+  return 0;
 }
 
 void flyq__lazy_all(flyq__lazy_t *z) {

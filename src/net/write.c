@@ -108,16 +108,13 @@ void flyq__net_pool_free(flyq_net_t *n) {
   n->pool_len = 0;
 }
 
-/* Reads what is left of r into filebuf (flyq__pread_at). */
-static int read_range(file_read_t *r, uint8_t *filebuf, int nowait) {
-  return flyq__pread_at(r->fd, filebuf + r->at, r->len, r->pos, &r->done,
-                        nowait);
-}
-
-/* Reads io's file ranges; see read_range. */
+/* Reads what is left of io's file ranges (flyq__pread_at: with nowait,
+ * -EAGAIN when some bytes are not in the page cache). */
 static int read_ranges(file_io_t *io, int nowait) {
   for (unsigned i = 0; i < io->nreads; i++) {
-    int rc = read_range(&io->reads[i], io->filebuf, nowait);
+    file_read_t *r = &io->reads[i];
+    int rc = flyq__pread_at(r->fd, io->filebuf + r->at, r->len, r->pos,
+                            &r->done, nowait);
     if (rc < 0) return rc;
   }
   return 0;
