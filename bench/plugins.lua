@@ -14,13 +14,14 @@
 --              protection)
 --
 -- then runs `flyq bench produce TOPIC --count COUNT --json` (100-byte
--- values, batches of 1000, acks 1, one connection) in RUNS rounds (default
--- 21, COUNT default 1000000); each round runs every topic once, in an order
--- that rotates from round to round. It prints each run, each topic's
+-- values, batches of 1000, acks 1, one connection, 5 in flight) in RUNS
+-- rounds (default 21, COUNT default 1000000); each round runs every topic
+-- once, in an order that rotates from round to round. It prints each run, each topic's
 -- median, and, since the machine is shared and its speed drifts, each
 -- topic's throughput as a share of plain's in the same round: the median
 -- of those per-round ratios is the figure to quote. Exits 1 when a run
--- fails. `make bench` runs it after the storage benchmark.
+-- fails. `make bench` runs it after the storage benchmark. FLYQ_INFLIGHT=N
+-- runs with --inflight N instead.
 
 local root = arg[0]:match("^(.*)/bench/[^/]*$") or "."
 root = io.popen("realpath '" .. root:gsub("'", "") .. "'"):read("l")
@@ -30,6 +31,7 @@ local server = require("support.server")
 local cjson = require("cjson")
 
 local runs = tonumber(arg[1]) or 21
+local inflight = os.getenv("FLYQ_INFLIGHT") or "5"
 local count = tonumber(arg[2]) or 1000000
 local topics = {table.unpack(arg, 3)}
 if #topics == 0 then topics = {"plain", "hooked", "keyed", "passed"} end
@@ -69,7 +71,8 @@ local function run(topic)
   flyq("topic", "delete", topic)
   flyq("topic", "create", topic, "--partitions", "1")
   return cjson.decode(flyq("bench", "produce", topic, "--count",
-                           tostring(count), "--json")).msgs_per_s
+                           tostring(count), "--inflight", inflight,
+                           "--json")).msgs_per_s
 end
 
 local function median(v)
@@ -82,9 +85,9 @@ end
 
 local results = {}
 for _, t in ipairs(topics) do results[t] = {} end
-print(string.format("== plugins over TCP: %s, %s CPUs, %d rounds of %d messages",
-                    os.date("!%Y-%m-%d %H:%M UTC"),
-                    io.popen("nproc"):read("l"), runs, count))
+print(string.format("== plugins over TCP: %s, %s CPUs, %d rounds of %d "
+                    .. "messages, %s in flight", os.date("!%Y-%m-%d %H:%M UTC"),
+                    io.popen("nproc"):read("l"), runs, count, inflight))
 for i = 1, runs do
   for k = 0, #topics - 1 do
     local t = topics[(i + k - 1) % #topics + 1]

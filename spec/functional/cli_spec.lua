@@ -331,9 +331,9 @@ describe("flyq command line", function()
     {{"group", "describe"}, {}},
     {{"group", "reset"}, {"--to", "-p", "--partition"}},
     {{"bench"}, {"produce", "consume", "--count", "--size", "--batch",
-                 "--acks", "--connections", "--rate", "--json"}},
+                 "--acks", "--connections", "--inflight", "--rate", "--json"}},
     {{"bench", "produce"}, {"--count", "--size", "--batch", "--acks",
-                            "--connections", "--rate", "--json"}},
+                            "--connections", "--inflight", "--rate", "--json"}},
     {{"bench", "consume"}, {"--count", "--connections", "--json"}},
   }
 
@@ -430,6 +430,30 @@ describe("flyq bench", function()
     assert.is_true(r.msgs_per_s > 0)
     assert.are.equal("19999\n", ok({"consume", "bt", "--from", "19999",
                                      "--format", "%o\\n"}))
+  end)
+
+  it("keeps --inflight requests in flight (default 5, as Kafka's)", function()
+    local r = cjson.decode(ok({"bench", "produce", "fl", "--count", "3000",
+                               "--batch", "100", "--json"}))
+    assert.are.equal(5, r.inflight)
+    r = cjson.decode(ok({"bench", "produce", "fl", "--count", "3000",
+                         "--batch", "100", "--inflight", "1", "--json"}))
+    assert.are.same({1, 3000, 30, 0},
+                    {r.inflight, r.messages, r.latency_samples, r.errors})
+    -- One at a time, the requests' latencies are disjoint spans of the run:
+    -- the 15 at or above the median add up to no more than its length.
+    -- (Pipelined, they overlap and their sum is many times the run.)
+    assert.is_true(r.latency_p50_ms / 1000 * 15 <= r.elapsed_s,
+                   string.format("p50 %.3f ms, elapsed %.4f s",
+                                 r.latency_p50_ms, r.elapsed_s))
+    for _, bad in ipairs({{"produce", "fl", "--inflight", "0"},
+                          {"produce", "fl", "--inflight", "1025"},
+                          {"consume", "fl", "--inflight", "2"}}) do
+      local args = {"bench", table.unpack(bad)}
+      local code, _, err = flyq(args)
+      assert.are.equal(2, code, table.concat(args, " "))
+      assert.matches("%-%-inflight", err)
+    end
   end)
 
   it("paces with --rate and spreads over connections", function()

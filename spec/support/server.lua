@@ -130,8 +130,15 @@ function M.write_file(path, text)
 end
 local read_file, write_file = M.read_file, M.write_file
 
+-- The binary's path; a relative one is taken from the directory the Lua
+-- process started in (servers run in their own directories).
+local start_dir = os.getenv("PWD") or "."
 function M.bin()
-  return os.getenv("FLYQ_BIN") or "build/flyq"
+  local bin = os.getenv("FLYQ_BIN") or "build/flyq"
+  if bin:sub(1, 1) ~= "/" and bin:find("/", 1, true) then
+    bin = start_dir .. "/" .. bin
+  end
+  return bin
 end
 
 function M.tmpdir()

@@ -17,7 +17,7 @@
 static const char usage[] =
     "usage: flyq bench produce TOPIC [--count N] [--size BYTES] [--batch N]\n"
     "                          [--acks 0|1|all] [--connections K]\n"
-    "                          [--rate MSGS_PER_S] [--json]\n"
+    "                          [--inflight N] [--rate MSGS_PER_S] [--json]\n"
     "       flyq bench consume TOPIC [--count N] [--connections K] [--json]\n"
     "\n"
     "Measures the broker over TCP and prints messages/s, MB/s (10^6 bytes\n"
@@ -33,6 +33,8 @@ static const char usage[] =
     "      --batch N           (produce) messages per request (default 1000)\n"
     "      --acks 0|1|all      (produce) acknowledgement mode (default 1)\n"
     "      --connections K     connections, one thread each (default 1)\n"
+    "      --inflight N        (produce) requests in flight per connection\n"
+    "                          (default " FLYQ_BENCH_INFLIGHT_STR ", as Kafka's max.in.flight)\n"
     "      --rate MSGS_PER_S   (produce) pace the sending to this total rate\n"
     "                          (default: as fast as possible)\n"
     "      --json              print one JSON object instead of "
@@ -46,6 +48,7 @@ enum {
   OPT_ACKS,
   OPT_CONNECTIONS,
   OPT_RATE,
+  OPT_INFLIGHT,
   OPT_JSON
 };
 
@@ -178,9 +181,10 @@ static void print_json(const flyq__bench_t *b, const summary_t *s) {
   printf(",\"messages\":%lld,\"bytes\":%lld,\"connections\":%lld",
          (long long)s->msgs, (long long)s->bytes, (long long)b->connections);
   if (!b->consume)
-    printf(",\"size\":%lld,\"batch\":%lld,\"acks\":%d,\"rate\":%lld",
+    printf(",\"size\":%lld,\"batch\":%lld,\"acks\":%d,\"inflight\":%lld,"
+           "\"rate\":%lld",
            (long long)b->size, (long long)b->batch, b->acks,
-           (long long)b->rate);
+           (long long)b->inflight, (long long)b->rate);
   printf(",\"elapsed_s\":%.6f,\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,"
          "\"latency_p50_ms\":%.4f,\"latency_p99_ms\":%.4f,"
          "\"latency_p999_ms\":%.4f,\"latency_samples\":%zu,\"errors\":%lld}\n",
@@ -196,13 +200,14 @@ static void print_text(const flyq__bench_t *b, const summary_t *s) {
            b->connections == 1 ? "" : "s");
   else
     printf("produce %s: %lld messages of %lld bytes, batch %lld, acks %s, "
-           "%lld connection%s, rate %s\n",
+           "%lld connection%s, %lld in flight, rate %s\n",
            b->topic, (long long)s->msgs, (long long)b->size,
            (long long)b->batch,
            b->acks < 0 ? "all"
            : b->acks   ? "1"
                        : "0",
            (long long)b->connections, b->connections == 1 ? "" : "s",
+           (long long)b->inflight,
            b->rate > 0 ? "paced" : "unlimited");
   printf("  elapsed     %.3f s\n", s->elapsed_s);
   printf("  throughput  %.0f msgs/s, %.1f MB/s\n", (double)s->msgs / secs,
@@ -238,9 +243,10 @@ static int number(flyq__bench_t *b, const char *flag, int64_t min, int64_t max,
 /* Handles one flag. Returns -1 to go on, else the exit status. */
 static int flag(flyq__bench_t *b, int opt, char **argv) {
   if (b->consume && (opt == OPT_SIZE || opt == OPT_BATCH || opt == OPT_ACKS ||
-                     opt == OPT_RATE))
-    return flyq__cli_usage_error(&b->cli, "--size, --batch, --acks and "
-                                          "--rate are for bench produce only");
+                     opt == OPT_INFLIGHT || opt == OPT_RATE))
+    return flyq__cli_usage_error(&b->cli, "--size, --batch, --acks, "
+                                          "--inflight and --rate are for "
+                                          "bench produce only");
   switch (opt) {
   case OPT_COUNT: return number(b, "--count", 1, INT64_MAX / 2, &b->count);
   case OPT_SIZE:
@@ -249,6 +255,8 @@ static int flag(flyq__bench_t *b, int opt, char **argv) {
   case OPT_CONNECTIONS:
     return number(b, "--connections", 1, MAX_CONNECTIONS, &b->connections);
   case OPT_RATE: return number(b, "--rate", 1, 1000000000, &b->rate);
+  case OPT_INFLIGHT:
+    return number(b, "--inflight", 1, FLYQ_BENCH_INFLIGHT_MAX, &b->inflight);
   case OPT_JSON: b->json = 1; return -1;
   case OPT_ACKS:
     if (flyq__cli_parse_acks(optarg, &b->acks) == 0) return -1;
@@ -267,6 +275,7 @@ static int parse(flyq__bench_t *b, int argc, char **argv) {
       {"acks", required_argument, NULL, OPT_ACKS},
       {"connections", required_argument, NULL, OPT_CONNECTIONS},
       {"rate", required_argument, NULL, OPT_RATE},
+      {"inflight", required_argument, NULL, OPT_INFLIGHT},
       {"json", no_argument, NULL, OPT_JSON},
       {NULL, 0, NULL, 0}};
   static const char *const names[] = {"TOPIC"};
@@ -311,6 +320,7 @@ static int bench_main(int argc, char **argv, int consume) {
   b.batch = 1000;
   b.acks = FLYQ_ACKS_LEADER;
   b.connections = 1;
+  b.inflight = FLYQ_BENCH_INFLIGHT;
   r = parse(&b, argc, argv);
   if (r < 0) r = run(&b);
   bench_free(&b);

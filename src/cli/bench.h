@@ -12,7 +12,12 @@
 #include "cli/cli.h"
 
 #define FLYQ_BENCH_FETCH_BYTES (4 * 1024 * 1024) /* consume: per fetch */
-#define FLYQ_BENCH_INFLIGHT 64 /* produce requests in flight per connection */
+/* Produce requests in flight per connection: the default (the Java
+ * producer's max.in.flight.requests.per.connection) and the largest
+ * --inflight. */
+#define FLYQ_BENCH_INFLIGHT 5
+#define FLYQ_BENCH_INFLIGHT_STR "5"
+#define FLYQ_BENCH_INFLIGHT_MAX 1024
 
 typedef struct flyq__bench_range {
   int32_t partition;
@@ -42,7 +47,7 @@ struct flyq__bench {
   flyq__cli_t cli;
   int consume;
   const char *topic;
-  int64_t count, size, batch, rate;
+  int64_t count, size, batch, rate, inflight;
   int acks, json;
   int64_t connections;
   flyq__bench_worker_t *workers;

@@ -90,7 +90,7 @@ static int send_batch(flyq__bench_worker_t *w, flyq_batch_builder_t *bb,
     r = flyq_batch_builder_add(bb, ts, NULL, 0, value, (int32_t)b->size, NULL,
                                0);
   if (r == 0) r = flyq_batch_builder_finish(bb, &bytes, &len);
-  while (r == 0 && flyq_client_inflight(c) >= FLYQ_BENCH_INFLIGHT)
+  while (r == 0 && flyq_client_inflight(c) >= (size_t)b->inflight)
     r = flyq_client_poll(c, -1) < 0 ? FLYQ_ERR_CLOSED : 0;
   req = r == 0 ? malloc(sizeof(*req)) : NULL;
   if (req == NULL) {
@@ -191,7 +191,7 @@ static void *worker_main(void *arg) {
   flyq_client_options_t opts;
   int ok;
   flyq_client_options_init(&opts);
-  opts.max_inflight = FLYQ_BENCH_INFLIGHT;
+  if (!b->consume) opts.max_inflight = (uint32_t)b->inflight;
   opts.max_frame_bytes = 2 * FLYQ_BENCH_FETCH_BYTES;
   ok = flyq__cli_connect(&w->cli, &opts) == 0; /* reports its error */
   pthread_barrier_wait(&b->ready);
