@@ -13,6 +13,8 @@
 #include "cli/commands.h"
 
 #define MAX_CONNECTIONS 1024
+#define QUOTE(x) #x
+#define DEFAULT(x) QUOTE(x) /* a macro's value as a string literal */
 
 static const char usage[] =
     "usage: flyq bench produce TOPIC [--count N] [--size BYTES] [--batch N]\n"
@@ -34,7 +36,8 @@ static const char usage[] =
     "      --acks 0|1|all      (produce) acknowledgement mode (default 1)\n"
     "      --connections K     connections, one thread each (default 1)\n"
     "      --inflight N        (produce) requests in flight per connection\n"
-    "                          (default " FLYQ_BENCH_INFLIGHT_STR ", as Kafka's max.in.flight)\n"
+    "                          (default " DEFAULT(FLYQ_BENCH_INFLIGHT) ", as "
+    "Kafka's max.in.flight)\n"
     "      --rate MSGS_PER_S   (produce) pace the sending to this total rate\n"
     "                          (default: as fast as possible)\n"
     "      --json              print one JSON object instead of "

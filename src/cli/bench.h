@@ -16,7 +16,6 @@
  * producer's max.in.flight.requests.per.connection) and the largest
  * --inflight. */
 #define FLYQ_BENCH_INFLIGHT 5
-#define FLYQ_BENCH_INFLIGHT_STR "5"
 #define FLYQ_BENCH_INFLIGHT_MAX 1024
 
 typedef struct flyq__bench_range {
