@@ -31,7 +31,7 @@ local server = require("support.server")
 local cjson = require("cjson")
 
 local runs = tonumber(arg[1]) or 21
-local inflight = os.getenv("FLYQ_INFLIGHT") or "5"
+local inflight = os.getenv("FLYQ_INFLIGHT") -- nil: flyq bench's default
 local count = tonumber(arg[2]) or 1000000
 local topics = {table.unpack(arg, 3)}
 if #topics == 0 then topics = {"plain", "hooked", "keyed", "passed"} end
@@ -70,9 +70,12 @@ end
 local function run(topic)
   flyq("topic", "delete", topic)
   flyq("topic", "create", topic, "--partitions", "1")
-  return cjson.decode(flyq("bench", "produce", topic, "--count",
-                           tostring(count), "--inflight", inflight,
-                           "--json")).msgs_per_s
+  local args = {"bench", "produce", topic, "--count", tostring(count), "--json"}
+  if inflight then
+    args[#args + 1] = "--inflight"
+    args[#args + 1] = inflight
+  end
+  return cjson.decode(flyq(table.unpack(args))).msgs_per_s
 end
 
 local function median(v)
@@ -87,7 +90,8 @@ local results = {}
 for _, t in ipairs(topics) do results[t] = {} end
 print(string.format("== plugins over TCP: %s, %s CPUs, %d rounds of %d "
                     .. "messages, %s in flight", os.date("!%Y-%m-%d %H:%M UTC"),
-                    io.popen("nproc"):read("l"), runs, count, inflight))
+                    io.popen("nproc"):read("l"), runs, count,
+                    inflight or "flyq bench's default"))
 for i = 1, runs do
   for k = 0, #topics - 1 do
     local t = topics[(i + k - 1) % #topics + 1]
