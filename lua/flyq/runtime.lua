@@ -13,7 +13,8 @@
 --   records slots first..last, whose proxies are recs[first..last] (recs
 --   holds every proxy value, once and for all). C's watchdog sees a record
 --   end when its hook returns into this loop, and at an error reads j to
---   know which record it was. A result other than the record itself
+--   know which record it was. A hook that declares one parameter gets a
+--   copy of the loop that leaves ctx out of the call. A result other than the record itself
 --   goes through host.settle(j) (C passes on the kept records before it)
 --   and keep(); host.finish() passes on the rest.
 -- - The slow loop (the instruction budget is on): host.record(i) per
@@ -32,6 +33,7 @@
 --
 -- The host table (functions written in C, src/host/plugin_host.c):
 --   fill(done) -> first, last    settle(j)    finish()    recs    exact
+--   params(f) -> nparams, isvararg
 --   recover(message, nomem) -> done [, upto]
 --   record(i) -> proxy           protect(f, ...) -> true | false, message, nomem
 --   emit(record_or_table)        mark() -> n       truncate(n)
@@ -46,7 +48,7 @@ local HOOKS = {"init", "partition", "on_produce", "on_consume",
                "authenticate", "authorize"}
 
 local record, protect, emit, mark, truncate, fail, set_partition
-local fill, settle, finish, recover, recs, exact
+local fill, settle, finish, recover, recs, params, exact
 
 --- Receives the host functions; called once per state, before setup.
 function M.attach(host)
@@ -54,7 +56,7 @@ function M.attach(host)
   mark, truncate, fail = host.mark, host.truncate, host.fail
   set_partition = host.set_partition
   fill, settle, finish, recover = host.fill, host.settle, host.finish, host.recover
-  recs, exact = host.recs, host.exact
+  recs, params, exact = host.recs, host.params, host.exact
 end
 
 local function describe(v)
@@ -174,17 +176,46 @@ local function fast_loop(hook, n, ctx, done)
     done = done + (last - first + 1)
   end
 end
-M.fast_loop = fast_loop -- C's watchdog: a return into it ends a record;
-                         -- at an error, its j is the record's slot
+
+-- fast_loop for a hook that declares one parameter: the call leaves ctx
+-- out (the hook would drop it anyway), one interpreter instruction less a
+-- record, about a tenth of the hook's cost (bench_hooks,
+-- docs/benchmarks.md). A copy on purpose: choosing the call inside one
+-- loop would cost more than it saves. Keep the two in step.
+local function fast_loop_bare(hook, n, ctx, done)
+  local recs = recs
+  while done < n do
+    local first, last = fill(done)
+    for j = first, last do
+      local rec = recs[j]
+      local res = hook(rec)
+      if res ~= rec then
+        settle(j)
+        keep(res)
+      end
+    end
+    done = done + (last - first + 1)
+  end
+end
+
+-- C's watchdog: a return into a fast loop ends a record; at an error, the
+-- loop's j is the record's slot.
+M.drivers = {[fast_loop] = true, [fast_loop_bare] = true}
+
+-- The fast loop for hook.
+local function fast_loop_for(hook)
+  local nparams, vararg = params(hook)
+  return (nparams < 2 and not vararg) and fast_loop_bare or fast_loop
+end
 
 -- The fast loop for on_error pass or dead_letter: run under protect(); at
 -- a failure, C's recover() fails that record alone and the loop goes on
 -- after it (a failure that names no record, a memory error: the rest of
 -- its chunk runs again one record at a time).
 local function resilient_loop(hook, n, ctx)
-  local done = 0
+  local done, loop = 0, fast_loop_for(hook)
   while true do
-    local ok, err, nomem = protect(fast_loop, hook, n, ctx, done)
+    local ok, err, nomem = protect(loop, hook, n, ctx, done)
     if ok then return end
     local upto
     done, upto = recover(err, nomem)
@@ -199,7 +230,11 @@ local function filter_map(hook, n, ctx, protected)
   if exact then
     if protected then protected_loop(hook, n, ctx) else slow_loop(hook, n, ctx) end
   else
-    if protected then resilient_loop(hook, n, ctx) else fast_loop(hook, n, ctx, 0) end
+    if protected then
+      resilient_loop(hook, n, ctx)
+    else
+      fast_loop_for(hook)(hook, n, ctx, 0)
+    end
     finish()
   end
 end

@@ -158,22 +158,24 @@ TEST(the_watchdog_timer_goes_with_the_last_state) {
 
 /* The watchdog times each record's hook call, not the batch: a batch whose
  * hook calls each stay under the limit passes however long it takes, and
- * the record that loops is the one the error names. */
-TEST(the_watchdog_times_each_call) {
+ * the record that loops is the one the error names. head declares the
+ * hook (its one-parameter and two-parameter forms run different loops). */
+static void times_each_call(const char *head) {
   flyq_plugins_t *rt;
   flyq_plugins_output_t out;
-  char err[512];
+  char err[512], src[512];
   size_t len;
   const char *kv[] = {"slow", "1", "slow", "2", "slow", "3", "slow", "4",
                       "slow", "5", "slow", "6", "plain", "7"};
   uint8_t *buf = pt_batch(kv, 6, &len);
-  pt_write("slow.lua",
-           "return { name = 'slow', on_produce = function(r)\n"
+  snprintf(src, sizeof src,
+           "return { name = 'slow', on_produce = %s\n"
            "  local t = os.clock()\n"
            "  while os.clock() - t < 0.008 do end\n"
            "  if r.key == 'plain' then while true do end end\n"
            "  return r\n"
-           "end }\n");
+           "end }\n", head);
+  pt_write("slow.lua", src);
   rt = timed("slow", "reject");
   CHECK_OK(flyq_plugins_on_produce(rt, "orders", -1, NULL, buf, len, &out, err,
                                    sizeof err)); /* 6 x 8 ms > 20 ms */
@@ -188,6 +190,11 @@ TEST(the_watchdog_times_each_call) {
   CHECK_HAS(err, "(on_produce, record 7)");
   free(buf);
   pt_done(rt);
+}
+
+TEST(the_watchdog_times_each_call) {
+  times_each_call("function(r)");
+  times_each_call("function(r, ctx)");
 }
 
 /* With on_error pass, the looping records fail and go on unchanged (not

@@ -137,7 +137,7 @@ local function fake_host(records)
     for level = 2, 100 do
       local info = debug.getinfo(level, "f")
       if info == nil then break end
-      if info.func == runtime.fast_loop then
+      if runtime.drivers[info.func] then
         for n = 1, 100 do
           local name, v = debug.getlocal(level, n)
           if name == nil then break end
@@ -162,6 +162,10 @@ local function fake_host(records)
   -- of 2 records so that the specs cross chunk boundaries.
   local base, first, settled = 0, 1, 0
   host.recs = {}
+  function host.params(f)
+    local info = debug.getinfo(f, "u")
+    return info.nparams, info.isvararg
+  end
   function host.fill(done)
     local m = math.min(2, #records - done)
     first = 10 + done -- slots are not record numbers

@@ -81,11 +81,12 @@ static uint64_t progress(void *arg) {
   return ((const flyq__plugin_t *)arg)->progress;
 }
 
-/* Tells the watchdog that the driver's fast loop, in the module at idx,
- * calls the hooks; its loop counter j is the slot of the record. */
+/* Tells the watchdog that the driver's fast loops (the keys of the
+ * module's table drivers, the module at idx) call the hooks; their loop
+ * counter j is the slot of the record. */
 static void watch_calls(lua_State *L, flyq__plugin_t *p, int idx) {
-  if (lua_getfield(L, idx, "fast_loop") != LUA_TFUNCTION)
-    luaL_error(L, "flyq.runtime: no fast_loop");
+  if (lua_getfield(L, idx, "drivers") != LUA_TTABLE)
+    luaL_error(L, "flyq.runtime: no drivers");
   p->loop_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   flyq__lua_set_calls(L, progress, p, p->loop_ref, "j");
 }

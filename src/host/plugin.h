@@ -187,8 +187,9 @@ typedef struct flyq__plugin {
   int watched;     /* this run's budget is the watchdog (else a count) */
   int mod_ref;     /* registry: the flyq.runtime module */
   int recs_ref;    /* registry: the driver's table of every proxy value */
-  int loop_ref;    /* registry: the driver's fast loop (the watchdog's
-                      driver: its loop counter j is the record's slot) */
+  int loop_ref;    /* registry: the driver's fast loops, as the keys of a
+                      table (the watchdog's drivers: their loop counter j
+                      is the record's slot) */
   uint64_t progress; /* moves on at each chunk and slow-loop record */
   int inst_ref;    /* registry: the instance table from setup */
   const char *field_names[8]; /* the state's strings "key", "value"...,

@@ -65,6 +65,17 @@ static int host_fill(lua_State *L) {
   return 2;
 }
 
+/* params(f) -> nparams, isvararg: what function f declares. */
+static int host_params(lua_State *L) {
+  lua_Debug ar;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_pushvalue(L, 1);
+  lua_getinfo(L, ">u", &ar);
+  lua_pushinteger(L, ar.nparams);
+  lua_pushboolean(L, ar.isvararg);
+  return 2;
+}
+
 static void fail_record(lua_State *L, flyq__call_t *c, size_t idx,
                         const char *msg);
 
@@ -308,6 +319,7 @@ void flyq__plugin_host(lua_State *L) {
   flyq__plugin_t *p = flyq__plugin_of(L);
   static const luaL_Reg host[] = {{"record", host_record},
                                   {"fill", host_fill},
+                                  {"params", host_params},
                                   {"settle", host_settle},
                                   {"finish", host_finish},
                                   {"emit", host_emit},

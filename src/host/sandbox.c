@@ -11,7 +11,7 @@
  * sets a count hook of 1 on the watched state (lua_sethook is safe in a
  * signal handler; lua.c stops scripts on SIGINT that way), and that hook,
  * back in normal context, starts a probe: a return hook that waits for a
- * function to return into the driver (flyq__lua_set_calls), which ends
+ * function to return into a driver (flyq__lua_set_calls), which ends
  * the call being timed. The C side's progress counter moving on ends it
  * too. A probe still open after the limit fails the call. So a call costs
  * nothing per record, and a probe costs a hook per return for at most one
@@ -242,7 +242,7 @@ static int is_driver(lua_State *L, const host_state_t *hs, int level,
                      lua_Debug *ar);
 
 /* 1 if the function at level 1 of L (the caller of the one returning, in
- * a return hook) is the driver. */
+ * a return hook) is a driver. */
 static int into_driver(lua_State *L, const host_state_t *hs) {
   lua_Debug caller;
   return hs->driver_ref != LUA_NOREF && lua_checkstack(L, 2) &&
@@ -644,14 +644,15 @@ static void record_traceback(lua_State *L, host_state_t *hs) {
   }
 }
 
-/* 1 if level of L runs the driver. Pushes and pops two values. */
+/* 1 if level of L runs a driver (a key of the drivers table). Pushes and
+ * pops two values. */
 static int is_driver(lua_State *L, const host_state_t *hs, int level,
                      lua_Debug *ar) {
   int yes;
   if (!lua_getstack(L, level, ar)) return 0;
-  lua_getinfo(L, "f", ar);
   lua_rawgeti(L, LUA_REGISTRYINDEX, hs->driver_ref);
-  yes = lua_rawequal(L, -1, -2);
+  lua_getinfo(L, "f", ar);
+  yes = lua_rawget(L, -2) != LUA_TNIL;
   lua_pop(L, 2);
   return yes;
 }

@@ -45,11 +45,11 @@ void flyq__lua_set_budget_ns(lua_State *L, int64_t max_instructions,
 typedef uint64_t (*flyq__lua_progress_fn)(void *arg);
 
 /* Tells L's watchdog where one timed call ends and the next begins: when
- * progress (may be NULL) moves on, or when a function returns into the
- * Lua function driver_ref (a registry ref; LUA_NOREF: none), which calls
- * them. Without either, a whole watch is one call. counter (may be NULL)
- * names an integer local of the driver that flyq__lua_error_counter
- * reads at an error. */
+ * progress (may be NULL) moves on, or when a function returns into a
+ * driver, a Lua function that calls them: a key of the table driver_ref
+ * (a registry ref; LUA_NOREF: none). Without either, a whole watch is one
+ * call. counter (may be NULL) names an integer local of the drivers that
+ * flyq__lua_error_counter reads at an error. */
 void flyq__lua_set_calls(lua_State *L, flyq__lua_progress_fn progress,
                          void *arg, int driver_ref, const char *counter);
 
