@@ -8,6 +8,8 @@
 --   plain      no hooks
 --   hooked     on_produce = {"identity"} (spec/fixtures/plugins/identity.lua:
 --              returns each record as it came)
+--   hooked_ctx on_produce = {"identity_ctx"} (the same hook declaring ctx as
+--              its second parameter: the fast loop that passes ctx)
 --   keyed      on_produce = {"key_reader"} (reads record.key, keeps the
 --              record)
 --   passed     hooked with on_error = "pass" (the fast loop under
@@ -34,7 +36,7 @@ local runs = tonumber(arg[1]) or 21
 local inflight = os.getenv("FLYQ_INFLIGHT") -- nil: flyq bench's default
 local count = tonumber(arg[2]) or 1000000
 local topics = {table.unpack(arg, 3)}
-if #topics == 0 then topics = {"plain", "hooked", "keyed", "passed"} end
+if #topics == 0 then topics = {"plain", "hooked", "hooked_ctx", "keyed", "passed"} end
 
 local srv = server.start({
   config = {
@@ -42,6 +44,7 @@ local srv = server.start({
     topics = {
       plain = {partitions = 1},
       hooked = {partitions = 1, on_produce = {"identity"}},
+      hooked_ctx = {partitions = 1, on_produce = {"identity_ctx"}},
       keyed = {partitions = 1, on_produce = {"key_reader"}},
       passed = {partitions = 1, on_produce = {"identity"}, on_error = "pass"},
     },
