@@ -13,10 +13,10 @@
 --   records slots first..last, whose proxies are recs[first..last] (recs
 --   holds every proxy value, once and for all). C's watchdog sees a record
 --   end when its hook returns into this loop, and at an error reads j to
---   know which record it was. A hook that declares one parameter gets a
---   copy of the loop that leaves ctx out of the call. A result other than the record itself
+--   know which record it was. A result other than the record itself
 --   goes through host.settle(j) (C passes on the kept records before it)
---   and keep(); host.finish() passes on the rest.
+--   and keep(); host.finish() passes on the rest. A hook that declares
+--   one parameter gets a copy of the loop that leaves ctx out of the call.
 -- - The slow loop (the instruction budget is on): host.record(i) per
 --   record, which starts the record's budget, and host.emit per result.
 -- - Protected (on_error pass or dead_letter) with the CPU-time budget: the

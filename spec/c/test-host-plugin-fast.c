@@ -141,7 +141,8 @@ static const char *const heads[][2] = {
     {"function(r)", "local ctx = nil"},
     {"function(r, ctx)", "assert(ctx.topic == 't')"},
     {"function(r, ctx, more)", "assert(ctx.topic == 't' and more == nil)"},
-    {"function(...)", "local r, ctx = ...; assert(select('#', ...) == 2 and ctx.topic == 't')"},
+    {"function(...)", "local r, ctx = ...; "
+                      "assert(select('#', ...) == 2 and ctx.topic == 't')"},
 };
 
 TEST(an_error_names_its_record) {
