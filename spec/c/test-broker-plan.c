@@ -350,7 +350,7 @@ TEST(plugin_settings) {
   check_change(&p, 1, FLYQ_CHANGE_PLUGINS, "A",
                "partitioner default -> inline function");
   check_change(&p, 2, FLYQ_CHANGE_PLUGINS, "A",
-               "on_produce none -> redact, enrich {\"k\":1}");
+               "on_produce none -> redact, enrich {...}");
   flyq_broker_plan_free(&p);
   /* Without the running config, plugins cannot be compared. */
   CHECK_OK(flyq_broker_plan(e.b, NULL, &next, &p));
@@ -365,6 +365,39 @@ TEST(plugin_settings) {
   check_change(&p, 0, FLYQ_CHANGE_PLUGINS, "A",
                "partitioner inline function reloaded from the new config "
                "text");
+  flyq_broker_plan_free(&p);
+  env_close(&e);
+}
+
+/* Params may hold secrets: a plan shows that they changed, never what
+ * they are. */
+TEST(plugin_params_are_not_shown) {
+  env_t e;
+  flyq_config_topic_t start[] = {topic("A", 1)};
+  env_open(&e, start, 1);
+  flyq_config_t cur = e.cfg, next = e.cfg;
+  flyq_config_plugin_t old_auth = {(char *)"auth_token",
+                                   (char *)"{\"tokens\":{\"ci\":\"s3cret\"}}", 0};
+  flyq_config_plugin_t new_auth = {(char *)"auth_token",
+                                   (char *)"{\"tokens\":{\"ci\":\"n3w\"}}", 0};
+  flyq_broker_plan_t p;
+  cur.auth = &old_auth;
+  cur.nauth = 1;
+  next.auth = &new_auth;
+  next.nauth = 1;
+  CHECK_OK(flyq_broker_plan(e.b, &cur, &next, &p));
+  CHECK_EQ(p.n, 1);
+  check_change(&p, 0, FLYQ_CHANGE_PLUGINS, "",
+               "auth auth_token {...}: params changed");
+  flyq_broker_plan_free(&p);
+  next.nauth = 0; /* auth removed: the old params stay hidden too */
+  CHECK_OK(flyq_broker_plan(e.b, &cur, &next, &p));
+  CHECK_EQ(p.n, 1);
+  check_change(&p, 0, FLYQ_CHANGE_PLUGINS, "", "auth auth_token {...} -> none");
+  CHECK(strstr(p.changes[0].detail, "s3cret") == NULL);
+  flyq_broker_plan_free(&p);
+  CHECK_OK(flyq_broker_plan(e.b, &cur, &cur, &p)); /* same params: no change */
+  CHECK_EQ(p.n, 0);
   flyq_broker_plan_free(&p);
   env_close(&e);
 }
@@ -446,5 +479,6 @@ TEST_LIST(TEST_ENTRY(plan_lists_changes_and_changes_nothing)
                               TEST_ENTRY(topic_count_within_max_topics)
                                   TEST_ENTRY(broker_wide_settings)
                                       TEST_ENTRY(plugin_settings)
+                                      TEST_ENTRY(plugin_params_are_not_shown)
                                           TEST_ENTRY(keep_restart_settings)
                                               TEST_ENTRY(reload_handler));

@@ -168,19 +168,21 @@ void flyq__log_overrides(const flyq_log_config_t *log,
 
 /* ---- Plugins ----------------------------------------------------------- */
 
-/* One plugin as text: "name", "name {params}", "inline function". */
-static void plugin_text(FILE *f, const flyq_config_plugin_t *pl) {
+/* One plugin as text: "name", "name {params}", "inline function". Params
+ * may hold secrets (tokens, keys): unless all, they show as "{...}". */
+static void plugin_text(FILE *f, const flyq_config_plugin_t *pl, int all) {
   if (pl->inline_fn) {
     fputs("inline function", f);
     return;
   }
   fputs(pl->name ? pl->name : "default", f);
   if (pl->params && strcmp(pl->params, "{}") != 0)
-    fprintf(f, " %s", pl->params);
+    fprintf(f, " %s", all ? pl->params : "{...}");
 }
 
-/* A malloc'd text of a list of plugins ("none" when empty), or NULL. */
-static char *plugins_text(const flyq_config_plugin_t *v, size_t n) {
+/* A malloc'd text of a list of plugins ("none" when empty), or NULL; with
+ * their params when all (for comparing, never for showing). */
+static char *plugins_text(const flyq_config_plugin_t *v, size_t n, int all) {
   char *s = NULL;
   size_t len;
   FILE *f = open_memstream(&s, &len);
@@ -188,7 +190,7 @@ static char *plugins_text(const flyq_config_plugin_t *v, size_t n) {
   if (n == 0) fputs("none", f);
   for (size_t i = 0; i < n; i++) {
     if (i > 0) fputs(", ", f);
-    plugin_text(f, &v[i]);
+    plugin_text(f, &v[i], all);
   }
   if (fclose(f) != 0) {
     free(s);
@@ -197,17 +199,25 @@ static char *plugins_text(const flyq_config_plugin_t *v, size_t n) {
   return s;
 }
 
-/* A PLUGINS change "KEY OLD -> NEW" if the two lists differ. */
+/* A PLUGINS change "KEY OLD -> NEW" if the two lists differ, params
+ * included; "KEY OLD: params changed" when only params do (their values
+ * are not shown). */
 static int diff_plugins(const char *key, const flyq_config_plugin_t *a,
                         size_t na, const flyq_config_plugin_t *b, size_t nb,
                         const char *topic, flyq_broker_plan_t *p) {
-  char *x = plugins_text(a, na), *y = plugins_text(b, nb);
-  int rc = x && y ? 0 : -ENOMEM;
+  char *x = plugins_text(a, na, 1), *y = plugins_text(b, nb, 1);
+  char *sx = plugins_text(a, na, 0), *sy = plugins_text(b, nb, 0);
+  int rc = x && y && sx && sy ? 0 : -ENOMEM;
   if (rc == 0 && strcmp(x, y) != 0)
-    rc =
-        flyq__plan_add(p, FLYQ_CHANGE_PLUGINS, topic, "%s %s -> %s", key, x, y);
+    rc = strcmp(sx, sy) != 0
+             ? flyq__plan_add(p, FLYQ_CHANGE_PLUGINS, topic, "%s %s -> %s",
+                              key, sx, sy)
+             : flyq__plan_add(p, FLYQ_CHANGE_PLUGINS, topic,
+                              "%s %s: params changed", key, sy);
   free(x);
   free(y);
+  free(sx);
+  free(sy);
   return rc;
 }
 
