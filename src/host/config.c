@@ -342,6 +342,11 @@ static int run_job(load_job_t *job, char *err, size_t errlen) {
   lua_pushcfunction(L, load_protected);
   lua_pushlightuserdata(L, job);
   r = flyq__lua_pcall(L, 1, 0, msg, sizeof msg);
+  if (r == 0 && flyq__lua_refusals(L) > 0) { /* reached, then caught */
+    snprintf(msg, sizeof msg, "memory limit exceeded (%zu MiB)",
+             CONFIG_MAX_MEMORY >> 20);
+    r = -ENOMEM;
+  }
   flyq__lua_close(L);
   if (r == 0) return 0;
   /* Memory errors and error(x, 0) carry no position: name the file. */

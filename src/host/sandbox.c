@@ -54,6 +54,7 @@ typedef struct host_state {
   size_t used;       /* bytes currently allocated by the state */
   size_t max_bytes;  /* the cap */
   int cap_hit;       /* an allocation was refused since the last pcall */
+  uint64_t refusals; /* allocations refused at the cap, ever */
   int over_budget;   /* the instruction budget ran out */
   int counting;      /* an instruction budget is set */
   int timed_out;     /* ... because its deadline passed */
@@ -113,6 +114,7 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   }
   if (nsize > osize && nsize - osize > hs->max_bytes - hs->used) {
     hs->cap_hit = 1;
+    hs->refusals++;
     return NULL;
   }
   p = realloc(ptr, nsize);
@@ -359,6 +361,8 @@ void flyq__lua_set_calls(lua_State *L, flyq__lua_progress_fn progress,
   hs->driver_ref = driver_ref;
   hs->counter = counter;
 }
+
+uint64_t flyq__lua_refusals(lua_State *L) { return state_of(L)->refusals; }
 
 int64_t flyq__lua_error_counter(lua_State *L) {
   return state_of(L)->error_counter;

@@ -24,6 +24,11 @@ lua_State *flyq__lua_new(size_t max_bytes);
 /* Closes L and frees its allocator bookkeeping. L may be NULL. */
 void flyq__lua_close(lua_State *L);
 
+/* How many allocations L's cap has refused since it was made (the memory
+ * errors code caught with pcall included, and refusals that Lua's
+ * emergency collection then made good). */
+uint64_t flyq__lua_refusals(lua_State *L);
+
 /* Allows the code run from now on about max_instructions Lua VM
  * instructions in total (counted in steps of 1000; coroutines created
  * afterwards share the count). When they are used up, the running code fails
