@@ -33,7 +33,7 @@
 --
 -- The host table (functions written in C, src/host/plugin_host.c):
 --   fill(done) -> first, last    settle(j)    finish()    recs    exact
---   params(f) -> nparams, isvararg
+--   params(f) -> nparams, isvararg    json(text) -> value | nil, message
 --   recover(message, nomem) -> done [, upto]
 --   record(i) -> proxy           protect(f, ...) -> true | false, message, nomem
 --   emit(record_or_table)        mark() -> n       truncate(n)
@@ -48,7 +48,7 @@ local HOOKS = {"init", "partition", "on_produce", "on_consume",
                "authenticate", "authorize"}
 
 local record, protect, emit, mark, truncate, fail, set_partition
-local fill, settle, finish, recover, recs, params, exact
+local fill, settle, finish, recover, recs, params, exact, json
 
 --- Receives the host functions; called once per state, before setup.
 function M.attach(host)
@@ -56,7 +56,7 @@ function M.attach(host)
   mark, truncate, fail = host.mark, host.truncate, host.fail
   set_partition = host.set_partition
   fill, settle, finish, recover = host.fill, host.settle, host.finish, host.recover
-  recs, params, exact = host.recs, host.params, host.exact
+  recs, params, exact, json = host.recs, host.params, host.exact, host.json
 end
 
 local function describe(v)
@@ -87,16 +87,18 @@ local function bad_plugin(plugin)
 end
 
 --- Checks the plugin table a plugin file returned and its params (a table
--- from the config's JSON) against its schema, then calls init(params, ctx).
+-- from the config's JSON; text: a consumer's --param values, all strings,
+-- read by the schema's types) against its schema, then calls
+-- init(params, ctx).
 -- Returns the instance (the hooks and the ctx every hook gets) and the
 -- plugin's name, or nil and a message when the plugin or its params are
 -- wrong. An error raised by init propagates.
-function M.setup(plugin, params)
+function M.setup(plugin, params, text)
   local bad = bad_plugin(plugin)
   if bad then return nil, bad end
   local spec = rawget(plugin, "schema")
   if spec ~= nil then
-    local ok, checked = pcall(schema.check, spec, params)
+    local ok, checked = pcall(schema.check, spec, params, text and json)
     if not ok then return nil, checked end
     params = checked
   end

@@ -17,6 +17,13 @@
 --
 -- Errors are raised as "params.key.path: reason" (error level 0), in the
 -- key order of flyq.config (which also provides the rendering of values).
+--
+-- Params given as text (a consumer's `--param k=v`: every value a string)
+-- are read by their spec's type first: integer and number as Lua reads
+-- numbers, boolean from "true" or "false", array from JSON ("[1,2]") or
+-- as a comma-separated list ("a,b", each item read by `items`), table and
+-- map from JSON. A string that does not read stays as it was, and the
+-- check then says what was expected.
 
 local config = require("flyq.config")
 
@@ -140,6 +147,32 @@ local function check_map(v, spec, path)
   return out
 end
 
+-- Set while checking params given as text: the JSON decoder (json(text)
+-- -> value | nil) that reads them.
+local text_json
+
+-- v read by spec's type when it is text (see the head of this file).
+local function from_text(v, spec)
+  local t = spec.type
+  if type(v) ~= "string" or t == "string" or t == "any" then return v end
+  if t == "integer" or t == "number" then return tonumber(v) or v end
+  if t == "boolean" then
+    if v == "true" then return true elseif v == "false" then return false end
+    return v
+  end
+  local first = v:match("^%s*(.)")
+  if first == "[" or first == "{" then
+    local ok, x = pcall(text_json, v)
+    return ok and x ~= nil and x or v
+  end
+  if t == "array" then
+    local items = {}
+    for item in (v .. ","):gmatch("([^,]*),") do items[#items + 1] = item end
+    return v == "" and {} or items
+  end
+  return v
+end
+
 local checks = {
   string = function(v, _, path)
     if type(v) ~= "string" then expected(path, "string", v) end
@@ -182,6 +215,7 @@ end
 --- The value v checked against the normalized spec: a copy with defaults
 -- filled in, integral floats of integer fields made integers.
 function check(v, spec, path)
+  if text_json then v = from_text(v, spec) end
   local out = checks[spec.type](v, spec, path)
   if spec.enum then one_of(out, spec.enum, path) end
   return out
@@ -190,10 +224,15 @@ end
 --- Checks params (a table, or nil for none) against schema (the plugin's
 -- `schema` table) and returns the normalized copy. Errors in the schema
 -- itself are reported as "schema.key: ...", errors in params as
--- "params.key: ...".
-function M.check(schema, params)
+-- "params.key: ...". json (json(text) -> value | nil), when given, says
+-- that the params are text, read with it (see the head of this file).
+function M.check(schema, params, json)
   local fields = normalize_fields(schema, "schema")
-  return check_record(params or {}, fields, "params")
+  text_json = json
+  local ok, out = pcall(check_record, params or {}, fields, "params")
+  text_json = nil
+  if not ok then error(out, 0) end
+  return out
 end
 
 return M

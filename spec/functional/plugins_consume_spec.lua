@@ -5,6 +5,7 @@ local server = require("support.server")
 local client = require("flyq.client")
 
 local PLUGINS = (os.getenv("FLYQ_SOURCE_DIR") or ".") .. "/spec/fixtures/plugins"
+local SHIPPED = (os.getenv("FLYQ_SOURCE_DIR") or ".") .. "/plugins"
 
 describe("consume filters", function()
   local srv, c
@@ -13,7 +14,7 @@ describe("consume filters", function()
     -- `lower` copies 1 MiB values below: under the sanitizers that can
     -- take more than the default 10 ms of CPU; the limit is not what
     -- these tests are about.
-    srv = server.start({config = {plugin_path = {PLUGINS},
+    srv = server.start({config = {plugin_path = {PLUGINS, SHIPPED},
                                   plugins = {limits = {time_ms = 2000}},
                                   topics = {lo = {on_consume = {"lower"}}}}})
     c = assert(client.connect(srv.addr))
@@ -34,6 +35,46 @@ describe("consume filters", function()
                                 "--param", "text=ap", "--format", "%o %v\\n")
     assert.are.equal(0, code, err)
     assert.are.equal("0 apple\n3 apricot\n", out)
+  end)
+
+  it("reads --param values by the filter's schema types", function()
+    -- apple 0, banana 1, cherry 2, apricot 3, zz 4
+    local code, out, err = flyq("consume", "t", "--filter", "typed_filter",
+                                "--param", "words=apple,cherry,zz",
+                                "--param", "every=2", "--format", "%o %v\\n")
+    assert.are.equal(0, code, err)
+    assert.are.equal("0 apple\n2 cherry\n4 zz\n", out)
+    code, out, err = flyq("consume", "t", "--filter", "typed_filter",
+                          "--param", 'words=["banana","zz"]', "--param",
+                          "invert=true", "--param", "every=3",
+                          "--format", "%o %v\\n")
+    assert.are.equal(0, code, err)
+    assert.are.equal("0 apple\n3 apricot\n", out)
+    -- the shipped sample, as docs/plugins.md shows it: 1 in 2
+    code, out, err = flyq("consume", "t", "--filter", "sample", "--param",
+                          "n=2", "--format", "%v\\n")
+    assert.are.equal(0, code, err)
+    assert.are.equal("apple\ncherry\nzz\n", out)
+    -- the Lua client sends text too
+    local res = assert(c:fetch("t", 0, 0, {filter = "typed_filter",
+                                           params = {words = "zz", every = "4"}}))
+    assert.are.equal(1, #res.records)
+    assert.are.equal("zz", res.records[1].value)
+  end)
+
+  it("says which --param does not read as its type", function()
+    local code, _, err = flyq("consume", "t", "--filter", "typed_filter",
+                              "--param", "words=a", "--param", "every=two")
+    assert.are.equal(1, code)
+    assert.matches('params.every: expected integer, got "two"', err, 1, true)
+    code, _, err = flyq("consume", "t", "--filter", "typed_filter",
+                        "--param", "words=a", "--param", "invert=yes")
+    assert.are.equal(1, code)
+    assert.matches('params.invert: expected boolean, got "yes"', err, 1, true)
+    code, _, err = flyq("consume", "t", "--filter", "typed_filter",
+                        "--param", "words=a", "--param", "every=0")
+    assert.are.equal(1, code)
+    assert.matches("params.every: expected integer >= 1, got 0", err, 1, true)
   end)
 
   it("sends only the kept records and where to go on", function()

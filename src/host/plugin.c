@@ -124,8 +124,9 @@ static int open_protected(lua_State *L) {
     flyq__plugin_push_json(L, job->params);
   else
     lua_newtable(L);
+  lua_pushboolean(L, job->src->params_text);
   flyq__plugin_budget(p); /* init gets a budget of its own */
-  lua_call(L, 2, 2);                  /* [job, M, inst|nil, name|message] */
+  lua_call(L, 3, 2);                  /* [job, M, inst|nil, name|message] */
   if (lua_isnil(L, 3)) {
     snprintf(job->bad, sizeof job->bad, "%s", lua_tostring(L, 4));
     return 0;

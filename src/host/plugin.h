@@ -219,6 +219,8 @@ typedef struct flyq__plugin_src {
   const char *key;    /* cache key */
   const char *file;   /* the plugin file, or the config file when inline */
   const char *params; /* JSON object text; NULL for none */
+  int params_text;    /* the params' values are text (a consumer's
+                         --param k=v): read by their schema types */
   const char *inline_topic; /* non-NULL: the inline partitioner of this
                                topic, found by running config_source */
   const char *config_source;
@@ -344,5 +346,9 @@ void flyq__record_take(lua_State *L, flyq__call_t *c, flyq__prec_t *out);
  * levels deep; JSON null is nil (an absent key). Raises on deeper input.
  * [-0, +1, m] */
 void flyq__plugin_push_json(lua_State *L, const void *json);
+
+/* json(text) -> value | nil, message: JSON text (any value) as Lua values,
+ * as flyq__plugin_push_json makes them. A lua_CFunction. */
+int flyq__plugin_json_decode(lua_State *L);
 
 #endif /* FLYQ_HOST_PLUGIN_H */

@@ -320,6 +320,7 @@ void flyq__plugin_host(lua_State *L) {
   static const luaL_Reg host[] = {{"record", host_record},
                                   {"fill", host_fill},
                                   {"params", host_params},
+                                  {"json", flyq__plugin_json_decode},
                                   {"settle", host_settle},
                                   {"finish", host_finish},
                                   {"emit", host_emit},

@@ -53,3 +53,30 @@ static void push_value(lua_State *L, const json_t *v, int depth) {
 void flyq__plugin_push_json(lua_State *L, const void *json) {
   push_value(L, json, 0);
 }
+
+/* Pushes the tree at 1 (light userdata); run protected so that the caller
+ * can free the tree whatever happens. */
+static int push_protected(lua_State *L) {
+  push_value(L, lua_touserdata(L, 1), 0);
+  return 1;
+}
+
+int flyq__plugin_json_decode(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  json_error_t jerr;
+  json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+                         &jerr);
+  int status;
+  if (v == NULL) {
+    lua_pushnil(L);
+    lua_pushstring(L, jerr.text);
+    return 2;
+  }
+  lua_pushcfunction(L, push_protected);
+  lua_pushlightuserdata(L, v);
+  status = lua_pcall(L, 1, 1, 0);
+  json_decref(v);
+  if (status != LUA_OK) return lua_error(L);
+  return 1;
+}

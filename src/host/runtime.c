@@ -118,21 +118,27 @@ static int instance(flyq_plugins_t *rt, flyq__plugin_src_t *src,
 }
 
 /* "name\nparams": what instances are cached by (malloc'd, or NULL). */
-static char *instance_key(const char *name, const char *params) {
-  size_t len = strlen(name) + (params ? strlen(params) : 2) + 2;
+/* The cache key of plugin name with params; text: the params are a
+ * consumer's text values (flyq__plugin_src_t.params_text), which never
+ * share an instance with the config's. */
+static char *instance_key(const char *name, const char *params, int text) {
+  size_t len = strlen(name) + (params ? strlen(params) : 2) + 7;
   char *key = malloc(len);
-  if (key) snprintf(key, len, "%s\n%s", name, params ? params : "{}");
+  if (key)
+    snprintf(key, len, "%s\n%s%s", name, params ? params : "{}",
+             text ? "\ntext" : "");
   return key;
 }
 
-/* The instance of plugin name with params (NULL: none) from plugin_path. */
+/* The instance of plugin name with params (NULL: none; text as in
+ * instance_key) from plugin_path. */
 static int named_instance(flyq_plugins_t *rt, const char *name,
-                          const char *params, flyq__plugin_t **out, char *err,
-                          size_t errlen) {
+                          const char *params, int text, flyq__plugin_t **out,
+                          char *err, size_t errlen) {
   char file[4096];
-  char *key = instance_key(name, params);
+  char *key = instance_key(name, params, text);
   flyq__plugin_src_t src = {.name = name, .key = key, .file = file,
-                            .params = params};
+                            .params = params, .params_text = text};
   int rc;
   if (key == NULL) return -ENOMEM;
   if (!valid_plugin_name(name)) {
@@ -162,7 +168,7 @@ static int need_hook(const flyq__plugin_t *p, unsigned hooks,
 static int spec_instance(flyq_plugins_t *rt, const flyq_config_plugin_t *spec,
                          unsigned hooks, const char *hook, const char *path,
                          flyq__plugin_t **out, char *err, size_t errlen) {
-  int rc = named_instance(rt, spec->name, spec->params, out, err, errlen);
+  int rc = named_instance(rt, spec->name, spec->params, 0, out, err, errlen);
   return rc < 0 ? rc : need_hook(*out, hooks, hook, path, err, errlen);
 }
 
@@ -355,12 +361,12 @@ static void evict_filter(flyq_plugins_t *rt) {
 
 int flyq__rt_filter(flyq_plugins_t *rt, const char *name, const char *params,
                     flyq__plugin_t **out, char *err, size_t errlen) {
-  char *key = instance_key(name, params);
+  char *key = instance_key(name, params, 1);
   int rc = key ? 0 : -ENOMEM;
   *out = key ? find_instance(rt, key) : NULL;
   free(key);
   if (rc == 0 && *out == NULL) {
-    rc = named_instance(rt, name, params, out, err, errlen);
+    rc = named_instance(rt, name, params, 1, out, err, errlen);
     if (rc == 0) {
       (*out)->filter = 1;
       (*out)->used = ++rt->use_clock; /* the newest: not the one evicted */
