@@ -293,3 +293,63 @@ describe("flyq config plan and plugin files", function()
     assert.are.equal(#out - 1 .. " changes", out[#out])
   end)
 end)
+
+-- A plan checks what an apply would refuse before changing anything: it
+-- loads the plugins (and fails as the apply would), and it keeps the
+-- listen rule of `flyq serve` for the address the next start will use.
+describe("flyq config plan refuses what apply would", function()
+  local srv, dir
+
+  before_each(function()
+    dir = server.tmpdir()
+    server.write_file(dir .. "/tag.lua", "return { name = 'tag', "
+                      .. "schema = { n = 'integer' },\n"
+                      .. "  on_produce = function(r) return r end }\n")
+    srv = server.start({config = {plugin_path = {dir},
+                                  topics = {t = {on_produce = {"tag"}}}}})
+  end)
+
+  after_each(function()
+    stop(srv)
+    server.rmdir(dir)
+  end)
+
+  -- Both commands fail with want in their message and change nothing.
+  local function refused(file, want)
+    for _, cmd in ipairs({"plan", "apply"}) do
+      local code, out, err = flyq(srv, "config", cmd, "-c", file)
+      assert.are.equal(1, code, cmd .. ": " .. out)
+      assert.matches(want, err, 1, true)
+    end
+    local code, out = flyq(srv, "config", "plan")
+    assert.are.equal(0, code)
+    assert.are.same({"no changes"}, lines(out))
+  end
+
+  it("fails for a plugin that is not there or whose params are wrong",
+     function()
+    refused(config_file(srv, "missing.lua", {
+      plugin_path = {dir}, topics = {t = {on_produce = {"tag", "nosuch"}}}}),
+      "plugin nosuch: no nosuch.lua on plugin_path")
+    refused(config_file(srv, "params.lua", {
+      plugin_path = {dir},
+      topics = {t = {on_produce = {{plugin = "tag", params = {n = "x"}}}}}}),
+      'params.n: expected integer, got "x"')
+  end)
+
+  it("fails for a plugin file that no longer loads", function()
+    server.write_file(dir .. "/tag.lua", "return { name = 'tag',\n  oops = }\n")
+    for _, cmd in ipairs({"plan", "apply"}) do
+      local code, _, err = flyq(srv, "config", cmd)
+      assert.are.equal(1, code)
+      assert.matches("tag.lua:2:", err, 1, true)
+    end
+  end)
+
+  it("fails for a listen address the broker would not start with", function()
+    refused(config_file(srv, "public.lua", {
+      listen = "0.0.0.0:7599", plugin_path = {dir},
+      topics = {t = {on_produce = {"tag"}}}}),
+      "the new listen address 0.0.0.0:7599 is not a loopback address")
+  end)
+end)

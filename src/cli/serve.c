@@ -360,27 +360,52 @@ static int still_authenticated(serve_t *s, char *err, size_t errlen) {
   return FLYQ_ERR_CONFIG;
 }
 
-static int apply_next(serve_t *s, flyq_config_t *next,
-                      const flyq_broker_plan_t *plan, size_t *steps,
-                      char *err, size_t errlen) {
-  int rc = flyq_broker_keep_restart_settings(next, &s->cfg);
-  if (rc < 0) {
+/* check_listen's rule for next's listen address, which takes effect at
+ * the next start: a reload must not leave a config the broker would refuse
+ * to start with. Resolves a name only when the address changed. */
+static int next_start_authenticated(serve_t *s, const flyq_config_t *next,
+                                    char *err, size_t errlen) {
+  struct sockaddr_storage addr;
+  if (next->allow_anonymous || next->nauth > 0 ||
+      strcmp(next->listen, s->cfg.listen) == 0)
+    return 0;
+  if (flyq_net_parse_addr(next->listen, &addr) == 0 &&
+      flyq_net_is_loopback(&addr))
+    return 0;
+  snprintf(err, errlen, "refused: the new listen address %s is not a "
+           "loopback address and the new config has no auth plugin: the "
+           "broker would refuse to start with it (configure auth, or set "
+           "allow_anonymous = true)", next->listen);
+  return FLYQ_ERR_CONFIG;
+}
+
+/* What a reload checks before it changes anything, for a plan as for an
+ * apply: the listen rule holds at the next start, next keeps the running
+ * restart-only settings, its plugins build (into s->next_plugins, which
+ * the caller frees or swaps in) and the rule holds for them now. */
+static int validate_next(serve_t *s, flyq_config_t *next, char *err,
+                         size_t errlen) {
+  char perr[768] = "";
+  int rc = next_start_authenticated(s, next, err, errlen);
+  if (rc < 0) return rc;
+  if ((rc = flyq_broker_keep_restart_settings(next, &s->cfg)) < 0) {
     snprintf(err, errlen, "out of memory");
     return rc;
   }
-  /* A broken plugin refuses the whole reload before anything changes. */
-  char perr[768] = "";
   rc = plugins_build(next, &s->next_plugins, perr, sizeof perr);
   if (rc < 0) {
     snprintf(err, errlen, "plugins: %s", perr);
     return rc;
   }
-  rc = still_authenticated(s, err, errlen);
-  if (rc == 0)
-    rc = flyq_broker_apply(s->broker, next, plan, steps, err, errlen);
+  return still_authenticated(s, err, errlen);
+}
+
+/* Applies next (validated: s->next_plugins is its runtime). */
+static int apply_next(serve_t *s, flyq_config_t *next,
+                      const flyq_broker_plan_t *plan, size_t *steps,
+                      char *err, size_t errlen) {
+  int rc = flyq_broker_apply(s->broker, next, plan, steps, err, errlen);
   if (rc == 0) on_config_applied(s, next);
-  flyq_plugins_free(s->next_plugins); /* not applied: the old one stays */
-  s->next_plugins = NULL;
   return rc;
 }
 
@@ -430,7 +455,12 @@ static int reload(serve_t *s, const char *via, const char *text, size_t len,
     if (rc == 0) rc = flyq_plugins_changed_files(s->plugins, &next,
                                                  plan_file_change, plan);
     if (rc < 0) snprintf(err, errlen, "planning: %s", flyq_strerror(rc));
+    /* A broken plugin refuses the whole reload before anything changes,
+     * and a plan says so too. */
+    if (rc == 0) rc = validate_next(s, &next, err, errlen);
     if (rc == 0 && apply) rc = apply_next(s, &next, plan, &steps, err, errlen);
+    flyq_plugins_free(s->next_plugins); /* NULL once swapped in */
+    s->next_plugins = NULL;
     flyq_config_free(&next);
   }
   if (apply) log_outcome(via, name, rc, steps, plan, err);
