@@ -94,6 +94,29 @@ describe("flyq serve", function()
     assert.is_false(server.can_connect("127.0.0.1", port))
   end)
 
+  it("refuses fewer partitions than a topic has, and changes nothing", function()
+    srv = server.start({config = {topics = {orders = {partitions = 4}}}})
+    assert.are.equal(0, srv:stop())
+    local config = srv.dir .. "/fewer.lua"
+    server.write_config(config, {
+      listen = "127.0.0.1:0", data_dir = srv.data_dir,
+      topics = {orders = {partitions = 3, retention = {ms = "1h"}}},
+    })
+    local code, _, err = server.run({"serve", "-c", config}, {timeout = 20})
+    assert.are.equal(1, code)
+    assert.is_truthy(err:find(config .. ": topics.orders.partitions: 3, but "
+                              .. "the topic has 4 partitions in "
+                              .. srv.data_dir .. ": partition counts only "
+                              .. "grow", 1, true), err)
+    -- The broker comes back on its old config with the topic as it was.
+    srv:restart()
+    local out
+    code, out = server.run({"topic", "describe", "orders", "-b", srv.addr})
+    assert.are.equal(0, code)
+    assert.matches("^topic orders: 4 partitions", out)
+    assert.is_nil(out:find("retention.ms = 3600000", 1, true), out)
+  end)
+
   it("makes server.start fail with the log when the broker cannot start", function()
     local ok, err = pcall(server.start, {config = {bogus = true}})
     assert.is_false(ok)

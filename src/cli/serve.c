@@ -491,6 +491,28 @@ static void reload_on_sighup(serve_t *s) {
 
 /* ---- Startup ---------------------------------------------------------- */
 
+/* Partition counts only grow: a declared topic with fewer partitions than
+ * it has on disk refuses the start, as it refuses a reload, before the
+ * broker applies anything of the file. */
+static int check_partitions(const serve_t *s, flyq_store_t *store) {
+  for (size_t i = 0; i < s->cfg.ntopics; i++) {
+    const flyq_config_topic_t *ct = &s->cfg.topics[i];
+    flyq_topic_t *t = flyq_store_topic(store, ct->name);
+    int32_t want = ct->partitions > 0 ? ct->partitions
+                                      : s->cfg.default_partitions;
+    if (t == NULL || want >= flyq_topic_partitions(t)) continue;
+    flyq_logmsg(FLYQ_LOG_ERROR, "serve",
+                "%s: topics.%s.partitions: %d, but the topic has %d "
+                "partitions in %s: partition counts only grow (declare %d "
+                "or more, or delete the topic)",
+                s->opts.config ? s->opts.config : "config", ct->name, want,
+                flyq_topic_partitions(t), s->cfg.data_dir,
+                flyq_topic_partitions(t));
+    return FLYQ_ERR_CONFIG;
+  }
+  return 0;
+}
+
 static int open_broker(serve_t *s) {
   char err[512] = "";
   flyq_store_t *store;
@@ -499,6 +521,10 @@ static int open_broker(serve_t *s) {
   if (rc < 0) {
     flyq_logmsg(FLYQ_LOG_ERROR, "serve", "opening %s: %s", s->cfg.data_dir,
                 err[0] ? err : flyq_strerror(rc));
+    return rc;
+  }
+  if ((rc = check_partitions(s, store)) < 0) {
+    flyq_store_close(store);
     return rc;
   }
   rc = flyq_broker_new(&s->loop, &s->cfg, store, &s->broker);
