@@ -14,7 +14,10 @@
 --
 -- The value is rewritten only where a field is masked; everything else
 -- (key order, spacing, number digits) stays byte for byte as it came.
--- Records without any of the fields are passed on untouched.
+-- Records without any of the fields are passed on untouched. A value
+-- nested deeper than the JSON decoder goes (1000 levels) cannot be checked
+-- and fails the record, whatever non_json says: it is never passed on
+-- unmasked by default (the topic's on_error decides).
 
 local json = cjson.new()
 json.decode_invalid_numbers(false)
@@ -119,9 +122,18 @@ local function splice(value, spans, mask)
   return table.concat(parts)
 end
 
+-- 1 if value is JSON, nil if not; raises when it is too deep to tell.
+local function is_json(value)
+  local ok, err = pcall(json.decode, value)
+  if ok then return 1 end
+  if tostring(err):find("too many nested", 1, true) then
+    error("value nested too deeply to check for fields to mask", 0)
+  end
+end
+
 local function redact(record, ctx)
   local value = record.value
-  if value == nil or not pcall(json.decode, value) then
+  if value == nil or not is_json(value) then
     if ctx.params.non_json == "drop" then return nil end
     return record
   end

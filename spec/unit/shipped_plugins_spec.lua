@@ -141,6 +141,19 @@ describe("redact", function()
     assert.are.same({{2, "dropped"}, {3, "dropped"}}, {o[2], o[3]})
   end)
 
+  it("fails a value too deep to check instead of passing it on unmasked", function()
+    local deep = '{"card": "4111", "x": ' .. ("["):rep(1001) .. ("]"):rep(1001) .. "}"
+    local ok = '{"card": "4111", "x": ' .. ("["):rep(999) .. ("]"):rep(999) .. "}"
+    local code, o = run(plugin_file("redact"), {
+      params = {fields = {"card"}},
+      input = {{value = deep}, {value = ok}}})
+    assert.are.equal(1, code) -- a record failed
+    assert.are.equal(1, o[1][1])
+    assert.matches("^error plugin redact: value nested too deeply", o[1][2])
+    assert.are.same({2, "stored"}, {o[2][1], o[2][2]})
+    assert.are.equal('{"card": "***"', o[2][3].value:sub(1, 14))
+  end)
+
   it("names the bad param", function()
     assert.are.equal("params.fields: required", param_error("redact", {}))
     assert.are.equal('params.fields[2]: expected a path like "a.b", got "a..b"',
