@@ -90,8 +90,9 @@ return {
                      principal_header = "x-producer" } },
       },
       -- A hook that fails sends the original record to "payments.dlq"
-      -- (on_error: "reject" fails the whole request, the default; "pass"
-      -- stores the record unchanged; "dead_letter" as here).
+      -- (on_error: "reject" fails the entry, nothing of its batch stored,
+      -- the default; "pass" stores the record unchanged; "dead_letter" as
+      -- here).
       on_error = "dead_letter",
     },
     -- Events are routed by their "type" field: {"type": "click"} goes to
@@ -120,7 +121,7 @@ return {
     },
   },
 
-  -- Authentication and authorization, off unless FLYQ_AUTH_DEMO is set:
+  -- Authentication and authorization, off unless FLYQ_AUTH_DEMO=1:
   -- with auth on, every client must send a token, so the README's commands
   -- would need --token. Try it with
   --   FLYQ_AUTH_DEMO=1 make run
@@ -129,7 +130,7 @@ return {
   -- alice may produce to and read every topic, bob (his token given as its
   -- SHA-256, `printf %s demo-bob-token | sha256sum`) may only read, and
   -- anything else is denied. Use real secrets (from env()) in production.
-  auth = env("FLYQ_AUTH_DEMO") and {
+  auth = env("FLYQ_AUTH_DEMO") == "1" and {
     { plugin = "auth_token", params = { tokens = {
         alice = "demo-alice-token",
         bob = "sha256:f53ac7c0c2bf5dd4a7d551a3d4cdadf03b3f2c0923e394749100ecae6e4523f1",

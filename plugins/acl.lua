@@ -62,9 +62,26 @@ local function patterns(v, path)
   return out
 end
 
+-- The actions the broker asks about (include/flyq/plugins.h,
+-- FLYQ_ACTION_*), and "*".
+local ACTIONS = {}
+for a in ("* produce fetch list_offsets offset_fetch create_topic " ..
+          "delete_topic describe commit list_groups admin"):gmatch("%S+") do
+  ACTIONS[a] = true
+end
+
 local function compile(rule, path)
   local actions = {}
-  for _, a in ipairs(strings(rule.actions, path .. ".actions")) do actions[a] = true end
+  for i, a in ipairs(strings(rule.actions, path .. ".actions")) do
+    if not ACTIONS[a] then
+      error(string.format('%s.actions%s: unknown action "%s" (actions: produce, ' ..
+                          "fetch, list_offsets, offset_fetch, create_topic, " ..
+                          "delete_topic, describe, commit, list_groups, admin, *)",
+                          path, type(rule.actions) == "table" and "[" .. i .. "]" or "",
+                          a), 0)
+    end
+    actions[a] = true
+  end
   local any = rule.topics == nil and rule.groups == nil and rule.cluster == nil
   return {allow = rule.allow, principal = rule.principal, actions = actions,
           any = any, cluster = rule.cluster == true,

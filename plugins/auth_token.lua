@@ -40,6 +40,9 @@ function plugin.init(params, ctx)
   table.sort(names)
   if #names == 0 then error("params.tokens: no tokens given", 0) end
   for i, principal in ipairs(names) do
+    if principal == "" then -- a principal must be a non-empty string
+      error('params.tokens[""]: empty principal name', 0)
+    end
     local digest = digest_of(principal, params.tokens[principal])
     if seen[digest] then
       error("params.tokens." .. principal .. ": same token as " .. seen[digest], 0)

@@ -156,6 +156,10 @@ int flyq_plugins_on_error(const flyq_plugins_t *rt, const char *topic);
  * Authenticate before anything else), else 0. */
 int flyq_plugins_has_auth(const flyq_plugins_t *rt);
 
+/* 1 if the config has authorize hooks, else 0 (every authenticated client
+ * may then do everything). */
+int flyq_plugins_has_authorize(const flyq_plugins_t *rt);
+
 /* ---- on_produce and on_consume ---------------------------------------- */
 
 /* Record batches for one (topic, partition): one or more RecordBatch v2

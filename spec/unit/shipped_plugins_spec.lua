@@ -335,6 +335,14 @@ describe("auth_token", function()
     assert.are.equal("rejected auth_token: mechanism plain not supported", line)
   end)
 
+  it("refuses an empty principal name, and has no authorize hook", function()
+    assert.are.equal('params.tokens[""]: empty principal name',
+                     param_error("auth_token", {tokens = {[""] = "x"}}))
+    local code, line = ask(file, params, {"authorize", "--principal", "alice"})
+    assert.are.equal(1, code)
+    assert.are.equal("error plugin auth_token has no authorize hook", line)
+  end)
+
   it("never shows the token", function()
     local code, _, out, err = ask(file, params, {"authenticate", "--credentials", "hunter2-guess"})
     assert.are.equal(1, code)
@@ -406,6 +414,12 @@ describe("acl", function()
     assert.are.equal("params.rules[1].allow: required", param_error("acl", {rules = {{}}}))
     assert.are.equal("params.rules[1].actions[1]: expected string",
                      param_error("acl", {rules = {{allow = true, actions = {1}}}}))
+    -- a Kafka-style "read" would never match: refused at load
+    assert.are.equal('params.rules[2].actions[2]: unknown action "read" (actions: ' ..
+                     "produce, fetch, list_offsets, offset_fetch, create_topic, " ..
+                     "delete_topic, describe, commit, list_groups, admin, *)",
+                     param_error("acl", {rules = {{allow = true},
+                                                  {allow = true, actions = {"fetch", "read"}}}}))
   end)
 end)
 

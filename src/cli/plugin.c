@@ -449,6 +449,17 @@ static void auth_error(const flyq_plugins_t *rt, tally_t *t) {
   flyq_plugins_stats_free(st, n);
 }
 
+/* --hook authorize on a plugin without that hook: an error, not the
+ * "allowed" of a chain with no authorize hooks. */
+static void no_authorize(const flyq_plugins_t *rt, tally_t *t) {
+  flyq_plugin_stats_t *st = NULL;
+  size_t n = 0;
+  int named = flyq_plugins_stats(rt, &st, &n) == 0 && n > 0;
+  printf("error plugin %s has no authorize hook\n", named ? st[0].name : "");
+  if (named) flyq_plugins_stats_free(st, n);
+  t->errors++;
+}
+
 /* Asks the plugin the one question of o; returns 0 when it was accepted
  * or allowed, 1 otherwise. */
 static int run_auth(flyq_plugins_t *rt, const opts_t *o, tally_t *t) {
@@ -461,6 +472,9 @@ static int run_auth(flyq_plugins_t *rt, const opts_t *o, tally_t *t) {
                                    (const uint8_t *)o->credentials,
                                    strlen(o->credentials), NULL, &principal,
                                    reason, sizeof reason);
+  } else if (!flyq_plugins_has_authorize(rt)) {
+    no_authorize(rt, t);
+    return 1;
   } else {
     snprintf(resource, sizeof resource, "topic:%s", o->topic);
     rc = flyq_plugins_authorize(rt, o->principal, o->action,

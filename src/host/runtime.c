@@ -402,10 +402,19 @@ int flyq_plugins_on_error(const flyq_plugins_t *rt, const char *topic) {
   return t ? t->on_error : FLYQ_ON_ERROR_REJECT;
 }
 
-int flyq_plugins_has_auth(const flyq_plugins_t *rt) {
+/* 1 if an auth plugin has one of hooks. */
+static int auth_has(const flyq_plugins_t *rt, unsigned hooks) {
   for (size_t i = 0; i < rt->nauth; i++)
-    if (rt->auth[i]->hooks & FLYQ__HOOK_AUTHENTICATE) return 1;
+    if (rt->auth[i]->hooks & hooks) return 1;
   return 0;
+}
+
+int flyq_plugins_has_auth(const flyq_plugins_t *rt) {
+  return auth_has(rt, FLYQ__HOOK_AUTHENTICATE);
+}
+
+int flyq_plugins_has_authorize(const flyq_plugins_t *rt) {
+  return auth_has(rt, FLYQ__HOOK_AUTHORIZE);
 }
 
 /* ---- Stats ---------------------------------------------------------------- */
