@@ -135,11 +135,16 @@ describe("plugin faults under load", function()
           stored[case[1]] = (stored[case[1]] or 0) + 1
         end
       end
-      if round == 5 then rss.warm = rss_kb(srv.pid) end
+      -- warm: the most after rounds 5 to 10, when every state has had
+      -- its chance to reach its cap (the hog's 16 MiB comes in steps, as
+      -- its collector runs, so one early sample can be low)
+      if round >= 5 and round <= 10 then
+        rss.warm = math.max(rss.warm or 0, rss_kb(srv.pid))
+      end
     end
     rss.done = rss_kb(srv.pid)
     print(string.format("  %d faulty produce requests: broker RSS %d KiB " ..
-                        "after 5 rounds, %d KiB after %d", ROUNDS * #CASES,
+                        "after 5-10 rounds (most), %d KiB after %d", ROUNDS * #CASES,
                         rss.warm, rss.done, ROUNDS))
     -- Every plugin state is capped at 16 MiB: after the first rounds
     -- nothing grows with the number of requests.
