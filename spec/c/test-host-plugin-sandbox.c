@@ -141,6 +141,80 @@ static int timers_of_process(void) {
 
 /* The watchdog's timer lives while the thread has states open: closing the
  * last one deletes it, and the next watch makes a new one. */
+/* Library calls that would run for hours inside one C call: stopped by
+ * the time limit, or made to return at once. */
+static const char *const long_calls_lua =
+    "return { name = 'long', on_produce = function(r)\n"
+    "  local a = ('a'):rep(2e6)\n"
+    "  if r.key == 'move' then table.move({}, 1, 1e15, 2)\n"
+    "  elseif r.key == 'literal' then\n"
+    "    local x = a:gsub(('a'):rep(1e5) .. 'b', '')\n"
+    "  elseif r.key == 'rep' then\n"
+    "    assert(string.rep('', 1e13) == '' and ('x'):rep(0) == '')\n"
+    "  elseif r.key == 'plain' then\n"
+    "    assert(not a:find(('a'):rep(1e5) .. 'b', 1, true))\n"
+    "    assert(not a:find(('a'):rep(1e5) .. 'b'))\n"
+    "  end\n"
+    "  r.value = 'fine'\n"
+    "  return r\n"
+    "end }\n";
+
+TEST(library_calls_cannot_run_unbounded) {
+  flyq_plugins_t *rt;
+  struct timespec t0;
+  pt_write("long.lua", long_calls_lua);
+  rt = timed("long", "reject"); /* 20 ms */
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  fails_then_works(rt, "move", "plugin long: ", "long.lua:3: time limit exceeded");
+  fails_then_works(rt, "literal", "plugin long: ",
+                   "long.lua:5: time limit exceeded");
+  works(rt, "rep");
+  works(rt, "plain");
+  CHECK(seconds_since(&t0) < 1.5); /* unchecked, each takes seconds to days */
+  CHECK_EQ(pt_stats(rt, "long")->errors, 2);
+  pt_done(rt);
+}
+
+/* lua-cjson mallocs its text outside the memory cap, exits the process
+ * past 2 GiB and decodes on the C stack: plugins get it with limits they
+ * cannot lift. */
+static const char *const cjson_lua =
+    "return { name = 'cj', on_produce = function(r)\n"
+    "  if r.key == 'big' then\n"
+    "    local s = ('\\1'):rep(2 * 1024 * 1024)\n"
+    "    cjson.encode({s, s, s, s})\n" /* 4 x 12 MiB of \u0001 > 8 MiB */
+    "  elseif r.key == 'deep' then\n"
+    "    cjson.new().decode_max_depth(1e6)\n"
+    "  elseif r.key == 'deep2' then\n"
+    "    cjson.encode_max_depth(1001)\n"
+    "  elseif r.key == 'nested' then\n"
+    "    cjson.decode(('['):rep(1e5) .. (']'):rep(1e5))\n"
+    "  end\n"
+    "  local j = cjson.new()\n"
+    "  j.encode_keep_buffer(true)\n"
+    "  j.decode_max_depth(10)\n"
+    "  assert(j.encode_keep_buffer() == false)\n"
+    "  assert(j.encode({a = 'x/y'}) == '{\"a\":\"x\\\\/y\"}')\n"
+    "  r.value = 'fine'\n"
+    "  return r\n"
+    "end }\n";
+
+TEST(cjson_cannot_crash_or_pass_the_memory_cap) {
+  flyq_plugins_t *rt;
+  pt_write("cj.lua", cjson_lua);
+  rt = with_limits("cj", "reject", "time_ms = 2000, memory = '8MiB'");
+  fails_then_works(rt, "big", "plugin cj: ", "cj.lua:4: cjson.encode: the "
+                   "text would be larger than the memory limit (8 MiB)");
+  fails_then_works(rt, "deep", "plugin cj: ",
+                   "cj.lua:6: cjson: a depth above 1000 is not allowed");
+  fails_then_works(rt, "deep2", "plugin cj: ",
+                   "cj.lua:8: cjson: a depth above 1000 is not allowed");
+  fails_then_works(rt, "nested", "plugin cj: ", "cj.lua:10: Found too many "
+                   "nested data structures (1001)");
+  CHECK_EQ(pt_stats(rt, "cj")->errors, 4);
+  pt_done(rt);
+}
+
 TEST(the_watchdog_timer_goes_with_the_last_state) {
   const char *ok_lua = "return { name = 'ok',\n"
                        "  on_produce = function(r) r.value = 'fine' return r end }\n";
@@ -464,6 +538,8 @@ TEST(the_flyq_api_and_cjson) {
 }
 
 TEST_LIST(TEST_ENTRY(endless_loops_are_aborted)
+          TEST_ENTRY(library_calls_cannot_run_unbounded)
+          TEST_ENTRY(cjson_cannot_crash_or_pass_the_memory_cap)
           TEST_ENTRY(the_watchdog_aborts_endless_loops)
           TEST_ENTRY(the_watchdog_times_each_call)
           TEST_ENTRY(the_watchdog_timer_goes_with_the_last_state)

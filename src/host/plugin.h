@@ -351,4 +351,8 @@ void flyq__plugin_push_json(lua_State *L, const void *json);
  * as flyq__plugin_push_json makes them. A lua_CFunction. */
 int flyq__plugin_json_decode(lua_State *L);
 
+/* Pushes cjson as plugins get it: lua-cjson with limits a plugin cannot
+ * lift (plugin_cjson.c). [-0, +1, m] */
+void flyq__plugin_cjson(lua_State *L);
+
 #endif /* FLYQ_HOST_PLUGIN_H */

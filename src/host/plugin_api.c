@@ -11,7 +11,8 @@
  *   flyq.constant_time_eq(a, b) string equality in time independent of the
  *                               contents
  *   cjson, require("cjson")     lua-cjson, linked into the binary (no dlopen,
- *                               no search path): the only module require finds
+ *                               no search path), with limits (plugin_cjson.c):
+ *                               the only module require finds
  *   os.clock, os.time           and nothing else of os
  *   print(...)                  logs at info level instead of writing stdout
  */
@@ -30,9 +31,6 @@
 
 #define MAX_COUNTERS 256
 #define MAX_COUNTER_NAME 128
-
-/* lua-cjson's entry point (liblua5.4-cjson, which installs no header). */
-int luaopen_cjson(lua_State *L);
 
 /* flyq.log(level, msg): level is "error", "warn", "info" or "debug". */
 static int api_log(lua_State *L) {
@@ -189,8 +187,7 @@ static void set_os(lua_State *L) {
 
 /* [env] -> [env]: env.cjson and env.require. */
 static void set_cjson(lua_State *L) {
-  lua_pushcfunction(L, luaopen_cjson);
-  lua_call(L, 0, 1); /* [env, cjson] */
+  flyq__plugin_cjson(L); /* [env, cjson] */
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "cjson");
   lua_pushcclosure(L, api_require, 1);

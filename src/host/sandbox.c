@@ -364,6 +364,8 @@ void flyq__lua_set_calls(lua_State *L, flyq__lua_progress_fn progress,
 
 uint64_t flyq__lua_refusals(lua_State *L) { return state_of(L)->refusals; }
 
+size_t flyq__lua_max_bytes(lua_State *L) { return state_of(L)->max_bytes; }
+
 int64_t flyq__lua_error_counter(lua_State *L) {
   return state_of(L)->error_counter;
 }
@@ -558,6 +560,7 @@ static int open_libs(lua_State *L) {
   lua_getglobal(L, LUA_STRLIBNAME);
   flyq__pattern_open(L);
   harden_strings(L);
+  flyq__safe_libs(L);
   preload_only(L);
   flyq__lua_preload(L);
   return 0;

@@ -29,6 +29,9 @@ void flyq__lua_close(lua_State *L);
  * emergency collection then made good). */
 uint64_t flyq__lua_refusals(lua_State *L);
 
+/* L's memory cap in bytes. */
+size_t flyq__lua_max_bytes(lua_State *L);
+
 /* Allows the code run from now on about max_instructions Lua VM
  * instructions in total (counted in steps of 1000; coroutines created
  * afterwards share the count). When they are used up, the running code fails
@@ -97,6 +100,10 @@ void flyq__lua_poll(lua_State *L);
 /* Replaces find, match, gmatch and gsub in the string library table on
  * top with pattern.c's, whose matcher polls the budget. [-0, +0, m] */
 void flyq__pattern_open(lua_State *L);
+
+/* Replaces the global string.rep and table.move with versions that cannot
+ * run unbounded in one C call (safe_lib.c). [-0, +0, m] */
+void flyq__safe_libs(lua_State *L);
 
 /* Calls the function below nargs arguments like lua_pcall, with a message
  * handler that records a traceback (see flyq__lua_traceback). On error the
