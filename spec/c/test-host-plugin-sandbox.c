@@ -94,6 +94,12 @@ static const char loop_lua[] =
     "  elseif r.key == 'xpcall' then\n"
     "    xpcall(function() while true do end end, function() while true do end end)\n"
     "    return r\n"
+    "  elseif r.key == 'cowrap' then\n" /* the abort caught in a coroutine */
+    "    local co = coroutine.wrap(function()\n"
+    "      while true do pcall(function() while true do end end) end end)\n"
+    "    pcall(co); pcall(co)\n"
+    "    r.value = 'escaped'\n"
+    "    return r\n"
     "  elseif r.key == 'pattern' then\n" /* minutes in Lua's own matcher */
     "    return (('a'):rep(40)):find(('a-'):rep(20) .. 'b')\n"
     "  end\n"
@@ -109,8 +115,9 @@ TEST(endless_loops_are_aborted) {
                    "limit exceeded (200000 instructions) (on_produce, record 1)");
   fails_then_works(rt, "pcall", "plugin loop: ", "instruction limit exceeded");
   fails_then_works(rt, "xpcall", "plugin loop: ", "instruction limit exceeded");
-  fails_then_works(rt, "pattern", "plugin loop: ", "loop.lua:12: time limit");
-  CHECK_EQ(pt_stats(rt, "loop")->errors, 4);
+  fails_then_works(rt, "cowrap", "plugin loop: ", "instruction limit exceeded");
+  fails_then_works(rt, "pattern", "plugin loop: ", "loop.lua:18: time limit");
+  CHECK_EQ(pt_stats(rt, "loop")->errors, 5);
   pt_done(rt);
 }
 
@@ -122,9 +129,10 @@ TEST(the_watchdog_aborts_endless_loops) {
                    "exceeded (20 ms of CPU time per call) (on_produce, record 1)");
   fails_then_works(rt, "pcall", "plugin loop: ", "time limit exceeded");
   fails_then_works(rt, "xpcall", "plugin loop: ", "time limit exceeded");
-  fails_then_works(rt, "pattern", "plugin loop: ", "loop.lua:12: time limit "
+  fails_then_works(rt, "cowrap", "plugin loop: ", "time limit exceeded");
+  fails_then_works(rt, "pattern", "plugin loop: ", "loop.lua:18: time limit "
                    "exceeded (20 ms of CPU time per call)");
-  CHECK_EQ(pt_stats(rt, "loop")->errors, 4);
+  CHECK_EQ(pt_stats(rt, "loop")->errors, 5);
   pt_done(rt);
 }
 

@@ -153,8 +153,9 @@ static void watch_hook(lua_State *L, lua_Debug *ar);
 static void fail_budget(lua_State *L, host_state_t *hs, lua_Hook hook) {
   hs->over_budget = 1;
   lua_sethook(L, hook, LUA_MASKCOUNT, 1);
-  if (hook == watch_hook && L != hs->main) /* the resumer fails next */
-    lua_sethook(hs->main, watch_hook, LUA_MASKCOUNT, 1);
+  if (L != hs->main) /* a coroutine: the main thread fails next too, even
+                        if code in between catches this error */
+    lua_sethook(hs->main, hook, LUA_MASKCOUNT, 1);
   if (hs->timed_out)
     lua_pushfstring(L, "time limit exceeded (%I ms of CPU time per call)",
                     (lua_Integer)((hook == watch_hook ? hs->limit_ns
