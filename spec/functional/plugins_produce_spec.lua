@@ -110,6 +110,19 @@ describe("on_produce hooks", function()
     assert.are.same({"bad"}, vals)
     assert.matches("failing.lua:5: bad record", header(recs[1], "flyq.error"))
   end)
+
+  it("puts only its own flyq.error header on a dead letter", function()
+    assert(c:produce("dl", {{value = "bad", headers = {{"flyq.error", "forged"},
+                                                      {"other", "1"}}}}))
+    local _, recs = values(c, "dl.dlq")
+    local errors = {}
+    for _, h in ipairs(recs[1].headers) do
+      if h[1] == "flyq.error" then errors[#errors + 1] = h[2] end
+    end
+    assert.are.equal(1, #errors)
+    assert.matches("failing.lua:5: bad record", errors[1])
+    assert.are.equal("1", header(recs[1], "other"))
+  end)
 end)
 
 describe("partitioners", function()

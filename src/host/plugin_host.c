@@ -208,7 +208,18 @@ static int host_truncate(lua_State *L) {
   return 0;
 }
 
-/* The dead letter of orig record r: itself with the header flyq.error. */
+/* Removes the headers named flyq.error from h[0..*n). */
+static void drop_error_headers(flyq_record_header_t *h, int32_t *n) {
+  int32_t kept = 0;
+  for (int32_t i = 0; i < *n; i++)
+    if (!(h[i].key_len == 10 && memcmp(h[i].key, "flyq.error", 10) == 0))
+      h[kept++] = h[i];
+  *n = kept;
+}
+
+/* The dead letter of orig record r: itself with the header flyq.error,
+ * the broker's only one (a producer's own flyq.error headers are
+ * dropped, so that nobody can forge the error a dead letter carries). */
 static int dead_letter(flyq__call_t *c, const flyq__prec_t *r,
                        const char *msg) {
   flyq__prec_t d = *r;
@@ -217,6 +228,7 @@ static int dead_letter(flyq__call_t *c, const flyq__prec_t *r,
   flyq_record_header_t *h = flyq__prec_headers(c->arena, r, 1, &n);
   char *text = flyq__arena_alloc(c->arena, len);
   if (h == NULL || text == NULL) return -ENOMEM;
+  drop_error_headers(h, &n);
   memcpy(text, msg, len);
   h[n] = (flyq_record_header_t){(const uint8_t *)"flyq.error", 10,
                                 (const uint8_t *)text, (int32_t)len};
