@@ -70,6 +70,19 @@ TEST(long_message_is_one_cut_line) {
   CHECK(strchr(s, '\n') == s + n - 1);
 }
 
+/* Quoted text (a plugin's print, an error message) cannot start a line of
+ * its own. */
+TEST(control_characters_stay_on_the_line) {
+  flyq_logmsg_set_level(FLYQ_LOG_INFO);
+  const char *s = capture(FLYQ_LOG_INFO,
+                          "hi\n2026-01-01T00:00:00.000Z ERROR serve: fake\r\x7f");
+  CHECK(strchr(s, '\n') == s + strlen(s) - 1);
+  CHECK(strchr(s, '\r') == NULL && strchr(s, 0x7f) == NULL);
+  CHECK_MEM(s + 24, " INFO  storage: hi 2026-01-01T00:00:00.000Z ERROR serve: "
+            "fake  \n", 65);
+}
+
 TEST_LIST(TEST_ENTRY(level_parse) TEST_ENTRY(line_format)
+              TEST_ENTRY(control_characters_stay_on_the_line)
               TEST_ENTRY(level_filters)
                   TEST_ENTRY(long_message_is_one_cut_line));

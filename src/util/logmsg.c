@@ -44,6 +44,13 @@ static int format_time(char *buf, size_t size) {
                   tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
+/* Control characters become spaces: a message is one line, whatever text
+ * it quotes (a plugin's print or error cannot forge a line of its own). */
+static void one_line(char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) s[i] = ' ';
+}
+
 void flyq_logmsg(int level, const char *component, const char *fmt, ...) {
   if (level > atomic_load(&current_level)) return;
   if (level < FLYQ_LOG_ERROR) level = FLYQ_LOG_ERROR;
@@ -52,6 +59,7 @@ void flyq_logmsg(int level, const char *component, const char *fmt, ...) {
   n += (size_t)snprintf(line + n, sizeof line - n,
                         " %-5s %s: ", level_tags[level],
                         component ? component : "-");
+  size_t text = n;
   if (n < sizeof line - 1) {
     va_list ap;
     va_start(ap, fmt);
@@ -60,6 +68,7 @@ void flyq_logmsg(int level, const char *component, const char *fmt, ...) {
     if (m > 0) n += (size_t)m;
   }
   if (n > sizeof line - 2) n = sizeof line - 2;
+  one_line(line + text, n - text);
   line[n++] = '\n';
   ssize_t w;
   do w = write(STDERR_FILENO, line, n);
