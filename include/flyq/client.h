@@ -450,6 +450,11 @@ int flyq_client_config_plan(flyq_client_t *c, const char *text, size_t len,
 int flyq_client_config_apply(flyq_client_t *c, const char *text, size_t len,
                              const char *name, flyq_client_plan_t *plan);
 
+/* Stats (API 52): the broker's counters and its plugins' stats as one JSON
+ * object text (docs/protocol.md, "Stats"). *json (not NUL-terminated) and
+ * *len are valid until the next call on c. */
+int flyq_client_stats(flyq_client_t *c, const char **json, size_t *len);
+
 /* ---- Raw frames (tests and tools) ------------------------------------- */
 
 /* Writes bytes as they are (they should include the int32 frame size) and

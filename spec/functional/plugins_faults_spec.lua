@@ -64,4 +64,25 @@ describe("failing plugins", function()
       end
     end)
   end
+
+  it("shows the error counts with flyq stats", function()
+    for _ = 1, 3 do assert.is_nil(c:produce("fail", {"bad"})) end
+    assert(c:produce("fail", {"ok"}))
+    local code, out, err = server.run({"stats", "-b", srv.addr})
+    assert.are.equal(0, code, err)
+    local line = out:match("\nplugin failing %(([^\n]*)")
+    assert.is_truthy(line, out)
+    assert.matches("failing.lua%): batches 4, calls 4, errors 3$", line)
+    assert.matches("\n  last error: plugin failing: [^\n]*failing.lua:5: bad record",
+                   out)
+    assert.matches("^broker: produce_requests %d+ produced_records", out)
+    code, out, err = server.run({"stats", "--json", "-b", srv.addr})
+    assert.are.equal(0, code, err)
+    local json = require("cjson").decode(out)
+    local failing
+    for _, p in ipairs(json.plugins) do
+      if p.name == "failing" then failing = p end
+    end
+    assert.are.equal(3, failing.errors)
+  end)
 end)

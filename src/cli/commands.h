@@ -15,6 +15,7 @@ int flyq__cmd_group(int argc, char **argv);   /* group.c */
 int flyq__cmd_bench(int argc, char **argv);   /* bench.c */
 int flyq__cmd_config(int argc, char **argv);  /* config.c (check/plan/apply) */
 int flyq__cmd_plugin(int argc, char **argv);  /* plugin.c (test) */
+int flyq__cmd_stats(int argc, char **argv);   /* stats.c */
 
 /* What `flyq serve` checks of a loaded config before it opens anything,
  * shared with `flyq config check` (serve.c): the plugin runtime builds (every

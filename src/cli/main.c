@@ -25,6 +25,7 @@ static const command_t commands[] = {
     {"bench", flyq__cmd_bench, "measure produce and consume throughput"},
     {"config", flyq__cmd_config, "check, plan and apply a broker config file"},
     {"plugin", flyq__cmd_plugin, "run a plugin on sample records"},
+    {"stats", flyq__cmd_stats, "print the broker's and its plugins' counters"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

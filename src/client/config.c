@@ -1,7 +1,8 @@
 /* The client's admin calls for declarative config: ConfigPlan (API 50) and
  * ConfigApply (API 51). Both send a config text (or null: the broker's own
  * startup file) and get back the list of changes, which is copied into the
- * call's arena as C strings.
+ * call's arena as C strings. And Stats (API 52), the other admin call that
+ * only operators make.
  */
 #include <errno.h>
 #include <string.h>
@@ -63,4 +64,25 @@ int flyq_client_config_apply(flyq_client_t *c, const char *text, size_t len,
                              const char *name, flyq_client_plan_t *plan) {
   return config_call(c, FLYQ_API_CONFIG_APPLY, "ConfigApply", text, len, name,
                      plan);
+}
+
+int flyq_client_stats(flyq_client_t *c, const char **json, size_t *len) {
+  flyq_proto_req_header_t h;
+  flyq_proto_stats_resp_t resp;
+  int r;
+  if (json == NULL || len == NULL)
+    return flyq__client_fail(c, FLYQ_ERR_INVALID_ARG, 0,
+                             "Stats: invalid argument");
+  r = flyq__start(c, FLYQ_API_STATS, &h);
+  if (r < 0) return r;
+  r = flyq_proto_encode_stats_req(&c->out, &h);
+  if (flyq__encoded(c, r, "Stats") < 0) return r;
+  r = flyq__sync_call(c, &h, 1, 0, "Stats");
+  if (r < 0) return r;
+  if (flyq_proto_decode_stats_resp(c->sync.payload, c->sync.len, &resp) < 0 ||
+      resp.json.len < 0)
+    return flyq__malformed(c, "Stats");
+  *json = (const char *)resp.json.ptr;
+  *len = (size_t)resp.json.len;
+  return 0;
 }

@@ -1,0 +1,112 @@
+/* `flyq stats`: the broker's counters and every plugin instance's stats
+ * (calls, errors, the last error, its counters) over the Stats API, as
+ * text or as the broker's JSON.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+
+static const char usage[] =
+    "usage: flyq stats [--json]\n"
+    "\n"
+    "Prints the broker's counters (requests, records, bytes, fsyncs,\n"
+    "errors, connections...) and, for every plugin instance in load order,\n"
+    "its file, batches, hook calls, errors, last error and counters\n"
+    "(docs/protocol.md, \"Stats\"). An admin operation: with auth plugins,\n"
+    "the principal needs `admin` on `cluster`.\n"
+    "\n"
+    "Options:\n"
+    "      --json              print the broker's JSON object as it came\n"
+    FLYQ_CLI_COMMON_HELP
+    "\n"
+    "Exit status: 0 success, 1 error, 2 usage error.\n";
+
+enum { OPT_JSON = FLYQ_CLI_OPT_FIRST };
+
+/* "  key value" for each number of the object o, on one line after name. */
+static void print_numbers(const char *name, json_t *o) {
+  const char *key;
+  json_t *v;
+  if (!json_is_object(o)) return;
+  printf("%s:", name);
+  json_object_foreach(o, key, v)
+    if (json_is_number(v)) printf(" %s %.0f", key, json_number_value(v));
+  printf("\n");
+}
+
+static const char *text_of(json_t *o, const char *key) {
+  const char *s = json_string_value(json_object_get(o, key));
+  return s ? s : "";
+}
+
+/* One plugin instance: a line, its last error and its counters. */
+static void print_plugin(json_t *p) {
+  const char *key;
+  json_t *v, *counters = json_object_get(p, "counters");
+  printf("plugin %s (%s): batches %.0f, calls %.0f, errors %.0f\n",
+         text_of(p, "name"), text_of(p, "file"),
+         json_number_value(json_object_get(p, "batches")),
+         json_number_value(json_object_get(p, "calls")),
+         json_number_value(json_object_get(p, "errors")));
+  if (json_is_string(json_object_get(p, "last_error")))
+    printf("  last error: %s\n", text_of(p, "last_error"));
+  if (json_is_object(counters))
+    json_object_foreach(counters, key, v)
+      printf("  counter %s = %.0f\n", key, json_number_value(v));
+}
+
+static int print_text(flyq__cli_t *cli, const char *text, size_t len) {
+  json_error_t err;
+  json_t *root = json_loadb(text, len, 0, &err), *plugins, *p;
+  size_t i;
+  if (!json_is_object(root)) {
+    flyq__cli_error(cli, "Stats: the broker's JSON does not parse: %s",
+                    err.text);
+    json_decref(root);
+    return 1;
+  }
+  print_numbers("broker", json_object_get(root, "broker"));
+  print_numbers("server", json_object_get(root, "server"));
+  plugins = json_object_get(root, "plugins");
+  if (json_is_array(plugins))
+    json_array_foreach(plugins, i, p) print_plugin(p);
+  json_decref(root);
+  return 0;
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int parse(flyq__cli_t *cli, int argc, char **argv, int *json) {
+  static const struct option longopts[] = {
+      FLYQ_CLI_COMMON_LONGOPTS, {"json", no_argument, NULL, OPT_JSON},
+      {NULL, 0, NULL, 0}};
+  int opt;
+  while ((opt = getopt_long(argc, argv, FLYQ_CLI_COMMON_SHORTOPTS, longopts,
+                            NULL)) != -1) {
+    int r = opt == OPT_JSON ? (*json = 1, -1)
+                            : flyq__cli_common_opt(cli, opt, argv);
+    if (r >= 0) return r;
+  }
+  return flyq__cli_positionals(cli, argc, argv, 0, NULL, NULL);
+}
+
+int flyq__cmd_stats(int argc, char **argv) {
+  flyq__cli_t cli;
+  const char *text;
+  size_t len;
+  int json = 0, r;
+  flyq__cli_init(&cli, "stats", usage);
+  r = parse(&cli, argc, argv, &json);
+  if (r >= 0) return r;
+  r = flyq__cli_connect(&cli, NULL);
+  if (r == 0 && (r = flyq_client_stats(cli.client, &text, &len)) < 0)
+    r = flyq__cli_client_error(&cli, r);
+  if (r == 0 && json)
+    printf("%.*s\n", (int)len, text);
+  else if (r == 0)
+    r = print_text(&cli, text, len);
+  flyq__cli_close(&cli);
+  return r;
+}
