@@ -23,6 +23,10 @@
 #define CONFIG_MAX_FILE (4u << 20)         /* bytes of config source */
 #define CONFIG_MAX_MEMORY ((size_t)64 << 20) /* the sandbox's memory cap */
 #define CONFIG_MAX_INSTRUCTIONS 50000000    /* a fraction of a second */
+/* The CPU time the file may use, C calls (patterns) included: a reload
+ * evaluates it on the broker's loop thread, which serves nobody meanwhile
+ * (the instruction count alone would allow 5 s). */
+#define CONFIG_MAX_CPU_NS 1000000000LL
 #define PLUGIN_TIME_MS 10 /* CPU time per hook call */
 #define PLUGIN_MEMORY ((uint64_t)64 << 20) /* per plugin Lua state */
 
@@ -338,7 +342,7 @@ static int run_job(load_job_t *job, char *err, size_t errlen) {
     snprintf(err, errlen, "%s: out of memory", job->path);
     return -ENOMEM;
   }
-  flyq__lua_set_budget(L, CONFIG_MAX_INSTRUCTIONS);
+  flyq__lua_set_budget_ns(L, CONFIG_MAX_INSTRUCTIONS, CONFIG_MAX_CPU_NS);
   lua_pushcfunction(L, load_protected);
   lua_pushlightuserdata(L, job);
   r = flyq__lua_pcall(L, 1, 0, msg, sizeof msg);
