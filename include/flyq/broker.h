@@ -151,6 +151,9 @@ typedef struct flyq_broker_produce_group {
                          broker then does not check them again (if wrong,
                          the bytes are stored as they are, see
                          flyq_log_append_validated). 0: checked as usual */
+  int create;         /* 1: a missing topic is created even when
+                         auto_create_topics is off (dead letters: the
+                         config asked for them) */
 } flyq_broker_produce_group_t;
 
 typedef struct flyq_broker_produce_opts {

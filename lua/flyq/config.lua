@@ -562,12 +562,28 @@ end
 -- shape of M.export. ctx (may be nil) holds: file, the name used in
 -- messages; valid_name(name) -> boolean, the topic name rule; and
 -- max_partitions. Raises "FILE: key.path: reason" on the first error.
+-- A topic with on_error = "dead_letter" needs "<name>.dlq" to be a valid
+-- topic name too (4 characters more than its own).
+local function check_dead_letters(cfg, ctx)
+  for _, name in ipairs(sorted_keys(cfg.topics or {})) do
+    if cfg.topics[name].on_error == "dead_letter" and ctx.valid_name and
+        not ctx.valid_name(name .. ".dlq") then
+      fail(ctx, M.join(M.join("topics", name), "on_error"),
+           'dead_letter needs "%s.dlq" as a topic name, which is too long '
+           .. "(a topic with dead letters has at most 245 characters)",
+           #name > 40 and name:sub(1, 20) .. "..." or name)
+    end
+  end
+end
+
 function M.check(cfg, ctx)
   ctx = ctx or {}
   if type(cfg) ~= "table" then
     fail(ctx, "", "the config file must return a table, got %s", M.show(cfg))
   end
-  return M.export(M.schema.check(cfg, "", ctx))
+  local checked = M.schema.check(cfg, "", ctx)
+  check_dead_letters(checked, ctx)
+  return M.export(checked)
 end
 
 return M

@@ -612,7 +612,8 @@ TEST(groups_stay_all_or_nothing_with_validated) {
   size_t l1, l2;
   uint8_t *b1 = make_batch(3, NULL, 1, &l1), *b2 = make_batch(3, NULL, 1, &l2);
   flyq_broker_produce_opts_t o = {FLYQ_ACKS_LEADER, 0, NULL, NULL, 0};
-  flyq_broker_produce_group_t gs[2] = {{"x", 0, b1, l1, 1}, {"y", 0, b2, l2, 0}};
+  flyq_broker_produce_group_t gs[2] = {{"x", 0, b1, l1, 1, 0},
+                                       {"y", 0, b2, l2, 0, 0}};
   b2[l2 - 5] ^= 0x55; /* unvouched and damaged: refused, nothing stored */
   CHECK_EQ(flyq_broker_produce_groups(e.b, gs, 2, &o, on_produce, &g),
            FLYQ_ERR_CORRUPT);

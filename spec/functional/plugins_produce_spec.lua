@@ -193,3 +193,29 @@ describe("partitioners", function()
     assert.are.same({"x"}, values(c, "inline", 1))
   end)
 end)
+
+describe("dead letters without auto_create_topics", function()
+  it("creates <topic>.dlq anyway, and refuses a name too long for it", function()
+    local srv = server.start({config = {
+      plugin_path = {PLUGINS}, auto_create_topics = false,
+      topics = {dl = {on_produce = {"failing"}, on_error = "dead_letter"}},
+    }})
+    local c = assert(client.connect(srv.addr))
+    assert(c:produce("dl", {"ok", "bad", "ok2"}))
+    assert.are.same({"ok", "ok2"}, values(c, "dl"))
+    assert.are.same({"bad"}, values(c, "dl.dlq"))
+    -- other topics are still not created on produce
+    local _, _, code = c:produce("elsewhere", {"x"})
+    assert.are.equal("UNKNOWN_TOPIC_OR_PARTITION", code)
+    c:close()
+    srv:finish()
+    local long = ("n"):rep(246)
+    local file = server.tmpdir() .. "/long.lua"
+    server.write_config(file, {topics = {[long] = {on_error = "dead_letter"}}})
+    local rc, _, err = server.run({"config", "check", "-c", file})
+    assert.are.equal(1, rc)
+    assert.matches("topics." .. long .. ".on_error: dead_letter needs "
+                   .. '"nnnnnnnnnnnnnnnnnnnn....dlq" as a topic name, which is '
+                   .. "too long", err, 1, true)
+  end)
+end)

@@ -168,8 +168,9 @@ void flyq__flush_timer_adjust(flyq_broker_t *b, const flyq_log_config_t *log);
 
 /* topics.c */
 flyq__topic_t *flyq__topic_find(flyq_broker_t *b, const char *name);
-/* Finds topic, creating it when auto-create allows. */
-int flyq__topic_get(flyq_broker_t *b, const char *name, flyq__topic_t **out);
+/* Finds topic, creating it when auto-create allows, or when create. */
+int flyq__topic_get(flyq_broker_t *b, const char *name, int create,
+                    flyq__topic_t **out);
 flyq__part_t *flyq__part_find(flyq_broker_t *b, const char *topic,
                               int32_t partition, int *err);
 int flyq__topics_load(flyq_broker_t *b);

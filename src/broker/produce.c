@@ -403,7 +403,7 @@ static int prepare(flyq_broker_t *b, const flyq_broker_produce_group_t *g,
   if (g->topic == NULL || g->batches == NULL || g->len == 0 ||
       g->partition < FLYQ_PARTITION_ANY)
     return FLYQ_ERR_INVALID_ARG;
-  int rc = flyq__topic_get(b, g->topic, &tp);
+  int rc = flyq__topic_get(b, g->topic, g->create, &tp);
   if (rc < 0) return rc;
   if (g->partition >= tp->nparts) return FLYQ_ERR_UNKNOWN_PARTITION;
   if (g->partition >= 0 && ngroups == 1) return 0;
@@ -468,7 +468,7 @@ int flyq_broker_produce(flyq_broker_t *b, const char *topic,
                         int32_t partition, int acks, uint8_t *batches,
                         size_t len, int64_t timeout_ms, flyq_broker_produce_cb cb,
                         void *arg) {
-  flyq_broker_produce_group_t g = {topic, partition, batches, len, 0};
+  flyq_broker_produce_group_t g = {topic, partition, batches, len, 0, 0};
   flyq_broker_produce_opts_t o = {acks, timeout_ms, NULL, NULL, 0};
   return flyq_broker_produce_groups(b, &g, 1, &o, cb, arg);
 }

@@ -121,13 +121,14 @@ static int topic_create_limited(flyq_broker_t *b, const char *name,
   return topic_create(b, name, tc, out);
 }
 
-int flyq__topic_get(flyq_broker_t *b, const char *name, flyq__topic_t **out) {
+int flyq__topic_get(flyq_broker_t *b, const char *name, int create,
+                    flyq__topic_t **out) {
   flyq__topic_t *tp = flyq__topic_find(b, name);
   if (tp) {
     *out = tp;
     return 0;
   }
-  if (!b->cfg.auto_create_topics) return FLYQ_ERR_UNKNOWN_TOPIC;
+  if (!b->cfg.auto_create_topics && !create) return FLYQ_ERR_UNKNOWN_TOPIC;
   flyq_topic_config_t tc = {b->cfg.default_partitions, b->cfg.log};
   return topic_create_limited(b, name, &tc, out);
 }

@@ -172,8 +172,16 @@ static int routes_allowed(flyq__req_t *req, const char *topic,
   return 0;
 }
 
-/* The hooks' output as broker groups (pointing into out), then stored. */
-static void store_output(flyq__req_t *req, slot_t *s,
+/* 1 if name is topic's dead-letter topic, "<topic>.dlq". */
+static int is_dead_letters(const char *name, const char *topic) {
+  size_t n = strlen(topic);
+  return strncmp(name, topic, n) == 0 && strcmp(name + n, ".dlq") == 0;
+}
+
+/* The hooks' output as broker groups (pointing into out), then stored. The
+ * dead-letter topic is created when missing, auto_create_topics or not:
+ * the topic's on_error = "dead_letter" asked for it. */
+static void store_output(flyq__req_t *req, slot_t *s, const char *topic,
                          flyq_plugins_output_t *out, int64_t timeout_ms) {
   flyq_broker_produce_group_t *g =
       flyq_arena_calloc(&req->arena, out->nbatches, sizeof *g);
@@ -182,10 +190,10 @@ static void store_output(flyq__req_t *req, slot_t *s,
     return;
   }
   for (size_t i = 0; i < out->nbatches; i++)
-    g[i] = (flyq_broker_produce_group_t){out->batches[i].topic,
-                                         out->batches[i].partition,
-                                         out->batches[i].data,
-                                         out->batches[i].len, 0};
+    g[i] = (flyq_broker_produce_group_t){
+        out->batches[i].topic, out->batches[i].partition,
+        out->batches[i].data, out->batches[i].len, 0,
+        is_dead_letters(out->batches[i].topic, topic)};
   store(req, s, g, out->nbatches, timeout_ms);
 }
 
@@ -209,7 +217,7 @@ static void produce_hooked(flyq__req_t *req, slot_t *s,
   else if (out.unchanged)
     store(req, s, in, 1, timeout_ms);
   else if (out.nbatches > 0)
-    store_output(req, s, &out, timeout_ms);
+    store_output(req, s, in->topic, &out, timeout_ms);
   else /* every record dropped: nothing stored, no error */
     slot_fail_msg(s, 0, NULL);
   flyq_plugins_output_free(&out);
@@ -226,7 +234,7 @@ static void produce_slot(flyq__req_t *req, slot_t *s, const char *topic,
   /* The records point into the frame, which is ours to modify. */
   flyq_broker_produce_group_t g = {topic, p->partition,
                                    (uint8_t *)(uintptr_t)p->records.ptr, len,
-                                   0};
+                                   0, 0};
   flyq_plugins_t *rt = flyq__req_plugins(req);
   s->topic = topic;
   if (rt && len > 0 && flyq_plugins_has_on_produce(rt, topic))
