@@ -70,6 +70,37 @@ TEST(budget_has_a_wall_clock_deadline) {
   flyq__lua_close(L);
 }
 
+static int nothing(lua_State *L) {
+  (void)L;
+  return 0;
+}
+
+/* A limit that strikes in FlyQ's own Lua code (lua/flyq/...) names the
+ * user's frame below it, or no position: never the runtime's lines. */
+TEST(a_limit_in_flyqs_own_code_blames_the_caller) {
+  static const char runtime[] = "return function(f) f() while true do end end";
+  static const char user[] = "local x = 1\nfake(function() end)";
+  lua_State *L = flyq__lua_new(8 << 20);
+  CHECK(L != NULL);
+  CHECK(luaL_loadbufferx(L, runtime, strlen(runtime), "@lua/flyq/fake.lua",
+                         "t") == LUA_OK);
+  lua_call(L, 0, 1); /* [fake]: a function of "FlyQ's own" code */
+  flyq__sandbox_env(L);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "fake");
+  CHECK(flyq__sandbox_load(L, user, strlen(user), "=chunk") == LUA_OK);
+  flyq__lua_set_budget(L, 100000);
+  CHECK_EQ(flyq__lua_pcall(L, 0, 0, err, sizeof err), FLYQ_ERR_LIMIT);
+  if (strstr(err, "chunk:2: instruction limit exceeded") != err)
+    flyq_test_fail(__FILE__, __LINE__, "got: %s", err);
+  flyq__lua_set_budget(L, 100000); /* [fake] */
+  lua_pushcfunction(L, nothing); /* f(): no Lua frame of the user's */
+  CHECK_EQ(flyq__lua_pcall(L, 1, 0, err, sizeof err), FLYQ_ERR_LIMIT);
+  if (strstr(err, "instruction limit exceeded") != err)
+    flyq_test_fail(__FILE__, __LINE__, "got: %s", err);
+  flyq__lua_close(L);
+}
+
 TEST(memory_cap_is_enomem_and_state_survives) {
   lua_State *L = flyq__lua_new(4 << 20);
   CHECK(L != NULL);
@@ -103,5 +134,6 @@ TEST(host_requires_only_embedded_modules) {
 TEST_LIST(TEST_ENTRY(pcall_returns_message_and_traceback)
           TEST_ENTRY(budget_can_be_set_and_removed)
           TEST_ENTRY(budget_has_a_wall_clock_deadline)
+          TEST_ENTRY(a_limit_in_flyqs_own_code_blames_the_caller)
           TEST_ENTRY(memory_cap_is_enomem_and_state_survives)
           TEST_ENTRY(host_requires_only_embedded_modules));

@@ -169,12 +169,33 @@ static void fail_budget(lua_State *L, host_state_t *hs, lua_Hook hook) {
 }
 
 /* fail_budget at the running line of L (in a hook: ar is the hook's). */
+/* 1 if ar (with "S") runs one of FlyQ's own embedded modules
+ * (lua/flyq/NAME.lua): a limit that strikes there is not their fault. */
+static int is_embedded(const lua_Debug *ar) {
+  return strncmp(ar->source, "@lua/flyq/", 10) == 0;
+}
+
+/* Pushes "FILE:LINE: " of the innermost frame of L running the user's
+ * code (a plugin, a config file), or "" when there is none: a limit that
+ * strikes in the runtime (storing what a hook returned, checking a
+ * config) is named without blaming the runtime's own lines. */
+static void push_where(lua_State *L, lua_Debug *ar) {
+  lua_Debug up;
+  if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0 && !is_embedded(ar)) {
+    lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
+    return;
+  }
+  for (int level = 1; level < 64 && lua_getstack(L, level, &up); level++)
+    if (lua_getinfo(L, "Sl", &up) && up.currentline > 0 && !is_embedded(&up)) {
+      lua_pushfstring(L, "%s:%d: ", up.short_src, up.currentline);
+      return;
+    }
+  lua_pushliteral(L, "");
+}
+
 static void raise_budget(lua_State *L, host_state_t *hs, lua_Debug *ar,
                          lua_Hook hook) {
-  if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
-    lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
-  else
-    lua_pushliteral(L, "");
+  push_where(L, ar);
   fail_budget(L, hs, hook);
 }
 
