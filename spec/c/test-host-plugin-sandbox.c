@@ -171,14 +171,20 @@ TEST(library_calls_cannot_run_unbounded) {
   flyq_plugins_t *rt;
   struct timespec t0;
   pt_write("long.lua", long_calls_lua);
-  rt = timed("long", "reject"); /* 20 ms */
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  /* 200 ms: building the 2 MB subject takes tens of ms under ASan */
+  rt = with_limits("long", "reject", "time_ms = 200, memory = '8MiB'");
+  clock_gettime(CLOCK_MONOTONIC, &t0); /* unchecked, each takes seconds
+                                          (literal) to days (move) */
   fails_then_works(rt, "move", "plugin long: ", "long.lua:3: time limit exceeded");
+  CHECK(seconds_since(&t0) < 1.5);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   fails_then_works(rt, "literal", "plugin long: ",
                    "long.lua:5: time limit exceeded");
+  CHECK(seconds_since(&t0) < 1.5);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   works(rt, "rep");
   works(rt, "plain");
-  CHECK(seconds_since(&t0) < 1.5); /* unchecked, each takes seconds to days */
+  CHECK(seconds_since(&t0) < 1.5);
   CHECK_EQ(pt_stats(rt, "long")->errors, 2);
   pt_done(rt);
 }
