@@ -110,6 +110,22 @@ describe("drop_invalid_json", function()
                     {o[1][2], o[2][2], o[3][2], o[4][2], o[5][2], o[6][2]})
     assert.are.same(rec{key = "tombstone", offset = 2, partition = 0}, o[3][3])
   end)
+
+  it("is strict where lua-cjson is lax (RFC 8259)", function()
+    local plugin, ctx = load_plugin(plugin_file("drop_invalid_json"), {})
+    local function kept(value)
+      return plugin.on_produce({value = value}, ctx) ~= nil
+    end
+    for _, good in ipairs({'[1.5, -0.5, 1e5, 1.0E-3, 0]', '{"a": "x.y", "b": ".5"}',
+                           '{"k": "v\\"q."}', '{"k": "\\\\"}', '"\195\188"',
+                           '{"t": "a\\tb"}', ' [1,\n 2]\t'}) do
+      assert.is_true(kept(good), good)
+    end
+    for _, bad in ipairs({"1.", "[1.]", "-.5", "1.e5", "[.5]", '"a\tb"', '"a\1"',
+                          '"\255\254"', '{"k": "\237\160\128"}'}) do
+      assert.is_false(kept(bad), bad)
+    end
+  end)
 end)
 
 describe("redact", function()
