@@ -171,6 +171,11 @@ describe("redact", function()
   end)
 
   it("names the bad param", function()
+    -- --params that is not a JSON object is a usage error (exit 2)
+    local code, _, err = server.run({"plugin", "test", plugin_file("redact"),
+                                     "--params", "{fields:1}"}, {stdin = ""})
+    assert.are.equal(2, code)
+    assert.matches("^flyq plugin test: %-%-params: expected a JSON object", err)
     assert.are.equal("params.fields: required", param_error("redact", {}))
     assert.are.equal('params.fields[2]: expected a path like "a.b", got "a..b"',
                      param_error("redact", {fields = {"a", "a..b"}}))

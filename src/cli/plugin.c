@@ -114,13 +114,25 @@ static int pick(const char *s, const char *const *names) {
   return -1;
 }
 
+/* --params must be a JSON object: a usage error otherwise, named as such
+ * (not a plugin error). */
+static int check_params(flyq__cli_t *cli, const char *text) {
+  json_error_t err;
+  json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+  int ok = json_is_object(v);
+  json_decref(v);
+  if (ok) return -1;
+  return flyq__cli_usage_error(cli, "--params: expected a JSON object, %s",
+                               v ? "got another JSON value" : err.text);
+}
+
 static int parse_opt(flyq__cli_t *cli, int c, opts_t *o) {
   static const char *const hooks[] = {"on_produce", "on_consume", "partition",
                                       "authenticate", "authorize", NULL};
   static const char *const modes[] = {"reject", "pass", "dead_letter", NULL};
   int64_t n;
   switch (c) {
-  case OPT_PARAMS: o->params = optarg; return -1;
+  case OPT_PARAMS: o->params = optarg; return check_params(cli, optarg);
   case OPT_INPUT: o->input = optarg; return -1;
   case OPT_TOPIC: o->topic = optarg; return -1;
   case OPT_PRINCIPAL: o->principal = optarg; return -1;
