@@ -330,6 +330,21 @@ TEST(syntax_error_has_file_and_line) {
               ":2: unexpected symbol near ','");
 }
 
+/* A byte order mark and a "#!" first line are skipped, as stock Lua does;
+ * line numbers stay those of the file. */
+TEST(bom_and_shebang_are_skipped) {
+  flyq_config_t cfg;
+  CHECK_OK(flyq_config_init(&cfg));
+  if (load(&cfg, "\xEF\xBB\xBFreturn { log_level = 'debug' }\n") != 0)
+    flyq_test_fail(__FILE__, __LINE__, "BOM: %s", err);
+  CHECK_EQ(cfg.log_level, FLYQ_LOG_DEBUG);
+  flyq_config_free(&cfg);
+  check_error("#!/usr/bin/env flyq serve -c\nlocal x = 1\nerror('third')\n",
+              FLYQ_ERR_CONFIG, ":3: third");
+  check_error("\xEF\xBB\xBF#!x\nreturn {\n  listen = ,\n}\n",
+              FLYQ_ERR_CONFIG, ":3: unexpected symbol near ','");
+}
+
 TEST(runtime_error_has_file_and_line) {
   check_error("local x = 1\nerror(\"no good\")\n", FLYQ_ERR_CONFIG,
               ":2: no good");
@@ -439,6 +454,7 @@ TEST_LIST(TEST_ENTRY(defaults_without_a_file)
           TEST_ENTRY(good_addresses)
           TEST_ENTRY(error_leaves_cfg_unchanged)
           TEST_ENTRY(syntax_error_has_file_and_line)
+          TEST_ENTRY(bom_and_shebang_are_skipped)
           TEST_ENTRY(runtime_error_has_file_and_line)
           TEST_ENTRY(missing_file)
           TEST_ENTRY(endless_loop_hits_the_instruction_limit)

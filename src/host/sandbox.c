@@ -894,9 +894,28 @@ void flyq__sandbox_env(lua_State *L) {
   lua_setfield(L, -2, "_G"); /* [env] */
 }
 
+/* Skips what lua.c's loadfile skips at the start of a file: a UTF-8 byte
+ * order mark, and a first line starting with '#' (a "#!" line); its
+ * newline stays, so that line numbers do not move. */
+static const char *skip_prefix(const char *buf, size_t *len) {
+  if (*len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+    buf += 3;
+    *len -= 3;
+  }
+  if (*len > 0 && buf[0] == '#') {
+    const char *nl = memchr(buf, '\n', *len);
+    size_t skip = nl ? (size_t)(nl - buf) : *len;
+    buf += skip;
+    *len -= skip;
+  }
+  return buf;
+}
+
 int flyq__sandbox_load(lua_State *L, const char *buf, size_t len,
                        const char *chunkname) {
-  int status = luaL_loadbufferx(L, buf, len, chunkname, "t");
+  int status;
+  buf = skip_prefix(buf, &len);
+  status = luaL_loadbufferx(L, buf, len, chunkname, "t");
   if (status != LUA_OK) {
     lua_remove(L, -2); /* [message] */
     return status;
