@@ -5,7 +5,9 @@
 -- params:
 --   field  (string, required) the field's path ("customer_id",
 --          "device.id"); its value must be a string or an integer number
---          (used as its decimal digits)
+--          (used as its decimal digits; JSON numbers are read as doubles,
+--          so an integer above 2^53 may lose its last digits: send such
+--          ids as strings)
 --
 -- The partition is murmur2(value) mod partitions, exactly as the built-in
 -- key_hash partitioner (and Kafka's default partitioner) places a key: a

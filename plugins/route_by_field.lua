@@ -5,7 +5,8 @@
 -- params:
 --   field         (string, required) the field's path ("region",
 --                 "customer.country"); its value must be a string or an
---                 integer number
+--                 integer number (up to 2^53: JSON numbers are read as
+--                 doubles; send larger ids as strings)
 --   prefix        (string, default "") put in front of the value
 --   sanitize      (boolean, default true) replace characters a topic name
 --                 cannot have (anything but A-Z a-z 0-9 . _ -) by "_";
