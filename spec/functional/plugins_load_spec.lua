@@ -20,7 +20,11 @@ local steady = require("support.steady")
 local system = require("system")
 
 local sanitized = os.getenv("FLYQ_SANITIZE") == "1"
-local P99_BOUND_MS = sanitized and 750 or 250
+-- The steady client waits behind whichever faulty request is running: its
+-- p99 is about the slowest of those (see REQUEST_BOUND_MS). Alone it is
+-- 50-110 ms; 486 ms was seen once in CI, a plugin's Lua stack overflow
+-- that ran into the memory cap. A broker that stalls takes seconds.
+local P99_BOUND_MS = sanitized and 2000 or 1000
 -- One faulty request: a hook call's CPU limit is 10 ms, plus what the
 -- failure costs after it (freeing the state's garbage, the traceback), in
 -- wall time on a machine that runs other tests alongside: "recurse" (a
