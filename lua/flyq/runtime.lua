@@ -37,7 +37,7 @@
 --   recover(message, nomem) -> done [, upto]
 --   record(i) -> proxy           protect(f, ...) -> true | false, message, nomem
 --   emit(record_or_table)        mark() -> n       truncate(n)
---   fail(i, message)             set_partition(i, p)
+--   fail(i, message) -> tripped   set_partition(i, p)
 
 local schema = require("flyq.schema")
 local show = require("flyq.config").show
@@ -140,19 +140,22 @@ local function step(hook, rec, ctx)
 end
 
 -- Runs record i protected: a failure undoes what it emitted and applies
--- on_error.
+-- on_error. Returns true when that failure tripped the limit breaker
+-- (host.fail): the records after i have failed unrun, the loop is over.
 local function protected_one(hook, i, ctx)
   local rec = record(i)
   local m = mark()
   local ok, err = protect(step, hook, rec, ctx)
   if not ok then
     truncate(m)
-    fail(i, err)
+    return fail(i, err)
   end
 end
 
 local function protected_loop(hook, n, ctx)
-  for i = 1, n do protected_one(hook, i, ctx) end
+  for i = 1, n do
+    if protected_one(hook, i, ctx) then return end
+  end
 end
 
 local function slow_loop(hook, n, ctx)
@@ -213,7 +216,9 @@ end
 -- The fast loop for on_error pass or dead_letter: run under protect(); at
 -- a failure, C's recover() fails that record alone and the loop goes on
 -- after it (a failure that names no record, a memory error: the rest of
--- its chunk runs again one record at a time).
+-- its chunk runs again one record at a time). After FLYQ__LIMIT_TRIP
+-- records failed at a limit, C fails the rest unrun and recover() says
+-- all are done.
 local function resilient_loop(hook, n, ctx)
   local done, loop = 0, fast_loop_for(hook)
   while true do
@@ -222,7 +227,9 @@ local function resilient_loop(hook, n, ctx)
     local upto
     done, upto = recover(err, nomem)
     if upto then
-      for i = done + 1, upto do protected_one(hook, i, ctx) end
+      for i = done + 1, upto do
+        if protected_one(hook, i, ctx) then return end
+      end
       done = upto
     end
   end
@@ -273,7 +280,7 @@ function M.partition(inst, n, nparts, topic, principal, protected)
     local rec = record(i)
     if protected then
       local ok, err = protect(place, hook, rec, nparts, ctx, i)
-      if not ok then fail(i, err) end
+      if not ok and fail(i, err) then return end
     else
       place(hook, rec, nparts, ctx, i)
     end

@@ -160,6 +160,7 @@ static flyq_plugins_t *partitioners(void) {
            "  if r.key == 'bad' then return n end\n"
            "  if r.key == 'float' then return 0.5 end\n"
            "  if r.key == 'int' then return 1.0 end\n"
+           "  if r.key == 'loop' then while true do end end\n"
            "  return #r.key % n\n"
            "end }\n");
   return pt_open(
@@ -246,6 +247,28 @@ TEST(lua_partitioners) {
   pt_done(rt);
 }
 
+/* The limit breaker (FLYQ__LIMIT_TRIP) for partitioners: after three
+ * records of a request hit the time limit, the rest are not run and get
+ * the key_hash placement, the one that would have worked included. */
+TEST(a_partitioner_that_keeps_hitting_limits_is_cut_short) {
+  flyq_plugins_t *rt = partitioners();
+  int32_t parts[16];
+  char err[256];
+  const char *kv[] = {"loop", "v", "loop", "v", "loop", "v",
+                      "loop", "v", "loop", "v", "abcd", "v"};
+  CHECK_OK(place(rt, "lenient", kv, 6, 3, parts, err, sizeof err));
+  for (size_t i = 0; i < 6; i++)
+    CHECK_EQ(parts[i], flyq_partition_for_key(kv[2 * i], 4, 3));
+  CHECK(flyq_partition_for_key("abcd", 4, 3) != 4 % 3); /* not bylen's */
+  CHECK_EQ(pt_stats(rt, "bylen")->errors, 6);
+  CHECK_HAS(pt_stats(rt, "bylen")->last_error,
+            "not run: partition hit a plugin limit 3 times in this request "
+            "(partition, record 6)");
+  CHECK_OK(place(rt, "lenient", kv + 10, 1, 3, parts, err, sizeof err));
+  CHECK_EQ(parts[0], 1); /* the next request runs the hook: #"abcd" % 3 */
+  pt_done(rt);
+}
+
 TEST(inline_partitioner_functions) {
   flyq_plugins_t *rt = partitioners();
   int32_t parts[16];
@@ -265,4 +288,5 @@ TEST_LIST(TEST_ENTRY(authenticate_finds_the_principal)
           TEST_ENTRY(round_robin_cycles)
           TEST_ENTRY(sticky_keeps_a_batch_on_one_partition)
           TEST_ENTRY(lua_partitioners)
+          TEST_ENTRY(a_partitioner_that_keeps_hitting_limits_is_cut_short)
           TEST_ENTRY(inline_partitioner_functions));

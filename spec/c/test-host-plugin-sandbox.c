@@ -102,6 +102,9 @@ static const char loop_lua[] =
     "    return r\n"
     "  elseif r.key == 'pattern' then\n" /* minutes in Lua's own matcher */
     "    return (('a'):rep(40)):find(('a-'):rep(20) .. 'b')\n"
+    "  elseif r.key == 'bomb' then\n" /* allocates up to the memory cap */
+    "    local t = {}\n"
+    "    while true do t[#t + 1] = ('x'):rep(1000) .. #t end\n"
     "  end\n"
     "  r.value = 'fine'\n"
     "  return r\n"
@@ -321,6 +324,61 @@ TEST(endless_loops_are_aborted_with_on_error_pass) {
 TEST(the_watchdog_with_on_error_pass) {
   pt_write("loop.lua", loop_lua);
   loops_pass(timed("loop", "pass"), "loop.lua:3: time limit exceeded");
+}
+
+/* The limit breaker (FLYQ__LIMIT_TRIP): under on_error pass or
+ * dead_letter, a request whose records all run into a limit (key bad:
+ * "plain" loops, "bomb" allocates up to the cap) is cut short after three
+ * of them: the hook runs on none of the rest, which fail with "not run"
+ * and go on unchanged or to the dead letters (the last record, which
+ * would have worked, included). Without the breaker the request would
+ * hold the thread for N limits. The next request runs the hook again. */
+static void cut_short(flyq_plugins_t *rt, const char *bad, int dead) {
+  enum { N = 60 };
+  const char *kv[2 * (N + 1)];
+  flyq_plugins_output_t out;
+  flyq_record_t rec;
+  char err[512], v[160];
+  struct timespec t0;
+  size_t len;
+  uint8_t *buf;
+  for (int i = 0; i < N; i++) kv[2 * i] = bad, kv[2 * i + 1] = "x";
+  kv[2 * N] = "ok";
+  kv[2 * N + 1] = "y";
+  buf = pt_batch(kv, N + 1, &len);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  CHECK_OK(flyq_plugins_on_produce(rt, "orders", -1, NULL, buf, len, &out, err,
+                                   sizeof err));
+  CHECK(seconds_since(&t0) < 1.0); /* 60 x 20 ms of CPU without the breaker */
+  CHECK_EQ(out.failed, N + 1);
+  CHECK_EQ(out.records_out, N + 1);
+  CHECK_EQ(out.dead_letters, dead ? N + 1 : 0);
+  if (dead) { /* all of them dead letters, the last one not run */
+    CHECK_EQ(out.nbatches, 1);
+    pt_record(out.batches[0].data, out.batches[0].len, N, &rec);
+    CHECK(pt_is(rec.value, rec.value_len, "y"));
+    CHECK_HAS(pt_header(&rec, "flyq.error", v, sizeof v),
+              "not run: on_produce hit a plugin limit 3 times in this request");
+  } else { /* all of them stored as they came, the last one not run */
+    CHECK_EQ(out.unchanged, 1);
+  }
+  flyq_plugins_output_free(&out);
+  CHECK_EQ(pt_stats(rt, "loop")->errors, N + 1);
+  CHECK_HAS(pt_stats(rt, "loop")->last_error, "(on_produce, record 61)");
+  CHECK_OK(one(rt, "ok", "v", &out, err, sizeof err));
+  CHECK(strcmp(value_of(&out, v, sizeof v), "fine") == 0);
+  free(buf);
+  pt_done(rt);
+}
+
+TEST(a_request_that_keeps_hitting_limits_is_cut_short) {
+  pt_write("loop.lua", loop_lua);
+  cut_short(timed("loop", "pass"), "plain", 0);
+  cut_short(timed("loop", "dead_letter"), "plain", 1);
+  cut_short(limited("loop", "pass"), "plain", 0);
+  cut_short(limited("loop", "dead_letter"), "plain", 1);
+  cut_short(timed("loop", "pass"), "bomb", 0);
+  cut_short(limited("loop", "dead_letter"), "bomb", 1);
 }
 
 /* A plugin that loops while it loads (its file's main chunk, or init)
@@ -560,6 +618,7 @@ TEST_LIST(TEST_ENTRY(endless_loops_are_aborted)
           TEST_ENTRY(the_watchdog_with_on_error_pass)
           TEST_ENTRY(loading_is_timed_too)
           TEST_ENTRY(endless_loops_are_aborted_with_on_error_pass)
+          TEST_ENTRY(a_request_that_keeps_hitting_limits_is_cut_short)
           TEST_ENTRY(memory_bombs_fail_without_killing_the_process)
           TEST_ENTRY(the_memory_cap_frees_what_a_failed_call_left)
           TEST_ENTRY(coroutine_abuse_fails_cleanly)

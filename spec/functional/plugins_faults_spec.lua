@@ -5,6 +5,7 @@
 
 local server = require("support.server")
 local client = require("flyq.client")
+local system = require("system")
 
 local PLUGINS = (os.getenv("FLYQ_SOURCE_DIR") or ".") .. "/spec/fixtures/plugins"
 
@@ -84,5 +85,79 @@ describe("failing plugins", function()
       if p.name == "failing" then failing = p end
     end
     assert.are.equal(3, failing.errors)
+  end)
+end)
+
+-- The limit breaker: with on_error = pass or dead_letter, a request whose
+-- records keep running into the time limit stops running the hook after
+-- three of them (each of the rest fails "not run" and on_error applies),
+-- so it holds the broker for about three limits, not one per record.
+describe("a request of looping records under on_error pass", function()
+  local srv, c
+
+  before_each(function()
+    srv = server.start({config = {
+      plugin_path = {PLUGINS},
+      plugins = {limits = {time_ms = 20}},
+      topics = {
+        lenient = {on_produce = {"spin"}, on_error = "pass"},
+        dlq = {on_produce = {"spin"}, on_error = "dead_letter"},
+      },
+    }})
+    c = assert(client.connect(srv.addr))
+  end)
+
+  after_each(function()
+    c:close()
+    srv:finish()
+  end)
+
+  local N = 100 -- 100 x 20 ms = 2 s of CPU time without the breaker
+
+  -- The stats of the instance of spin on topic lenient.
+  local function spin_stats()
+    for _, p in ipairs(assert(c:stats()).plugins) do
+      if p.name == "spin" and p.errors > 0 and p.batches > 0 then return p end
+    end
+    error("no stats for plugin spin with errors")
+  end
+
+  local function spins()
+    local values = {}
+    for i = 1, N do values[i] = "spin" end
+    values[N + 1] = "fine"
+    return values
+  end
+
+  it("stores them all unchanged within a few limits", function()
+    local t0 = system.monotime()
+    assert.are.equal(0, assert(c:produce("lenient", spins())))
+    assert.is_true(system.monotime() - t0 < 1.0)
+    local got = assert(c:fetch("lenient", 0, 0))
+    assert.are.equal(N + 1, got.high_watermark)
+    local spin = spin_stats()
+    assert.are.equal(N + 1, spin.errors)
+    assert.matches("not run: on_produce hit a plugin limit 3 times in this "
+                   .. "request (on_produce, record " .. (N + 1) .. ")",
+                   spin.last_error, 1, true)
+    -- The next request runs the hook again.
+    assert.are.equal(N + 1, assert(c:produce("lenient", {"spin"})))
+    spin = spin_stats()
+    assert.are.equal(N + 2, spin.errors)
+    assert.matches("spin.lua:7: time limit exceeded", spin.last_error, 1, true)
+  end)
+
+  it("sends them all to the dead letters, the unrun ones saying so", function()
+    local t0 = system.monotime()
+    assert(c:produce("dlq", spins()))
+    assert.is_true(system.monotime() - t0 < 1.0)
+    local got = assert(c:fetch("dlq.dlq", 0, 0))
+    assert.are.equal(N + 1, got.high_watermark)
+    local recs = got.records
+    assert.matches("spin.lua:7: time limit exceeded",
+                   server.header(recs[1], "flyq.error"), 1, true)
+    assert.matches("not run: on_produce hit a plugin limit 3 times",
+                   server.header(recs[#recs], "flyq.error"), 1, true)
+    assert.are.equal("fine", recs[#recs].value)
   end)
 end)

@@ -142,7 +142,20 @@ typedef struct flyq__call {
   size_t emitting;         /* fast loop: 1 + the input record whose answer
                               settle(j) let through (keep() emits it), or 0 */
   size_t emit_mark;        /* out->n before that record's emits */
+  /* The limit breaker (on_error pass or dead_letter): a request whose
+   * records keep running into a limit must not hold the loop thread for
+   * records x limit. */
+  int limit_hit;           /* the last protect() ended at the time,
+                              instruction or memory limit */
+  unsigned limit_fails;    /* records failed so in this call */
 } flyq__call_t;
+
+/* Records of one call that may fail at a limit before the hook is run on
+ * none of the rest: each of those fails with "not run: ..." and on_error
+ * applies to it (pass stores it unchanged, dead_letter sends it to the
+ * dead letters). So a request holds the loop thread for at most about
+ * this many limits, however many of its records would loop. */
+#define FLYQ__LIMIT_TRIP 3
 
 /* Input record i of the call (decoded on first use when the input is the
  * request's records), and the request's record i. */

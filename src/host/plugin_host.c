@@ -185,6 +185,7 @@ static int host_protect(lua_State *L) {
   flyq__plugin_budget(p);
   r = flyq__lua_pcall(L, lua_gettop(L) - 1, 0, msg, sizeof msg);
   flyq__plugin_budget(p);
+  if (p->call) p->call->limit_hit = r == FLYQ_ERR_LIMIT || r == -ENOMEM;
   if (r == 0) {
     lua_pushboolean(L, 1);
     return 1;
@@ -260,13 +261,29 @@ static void fail_record(lua_State *L, flyq__call_t *c, size_t idx,
   }
 }
 
-/* fail(i, message): record i failed in a protected run (fail_record). */
+/* After input record idx failed: when it failed at a limit and that makes
+ * FLYQ__LIMIT_TRIP in this call, fails the records after it (which have
+ * not run) without running the hook, and returns 1. */
+static int trip(lua_State *L, flyq__call_t *c, size_t idx) {
+  char msg[160];
+  if (!c->limit_hit || ++c->limit_fails < FLYQ__LIMIT_TRIP) return 0;
+  snprintf(msg, sizeof msg,
+           "not run: %s hit a plugin limit %d times in this request",
+           c->hook, FLYQ__LIMIT_TRIP);
+  for (size_t i = idx + 1; i < c->nin; i++) fail_record(L, c, i, msg);
+  return 1;
+}
+
+/* fail(i, message) -> done: record i failed in a protected run
+ * (fail_record); done is true when that tripped the limit breaker, and
+ * the records after i have failed too. */
 static int host_fail(lua_State *L) {
   flyq__call_t *c = call_of(L);
   lua_Integer i = luaL_checkinteger(L, 1);
   if (i < 1 || (size_t)i > c->nin) luaL_error(L, "record %d out of range", (int)i);
   fail_record(L, c, (size_t)i - 1, luaL_checkstring(L, 2));
-  return 0;
+  lua_pushboolean(L, trip(L, c, (size_t)i - 1));
+  return 1;
 }
 
 /* recover()'s answer to a failure that names no record (a memory error):
@@ -294,7 +311,8 @@ static int recover_unnamed(lua_State *L, flyq__call_t *c) {
  * protect() for on_error pass or dead_letter, failed with message. When
  * the error names its record (the loop's counter), that record fails
  * alone: the records kept before it are passed on, what it emitted is
- * undone, and the loop goes on after it (done: the records handled). A
+ * undone, and the loop goes on after it (done: the records handled; all
+ * of them when the limit breaker tripped, see trip). A
  * memory error (nomem) names none: records done+1 .. upto are to run
  * again one by one, protected (recover_unnamed). */
 static int host_recover(lua_State *L) {
@@ -311,6 +329,7 @@ static int host_recover(lua_State *L) {
     settle_kept(L, c, rec - 1);
   }
   fail_record(L, c, rec - 1, msg);
+  if (trip(L, c, rec - 1)) rec = c->nin; /* the rest failed unrun */
   c->next = rec;
   c->emitting = 0;
   lua_pushinteger(L, (lua_Integer)rec);
