@@ -16,7 +16,7 @@
 local plugin = {name = "auth_token"}
 
 plugin.schema = {
-  tokens = {type = "map", values = "string", required = true,
+  tokens = {type = "map", values = "string", required = true, secret = true,
             description = "principal -> token or \"sha256:<hex>\""},
 }
 

@@ -40,6 +40,13 @@ function M.show(v)
   return "a " .. t
 end
 
+--- What v is, without its value: "a string", "an integer", "a table"...
+-- (for errors about values that may be secrets).
+function M.kind(v)
+  local t = math.type(v) or type(v)
+  return (t == "integer" and "an " or "a ") .. t
+end
+
 --- path extended by key: "a.b" for identifier keys, 'a["x/y"]' or "a[1]"
 -- for the others.
 function M.join(path, key)
@@ -382,8 +389,8 @@ function T.plugin()
       end
     end
     local params, ppath = rawget(v, "params"), M.join(path, "params")
-    if params ~= nil and type(params) ~= "table" then
-      expected(ctx, ppath, "table", params)
+    if params ~= nil and type(params) ~= "table" then -- may be a secret:
+      fail(ctx, ppath, "expected table, got %s", M.kind(params)) -- not shown
     end
     return {name = plugin_name(rawget(v, "plugin"), M.join(path, "plugin"), ctx),
             params = to_json(params or {}, ppath, ctx, 0)}

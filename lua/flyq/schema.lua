@@ -13,6 +13,8 @@
 --     items = spec,             -- array: the type of every element
 --     fields = { key = spec },  -- table: its keys (no others allowed)
 --     values = spec,            -- map: string keys to values of one type
+--     secret = true,            -- errors never show the value (a token,
+--                               -- a key): "got a string", not "got "s3cr""
 --     description = "text" }    -- for people
 --
 -- Errors are raised as "params.key.path: reason" (error level 0), in the
@@ -36,8 +38,16 @@ local function fail(path, fmt, ...)
   error(path .. ": " .. string.format(fmt, ...), 0)
 end
 
+-- Above 0 while checking a value whose spec (or an enclosing one) says
+-- secret = true: its errors give the value's type only.
+local hiding = 0
+
 local function expected(path, what, v)
-  fail(path, "expected %s, got %s", what, show(v))
+  local shown = show(v)
+  if hiding > 0 and type(v) ~= "table" and type(v) ~= "nil" then
+    shown = config.kind(v)
+  end
+  fail(path, "expected %s, got %s", what, shown)
 end
 
 local function copy(v)
@@ -56,6 +66,7 @@ local types = {
 local spec_keys = {
   type = true, required = true, default = true, enum = true, min = true,
   max = true, items = true, fields = true, values = true, description = true,
+  secret = true,
 }
 
 local normalize
@@ -216,8 +227,10 @@ end
 -- filled in, integral floats of integer fields made integers.
 function check(v, spec, path)
   if text_json then v = from_text(v, spec) end
+  if spec.secret then hiding = hiding + 1 end -- M.check resets it on errors
   local out = checks[spec.type](v, spec, path)
   if spec.enum then one_of(out, spec.enum, path) end
+  if spec.secret then hiding = hiding - 1 end
   return out
 end
 
@@ -228,9 +241,9 @@ end
 -- that the params are text, read with it (see the head of this file).
 function M.check(schema, params, json)
   local fields = normalize_fields(schema, "schema")
-  text_json = json
+  text_json, hiding = json, 0
   local ok, out = pcall(check_record, params or {}, fields, "params")
-  text_json = nil
+  text_json, hiding = nil, 0
   if not ok then error(out, 0) end
   return out
 end

@@ -188,14 +188,31 @@ describe("flyq config check", function()
                                  .. '"}, topics = { t = { on_produce = "nosuch" } } }')
     assert.are.equal(1, code)
     assert.are.equal("", out)
-    assert.are.equal("flyq config check: plugins: plugin nosuch: no "
-                     .. "nosuch.lua on plugin_path (" .. dir .. ")\n", err)
+    assert.are.equal("flyq config check: plugins: topics.t.on_produce[1]: "
+                     .. "plugin nosuch: no nosuch.lua on plugin_path (" .. dir
+                     .. ")\n", err)
+    -- A near miss gets a suggestion: a plugin file on the path, or a
+    -- built-in partitioner.
+    write(dir .. "/tagger.lua", 'return { name = "tagger", on_produce = '
+          .. 'function(r) return r end }\n')
+    code, _, err = check('return { plugin_path = {"' .. dir
+                         .. '"}, topics = { t = { on_produce = "taggr" } } }')
+    assert.are.equal(1, code)
+    assert.matches('topics.t.on_produce[1]: plugin taggr: no taggr.lua on '
+                   .. 'plugin_path (' .. dir .. ') (did you mean "tagger"?)\n',
+                   err, 1, true)
+    code, _, err = check('return { topics = { t = { partitioner = "keyhash" } } }')
+    assert.are.equal(1, code)
+    assert.matches('topics.t.partitioner: plugin keyhash: no keyhash.lua on '
+                   .. 'plugin_path (empty) (did you mean "key_hash"?)\n',
+                   err, 1, true)
     -- A plugin whose params fail its schema, named with the key path.
     code, _, err = check('return { plugin_path = {"' .. source_dir
                          .. '/plugins"}, topics = { t = { on_produce = '
                          .. '{ plugin = "sample", params = { n = "ten" } } } } }')
     assert.are.equal(1, code)
-    assert.matches("^flyq config check: plugins: plugin sample: params.n: ", err)
+    assert.matches("^flyq config check: plugins: topics.t.on_produce%[1%]: "
+                   .. "plugin sample: params.n: ", err)
     -- A plugin whose init fails.
     write(dir .. "/badinit.lua", 'return { name = "badinit", on_produce = '
           .. 'function(r) return r end,\n  init = function() error("no way") end }\n')

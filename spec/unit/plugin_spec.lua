@@ -65,6 +65,28 @@ describe("flyq.schema", function()
                      check_error(s, {token = "t", limits = {}}))
   end)
 
+  it("never shows a secret value, only its type", function()
+    local t = {key = {type = "string", secret = true, enum = {"a"}},
+               keys = {type = "map", values = "string", secret = true},
+               open = "string"}
+    assert.are.equal("params.key: expected string, got an integer",
+                     check_error(t, {key = 42}))
+    assert.are.equal('params.key: expected one of "a", got a string',
+                     check_error(t, {key = "s3cret"}))
+    assert.are.equal("params.keys.ci: expected string, got a boolean",
+                     check_error(t, {keys = {ci = true}}))
+    assert.are.equal("params.keys: expected table, got a string",
+                     check_error(t, {keys = "s3cret"}))
+    -- Other keys still show their values, also after a secret failed.
+    assert.are.equal('params.open: expected string, got 7',
+                     check_error(t, {open = 7}))
+    -- The shipped auth_token marks its tokens secret.
+    local ok, err = pcall(schema.check, dofile(os.getenv("FLYQ_SOURCE_DIR")
+                          .. "/plugins/auth_token.lua").schema, {tokens = "s3cret"})
+    assert.is_false(ok)
+    assert.are.equal("params.tokens: expected table, got a string", err)
+  end)
+
   it("checks the schema itself", function()
     assert.are.equal('schema.n.type: expected a type (string, integer, number, ' ..
                      'boolean, array, table, map, any), got "int"',
@@ -122,6 +144,9 @@ describe("flyq.config plugin keys", function()
     assert.are.equal('f.lua: topics.t.on_error: expected one of "reject", "pass", ' ..
                      '"dead_letter", got "ignore"',
                      check_error({topics = {t = {on_error = "ignore"}}}))
+    -- params may hold secrets: a bad one is named by its type only
+    assert.are.equal("f.lua: auth.params: expected table, got a string",
+                     check_error({auth = {plugin = "auth_token", params = "s3cret"}}))
   end)
 end)
 

@@ -233,6 +233,15 @@ static int make_config(const opts_t *o, flyq_config_t *cfg) {
   return rc == 0 && t->name == NULL ? -ENOMEM : rc;
 }
 
+/* err without the config key path the runtime names a failing entry by:
+ * here that path is make_config's, not the user's. */
+static const char *without_key_path(const char *err) {
+  const char *p = strstr(err, ": plugin ");
+  if (p && (strncmp(err, "topics.", 7) == 0 || strncmp(err, "auth[", 5) == 0))
+    return p + 2;
+  return err;
+}
+
 static flyq_plugins_t *load(flyq__cli_t *cli, const opts_t *o) {
   flyq_config_t cfg;
   flyq_plugins_t *rt = NULL;
@@ -241,7 +250,7 @@ static flyq_plugins_t *load(flyq__cli_t *cli, const opts_t *o) {
   if (rc == 0) rc = flyq_plugins_new(&cfg, &rt, err, sizeof err);
   else snprintf(err, sizeof err, "%s", flyq_strerror(rc));
   flyq_config_free(&cfg);
-  if (rc < 0) flyq__cli_error(cli, "%s", err);
+  if (rc < 0) flyq__cli_error(cli, "%s", without_key_path(err));
   return rt;
 }
 

@@ -4,6 +4,7 @@
  * answers the per-topic questions. The hook calls live in runtime_filter.c,
  * runtime_partition.c and runtime_auth.c.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -45,6 +46,8 @@ static int find_file(const flyq_plugins_t *rt, const char *name, char *file,
   if (find_on_path(rt->path, rt->npath, name, file, len) == 0) return 0;
   used = (size_t)snprintf(err, errlen, "plugin %s: no %s.lua on plugin_path (",
                           name, name);
+  if (rt->npath == 0 && used < errlen)
+    used += (size_t)snprintf(err + used, errlen - used, "empty");
   for (size_t i = 0; i < rt->npath && used < errlen; i++)
     used += (size_t)snprintf(err + used, errlen - used, "%s%s",
                              i ? ", " : "", rt->path[i]);
@@ -164,12 +167,84 @@ static int need_hook(const flyq__plugin_t *p, unsigned hooks,
   return FLYQ_ERR_CONFIG;
 }
 
-/* The instance for the config entry spec at path, with hook. */
+/* ---- "Did you mean" for a plugin name that is not found ----------------- */
+
+/* Levenshtein distance of a and b (each at most MAX_NAME bytes). */
+static size_t distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b), row[MAX_NAME + 1];
+  if (la > MAX_NAME || lb > MAX_NAME) return SIZE_MAX;
+  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0], up;
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t best = diag + (a[i - 1] != b[j - 1]);
+      up = row[j];
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      diag = up;
+      row[j] = best;
+    }
+  }
+  return row[lb];
+}
+
+/* Keeps candidate in best (size MAX_NAME + 1) if it is closer to name than
+ * *bestd. */
+static void consider(const char *name, const char *candidate, size_t n,
+                     char *best, size_t *bestd) {
+  char c[MAX_NAME + 1];
+  size_t d;
+  if (n == 0 || n > MAX_NAME) return;
+  memcpy(c, candidate, n);
+  c[n] = '\0';
+  if ((d = distance(name, c)) < *bestd) {
+    memcpy(best, c, n + 1);
+    *bestd = d;
+  }
+}
+
+/* Appends ' (did you mean "x"?)' to err for the name among extra[0..nextra)
+ * and the plugin files on plugin_path closest to name (fewer than 3 edits
+ * away, as for config keys), if any. */
+static void suggest(const flyq_plugins_t *rt, const char *name,
+                    const char *const *extra, size_t nextra, char *err,
+                    size_t errlen) {
+  char best[MAX_NAME + 1];
+  size_t bestd = 3, used = strlen(err);
+  for (size_t i = 0; i < nextra; i++)
+    consider(name, extra[i], strlen(extra[i]), best, &bestd);
+  for (size_t i = 0; i < rt->npath; i++) {
+    DIR *d = opendir(rt->path[i]);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+      size_t n = strlen(e->d_name);
+      if (n > 4 && strcmp(e->d_name + n - 4, ".lua") == 0)
+        consider(name, e->d_name, n - 4, best, &bestd);
+    }
+    if (d) closedir(d);
+  }
+  if (bestd < 3 && used < errlen)
+    snprintf(err + used, errlen - used, " (did you mean \"%s\"?)", best);
+}
+
+/* The instance for the config entry spec at path, with hook; extra[0..n)
+ * are the built-in names the entry could also have meant. An error names
+ * the key path. */
 static int spec_instance(flyq_plugins_t *rt, const flyq_config_plugin_t *spec,
                          unsigned hooks, const char *hook, const char *path,
+                         const char *const *extra, size_t nextra,
                          flyq__plugin_t **out, char *err, size_t errlen) {
-  int rc = named_instance(rt, spec->name, spec->params, 0, out, err, errlen);
-  return rc < 0 ? rc : need_hook(*out, hooks, hook, path, err, errlen);
+  char inner[1024];
+  int rc = named_instance(rt, spec->name, spec->params, 0, out, inner,
+                          sizeof inner);
+  if (rc == FLYQ_ERR_NOT_FOUND)
+    suggest(rt, spec->name, extra, nextra, inner, sizeof inner);
+  if (rc < 0) {
+    snprintf(err, errlen, "%s: %s", path, inner);
+    return rc;
+  }
+  return need_hook(*out, hooks, hook, path, err, errlen);
 }
 
 /* ---- Building from the config ------------------------------------------- */
@@ -207,7 +282,7 @@ static int partitioner(flyq_plugins_t *rt, const flyq_config_t *cfg,
   t->kind = FLYQ_PARTITIONER_PLUGIN;
   snprintf(path, sizeof path, "topics.%s.partitioner", t->name);
   return spec_instance(rt, &ct->partitioner, FLYQ__HOOK_PARTITION, "partition",
-                       path, &t->partitioner, err, errlen);
+                       path, builtin, 3, &t->partitioner, err, errlen);
 }
 
 /* Loads the instances of the list specs[0..n) (topic's key at which). */
@@ -224,8 +299,8 @@ static int chain(flyq_plugins_t *rt, const char *topic, const char *which,
     else
       snprintf(path, sizeof path, "%s[%zu]", which, i + 1);
     rc = spec_instance(rt, &specs[i], hook,
-                       topic ? which : "authenticate or authorize", path,
-                       &(*out)[i], err, errlen);
+                       topic ? which : "authenticate or authorize", path, NULL,
+                       0, &(*out)[i], err, errlen);
   }
   return rc;
 }
