@@ -5,12 +5,22 @@
  * It starts at the earliest offset and stops once it has caught up with
  * the high watermark, or with -f keeps waiting for new records (long
  * polling: each fetch waits up to max_wait_ms for data on the broker).
+ * With FLYQ_TOKEN set it first authenticates with that token (mechanism
+ * "token", as `flyq --token`).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "flyq/client.h"
+
+/* Authenticates with $FLYQ_TOKEN when it is set (mechanism "token"); 0 or
+ * the client's error code (flyq_client_errmsg says why). */
+static int login(flyq_client_t *c) {
+  const char *token = getenv("FLYQ_TOKEN");
+  if (token == NULL || token[0] == '\0') return 0;
+  return flyq_client_authenticate(c, "token", token, strlen(token), NULL);
+}
 
 /* Called once per record; rec points into the client's buffer. */
 static int print_record(flyq_client_t *c, const flyq_record_t *rec,
@@ -34,7 +44,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (flyq_client_new(NULL, &c) != 0) return 1;
-  if (flyq_client_connect(c, argv[1], 5000) != 0) {
+  if (flyq_client_connect(c, argv[1], 5000) != 0 || login(c) != 0) {
     fprintf(stderr, "consume: %s\n", flyq_client_errmsg(c));
     flyq_client_close(c);
     return 1;

@@ -5,7 +5,8 @@
  * It uses the client's batching sender: flyq_client_send() adds each line
  * to a batch per partition, full batches are sent pipelined while reading
  * goes on, and flyq_client_send_flush() sends the rest and waits until the
- * broker acknowledged everything.
+ * broker acknowledged everything. With FLYQ_TOKEN set it first
+ * authenticates with that token (mechanism "token", as `flyq --token`).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,14 @@
 #include <sys/types.h>
 
 #include "flyq/client.h"
+
+/* Authenticates with $FLYQ_TOKEN when it is set (mechanism "token"); 0 or
+ * the client's error code (flyq_client_errmsg says why). */
+static int login(flyq_client_t *c) {
+  const char *token = getenv("FLYQ_TOKEN");
+  if (token == NULL || token[0] == '\0') return 0;
+  return flyq_client_authenticate(c, "token", token, strlen(token), NULL);
+}
 
 int main(int argc, char **argv) {
   flyq_client_t *c;
@@ -29,7 +38,7 @@ int main(int argc, char **argv) {
   }
   /* NULL options: defaults (acks=1, 1 MiB batches, 64 requests in flight). */
   if (flyq_client_new(NULL, &c) != 0) return 1;
-  if (flyq_client_connect(c, argv[1], 5000) != 0) {
+  if (flyq_client_connect(c, argv[1], 5000) != 0 || login(c) != 0) {
     fprintf(stderr, "produce: %s\n", flyq_client_errmsg(c));
     flyq_client_close(c);
     return 1;
