@@ -243,7 +243,8 @@ describe("flyq with a broker that requires a token", function()
     local drift = ": on the broker but not in the config (kept; prune = " ..
                   "true would delete it)\n"
     assert.are.equal("drift a1" .. drift .. "drift a2" .. drift ..
-                     "2 changes applied\n", ok({"config", "apply"}, "flag"))
+                     "no changes, 2 topics not in the config (kept)\n",
+                     ok({"config", "apply"}, "flag"))
   end)
 
   it("prefers --token to FLYQ_TOKEN", function()

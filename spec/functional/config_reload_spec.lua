@@ -104,8 +104,13 @@ describe("config reload", function()
     assert.are.equal(0, code)
     assert.truthy(out:find("drift A: on the broker but not in the config",
                            1, true))
-    code = flyq("config", "apply", "-c", file)
+    -- The summary counts a kept topic apart from the changes.
+    assert.are.equal("1 change, 1 topic not in the config (kept)",
+                     out:match("([^\n]*)\n$"))
+    code, out = flyq("config", "apply", "-c", file)
     assert.are.equal(0, code)
+    assert.are.equal("1 change, 1 topic not in the config (kept) applied",
+                     out:match("([^\n]*)\n$"))
     assert.are.same({"A", "B"}, topics())
 
     file = config_file("prune.lua", {prune = true, topics = {B = {}}})

@@ -194,19 +194,33 @@ static void print_plan(const flyq_client_plan_t *p) {
   }
 }
 
-/* Prints the plan and its summary; returns the exit status. */
+/* Lines of kind in p. */
+static size_t count_kind(const flyq_client_plan_t *p, const char *kind) {
+  size_t n = 0;
+  for (size_t i = 0; i < p->n; i++) n += strcmp(p->changes[i].kind, kind) == 0;
+  return n;
+}
+
+/* Prints the plan and its summary: the changes, the errors, and the
+ * topics that drift (kept, so not changes); returns the exit status. */
 static int report(const flyq_client_plan_t *p, int applied) {
+  size_t drift = count_kind(p, "drift"), errors = p->nerrors;
+  size_t changes = p->n - drift - errors;
   print_plan(p);
-  if (p->n == 0) {
-    puts("no changes");
-  } else if (p->nerrors > 0) {
-    printf("%zu change%s, %zu error%s: `flyq config apply` would refuse "
-           "this config\n",
-           p->n, p->n == 1 ? "" : "s", p->nerrors, p->nerrors == 1 ? "" : "s");
-  } else {
-    printf("%zu change%s%s\n", p->n, p->n == 1 ? "" : "s",
-           applied ? " applied" : "");
-  }
+  if (changes == 0 && errors == 0)
+    printf("no changes");
+  else
+    printf("%zu change%s", changes, changes == 1 ? "" : "s");
+  if (errors > 0)
+    printf(", %zu error%s", errors, errors == 1 ? "" : "s");
+  if (drift > 0)
+    printf(", %zu topic%s not in the config (kept)", drift,
+           drift == 1 ? "" : "s");
+  if (errors > 0)
+    printf(": `flyq config apply` would refuse this config");
+  else if (applied && changes > 0)
+    printf(" applied");
+  putchar('\n');
   return p->nerrors > 0;
 }
 

@@ -420,14 +420,16 @@ static void log_outcome(const char *via, const char *name, int rc,
                 err[0] ? err : flyq_strerror(rc));
     return;
   }
+  size_t changes = 0;
   for (size_t i = 0; i < plan->n; i++) {
     const flyq_broker_change_t *c = &plan->changes[i];
+    changes += c->kind != FLYQ_CHANGE_DRIFT; /* drift is kept, not changed */
     flyq_logmsg(FLYQ_LOG_INFO, "config", "%s%s%s: %s",
                 flyq_broker_change_kind_name(c->kind), c->topic[0] ? " " : "",
                 c->topic, c->detail);
   }
   flyq_logmsg(FLYQ_LOG_INFO, "config", "%s: applied %s: %zu change%s", via,
-              name, plan->n, plan->n == 1 ? "" : "s");
+              name, changes, changes == 1 ? "" : "s");
 }
 
 /* A plugin file whose text a reload would load afresh: a plan line
