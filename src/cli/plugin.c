@@ -382,6 +382,15 @@ static void last_error(const flyq_plugins_t *rt, char *buf, size_t n) {
   flyq_plugins_stats_free(st, count);
 }
 
+/* Drops ", record 1" from the end of the runtime's message: each input line
+ * runs as a batch of one, and the output line already starts with the
+ * input line's number. */
+static void drop_record_one(char *msg) {
+  static const char tail[] = ", record 1)";
+  size_t n = strlen(msg), k = sizeof tail - 1;
+  if (n >= k && strcmp(msg + n - k, tail) == 0) strcpy(msg + n - k, ")");
+}
+
 /* Runs the filter hook on the one-record batch b of input record `line`. */
 static void run_filter(flyq_plugins_t *rt, const opts_t *o, size_t line,
                        flyq_plugins_batch_t *b, int64_t offset, tally_t *t) {
@@ -401,6 +410,7 @@ static void run_filter(flyq_plugins_t *rt, const opts_t *o, size_t line,
   if (rc == 0 && out.failed > 0) last_error(rt, err, sizeof err);
   if (rc < 0 || out.failed > 0) {
     t->errors++;
+    drop_record_one(err);
     printf("%zu error %s\n", line, err);
   }
   if (rc == 0) report(line, &out, b, t);
