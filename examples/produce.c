@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
             argv[0]);
     return 2;
   }
-  /* NULL options: defaults (acks=1, 1 MiB batches, 64 requests in flight). */
+  /* NULL options: defaults (acks=1, 1 MiB batches, 5 requests in flight). */
   if (flyq_client_new(NULL, &c) != 0) return 1;
   if (flyq_client_connect(c, argv[1], 5000) != 0 || login(c) != 0) {
     fprintf(stderr, "produce: %s\n", flyq_client_errmsg(c));

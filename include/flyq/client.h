@@ -93,7 +93,9 @@ typedef struct flyq_client_options {
                                  response (fetch adds max_wait_ms); when it
                                  expires the connection is closed; 30000 */
   uint32_t max_inflight;      /* requests written or queued but not yet
-                                 answered; 64 */
+                                 answered; 5 (as Kafka's producers: more
+                                 only queues work behind the broker,
+                                 docs/benchmarks.md) */
   uint32_t max_frame_bytes;   /* largest response frame accepted; 128 MiB */
   size_t send_batch_bytes;    /* flyq_client_send: a partition's batch is sent
                                  once it reaches this size; 1 MiB */

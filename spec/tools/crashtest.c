@@ -253,12 +253,15 @@ static void broker_wait(run_t *r, char *addr, size_t size) {
   snprintf(addr, size, "127.0.0.1:%d", port);
 }
 
-static flyq_client_t *connect_to(const char *addr) {
+/* A producer's client; pump() keeps window requests in flight without
+ * ever waiting inside produce_async, so the client must allow them all. */
+static flyq_client_t *connect_to(const char *addr, int window) {
   flyq_client_options_t o;
   flyq_client_t *c;
   flyq_client_options_init(&o);
   o.client_id = "crashtest";
   o.request_timeout_ms = 20000;
+  o.max_inflight = (uint32_t)window;
   if (flyq_client_new(&o, &c) < 0) die("out of memory");
   int rc = flyq_client_connect(c, addr, 10000);
   if (rc < 0) die("connect %s: %s", addr, flyq_client_errmsg(c));
@@ -393,7 +396,8 @@ static void cycle(run_t *r) {
     return;
   }
   broker_wait(r, addr, sizeof addr);
-  for (int i = 0; i < r->o.producers; i++) r->prod[i].c = connect_to(addr);
+  for (int i = 0; i < r->o.producers; i++)
+    r->prod[i].c = connect_to(addr, r->o.window);
   r->acks_in_cycle = 0;
   int64_t start = mono_ms(), deadline = start + 5000;
   int64_t at =
@@ -607,7 +611,7 @@ static void verify(run_t *r) {
   char addr[64];
   broker_spawn(r);
   broker_wait(r, addr, sizeof addr);
-  flyq_client_t *c = connect_to(addr);
+  flyq_client_t *c = connect_to(addr, 1);
   for (int32_t p = 0; p < r->o.partitions; p++) read_partition(r, c, p);
   flyq_client_close(c);
   check_attempts(r);

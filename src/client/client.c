@@ -17,7 +17,7 @@
 void flyq_client_options_init(flyq_client_options_t *o) {
   memset(o, 0, sizeof(*o));
   o->request_timeout_ms = 30000;
-  o->max_inflight = 64;
+  o->max_inflight = 5;
   o->max_frame_bytes = 128u * 1024 * 1024;
   o->send_batch_bytes = 1024 * 1024;
   o->send_acks = FLYQ_ACKS_LEADER;
