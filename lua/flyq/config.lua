@@ -460,8 +460,8 @@ local log_fields = {
     ms = T.duration{off = "forever"},
     bytes = T.size{off = "no limit"},
   },
-  segment = T.record{
-    bytes = T.size{min = 1},
+  segment = T.record{ -- bytes: as topic create and Kafka's segment.bytes
+    bytes = T.size{min = 1024, max = 2147483647},
     ms = T.duration{off = "never roll by age"},
   },
   index_interval_bytes = T.size{min = 1, max = U32},

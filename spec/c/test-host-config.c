@@ -168,10 +168,10 @@ static int64_t load_size(const char *v) {
   flyq_config_t cfg;
   char src[256];
   int64_t got;
-  snprintf(src, sizeof src, "return { defaults = { segment = { bytes = %s } } }", v);
+  snprintf(src, sizeof src, "return { defaults = { retention = { bytes = %s } } }", v);
   CHECK_OK(flyq_config_init(&cfg));
   if (load(&cfg, src) != 0) flyq_test_fail(__FILE__, __LINE__, "%s", err);
-  got = (int64_t)cfg.log.segment_bytes;
+  got = (int64_t)cfg.log.retention_bytes;
   flyq_config_free(&cfg);
   return got;
 }
@@ -242,6 +242,14 @@ TEST(bad_size) {
               FLYQ_ERR_CONFIG,
               ": defaults.segment.bytes: expected size (bytes or a string "
               "like \"256MiB\"), got \"12XB\"");
+  /* segment.bytes has topic create's (and Kafka's) bounds */
+  check_error("return { topics = { t = { segment = { bytes = 1023 } } } }",
+              FLYQ_ERR_CONFIG,
+              ": topics.t.segment.bytes: expected size >= 1024 bytes, got 1023");
+  check_error("return { defaults = { segment = { bytes = \"2GiB\" } } }",
+              FLYQ_ERR_CONFIG,
+              ": defaults.segment.bytes: expected size <= 2147483647 bytes, "
+              "got \"2GiB\"");
   check_error("return { defaults = { retention = { bytes = -2 } } }",
               FLYQ_ERR_CONFIG,
               ": defaults.retention.bytes: expected size >= 0 bytes or -1 "
