@@ -104,7 +104,7 @@ static const char loop_lua[] =
     "    return (('a'):rep(40)):find(('a-'):rep(20) .. 'b')\n"
     "  elseif r.key == 'bomb' then\n" /* allocates up to the memory cap */
     "    local t = {}\n"
-    "    while true do t[#t + 1] = ('x'):rep(1000) .. #t end\n"
+    "    while true do t[#t + 1] = ('x'):rep(1 << 20) .. #t end\n"
     "  end\n"
     "  r.value = 'fine'\n"
     "  return r\n"
@@ -333,16 +333,16 @@ TEST(the_watchdog_with_on_error_pass) {
  * and go on unchanged or to the dead letters (the last record, which
  * would have worked, included). Without the breaker the request would
  * hold the thread for N limits. The next request runs the hook again. */
-static void cut_short(flyq_plugins_t *rt, const char *bad, int dead) {
-  enum { N = 60 };
-  const char *kv[2 * (N + 1)];
+static void cut_short_n(flyq_plugins_t *rt, const char *bad, int dead,
+                        size_t N) {
+  const char **kv = calloc(2 * (N + 1), sizeof *kv);
   flyq_plugins_output_t out;
   flyq_record_t rec;
   char err[512], v[160];
   struct timespec t0;
   size_t len;
   uint8_t *buf;
-  for (int i = 0; i < N; i++) kv[2 * i] = bad, kv[2 * i + 1] = "x";
+  for (size_t i = 0; i < N; i++) kv[2 * i] = bad, kv[2 * i + 1] = "x";
   kv[2 * N] = "ok";
   kv[2 * N + 1] = "y";
   buf = pt_batch(kv, N + 1, &len);
@@ -364,12 +364,20 @@ static void cut_short(flyq_plugins_t *rt, const char *bad, int dead) {
   }
   flyq_plugins_output_free(&out);
   CHECK_EQ(pt_stats(rt, "loop")->errors, N + 1);
-  CHECK_HAS(pt_stats(rt, "loop")->last_error, "(on_produce, record 61)");
+  snprintf(v, sizeof v, "(on_produce, record %zu)", N + 1);
+  CHECK_HAS(pt_stats(rt, "loop")->last_error, v);
   CHECK_OK(one(rt, "ok", "v", &out, err, sizeof err));
   CHECK(strcmp(value_of(&out, v, sizeof v), "fine") == 0);
   free(buf);
+  free(kv);
   pt_done(rt);
 }
+
+static void cut_short(flyq_plugins_t *rt, const char *bad, int dead) {
+  cut_short_n(rt, bad, dead, 60);
+}
+
+#define ROOMY "time_ms = 1000, memory = '8MiB'"
 
 TEST(a_request_that_keeps_hitting_limits_is_cut_short) {
   pt_write("loop.lua", loop_lua);
@@ -377,8 +385,13 @@ TEST(a_request_that_keeps_hitting_limits_is_cut_short) {
   cut_short(timed("loop", "dead_letter"), "plain", 1);
   cut_short(limited("loop", "pass"), "plain", 0);
   cut_short(limited("loop", "dead_letter"), "plain", 1);
-  cut_short(timed("loop", "pass"), "bomb", 0);
+  /* the memory cap (a time limit long enough that it strikes first) */
+  cut_short(with_limits("loop", "pass", ROOMY), "bomb", 0);
   cut_short(limited("loop", "dead_letter"), "bomb", 1);
+  /* past the fast loop's first chunk of 1024 records: a memory error
+   * reruns its chunk one record at a time, and the breaker trips there */
+  cut_short_n(with_limits("loop", "pass", ROOMY), "bomb", 0, 1100);
+  cut_short_n(with_limits("loop", "dead_letter", ROOMY), "bomb", 1, 1100);
 }
 
 /* A plugin that loops while it loads (its file's main chunk, or init)

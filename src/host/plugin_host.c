@@ -263,7 +263,9 @@ static void fail_record(lua_State *L, flyq__call_t *c, size_t idx,
 
 /* After input record idx failed: when it failed at a limit and that makes
  * FLYQ__LIMIT_TRIP in this call, fails the records after it (which have
- * not run) without running the hook, and returns 1. */
+ * not run) without running the hook, and returns 1. Every record is then
+ * settled: the fast loop's finish() has nothing left to pass on (a memory
+ * error's rerun of a chunk leaves next at the chunk's end). */
 static int trip(lua_State *L, flyq__call_t *c, size_t idx) {
   char msg[160];
   if (!c->limit_hit || ++c->limit_fails < FLYQ__LIMIT_TRIP) return 0;
@@ -271,6 +273,8 @@ static int trip(lua_State *L, flyq__call_t *c, size_t idx) {
            "not run: %s hit a plugin limit %d times in this request",
            c->hook, FLYQ__LIMIT_TRIP);
   for (size_t i = idx + 1; i < c->nin; i++) fail_record(L, c, i, msg);
+  c->next = c->nin;
+  c->emitting = 0;
   return 1;
 }
 
