@@ -442,6 +442,10 @@ int flyq__rt_filter(flyq_plugins_t *rt, const char *name, const char *params,
   free(key);
   if (rc == 0 && *out == NULL) {
     rc = named_instance(rt, name, params, 1, out, err, errlen);
+    if (rc == FLYQ_ERR_NOT_FOUND) { /* for a client: no broker paths */
+      snprintf(err, errlen, "filter %s: no such plugin on the broker", name);
+      suggest(rt, name, NULL, 0, err, errlen);
+    }
     if (rc == 0) {
       (*out)->filter = 1;
       (*out)->used = ++rt->use_clock; /* the newest: not the one evicted */
