@@ -430,6 +430,7 @@ typedef struct flyq_client_plan {
   const flyq_client_change_t *changes;
   size_t n;
   size_t nerrors; /* changes of kind "error" */
+  size_t ndrift;  /* changes of kind "drift" (topics kept, not changed) */
 } flyq_client_plan_t;
 
 /* ConfigPlan (API 50): what applying a config would change on the broker,

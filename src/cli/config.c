@@ -194,17 +194,10 @@ static void print_plan(const flyq_client_plan_t *p) {
   }
 }
 
-/* Lines of kind in p. */
-static size_t count_kind(const flyq_client_plan_t *p, const char *kind) {
-  size_t n = 0;
-  for (size_t i = 0; i < p->n; i++) n += strcmp(p->changes[i].kind, kind) == 0;
-  return n;
-}
-
 /* Prints the plan and its summary: the changes, the errors, and the
  * topics that drift (kept, so not changes); returns the exit status. */
 static int report(const flyq_client_plan_t *p, int applied) {
-  size_t drift = count_kind(p, "drift"), errors = p->nerrors;
+  size_t drift = p->ndrift, errors = p->nerrors;
   size_t changes = p->n - drift - errors;
   print_plan(p);
   if (changes == 0 && errors == 0)

@@ -22,6 +22,7 @@ static int plan_copy(flyq_client_t *c, const flyq_proto_config_resp_t *resp,
     v[i].detail = flyq__cstr(&c->arena, ch->detail);
     if (!v[i].kind || !v[i].topic || !v[i].detail) return -ENOMEM;
     plan->nerrors += flyq_str_eq(ch->kind, "error");
+    plan->ndrift += flyq_str_eq(ch->kind, "drift");
   }
   plan->changes = v;
   plan->n = (size_t)resp->nchanges;
