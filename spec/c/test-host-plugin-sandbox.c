@@ -105,6 +105,12 @@ static const char loop_lua[] =
     "  elseif r.key == 'bomb' then\n" /* allocates up to the memory cap */
     "    local t = {}\n"
     "    while true do t[#t + 1] = ('x'):rep(1 << 20) .. #t end\n"
+    "  elseif r.key == 'rebomb' then\n" /* the cap's error caught, another raised */
+    "    local ok = pcall(function()\n"
+    "      local t = {}\n"
+    "      while true do t[#t + 1] = ('x'):rep(1 << 20) .. #t end\n"
+    "    end)\n"
+    "    error('gave up', 0)\n"
     "  end\n"
     "  r.value = 'fine'\n"
     "  return r\n"
@@ -392,6 +398,9 @@ TEST(a_request_that_keeps_hitting_limits_is_cut_short) {
    * reruns its chunk one record at a time, and the breaker trips there */
   cut_short_n(with_limits("loop", "pass", ROOMY), "bomb", 0, 1100);
   cut_short_n(with_limits("loop", "dead_letter", ROOMY), "bomb", 1, 1100);
+  /* a hook that catches the cap's error and raises its own still counts */
+  cut_short(with_limits("loop", "pass", ROOMY), "rebomb", 0);
+  cut_short(with_limits("loop", "dead_letter", ROOMY), "rebomb", 1);
 }
 
 /* A plugin that loops while it loads (its file's main chunk, or init)

@@ -176,16 +176,21 @@ static int host_emit(lua_State *L) {
 
 /* protect(f, ...) -> true | false, message, nomem: calls f(...) with a fresh
  * budget; the budget is fresh again afterwards, so that the driver can go
- * on even when f used it all up. */
+ * on even when f used it all up. A failure counts as a limit hit for the
+ * breaker when f reached the memory cap on the way, even if f caught that
+ * error and raised another one in its place. */
 static int host_protect(lua_State *L) {
   flyq__plugin_t *p = flyq__plugin_of(L);
+  uint64_t refused = flyq__lua_refusals(L);
   char msg[512];
   int r;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   flyq__plugin_budget(p);
   r = flyq__lua_pcall(L, lua_gettop(L) - 1, 0, msg, sizeof msg);
   flyq__plugin_budget(p);
-  if (p->call) p->call->limit_hit = r == FLYQ_ERR_LIMIT || r == -ENOMEM;
+  if (p->call)
+    p->call->limit_hit = r == FLYQ_ERR_LIMIT || r == -ENOMEM ||
+                         (r != 0 && flyq__lua_refusals(L) != refused);
   if (r == 0) {
     lua_pushboolean(L, 1);
     return 1;
