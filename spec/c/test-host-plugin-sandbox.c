@@ -453,6 +453,73 @@ TEST(the_memory_cap_frees_what_a_failed_call_left) {
   pt_done(rt);
 }
 
+/* A batch of n records ("k", "v"), on orders: each must come out "fine". */
+static void all_fine(flyq_plugins_t *rt, size_t n) {
+  const char **kv = calloc(2 * n, sizeof *kv);
+  flyq_plugins_output_t out;
+  flyq_record_t rec;
+  char err[512];
+  size_t len;
+  uint8_t *buf;
+  for (size_t i = 0; i < n; i++) kv[2 * i] = "k", kv[2 * i + 1] = "v";
+  buf = pt_batch(kv, n, &len);
+  CHECK_OK(flyq_plugins_on_produce(rt, "orders", -1, NULL, buf, len, &out, err,
+                                   sizeof err));
+  CHECK_EQ(out.failed, 0);
+  CHECK_EQ(out.records_out, n);
+  pt_record(out.batches[0].data, out.batches[0].len, n - 1, &rec);
+  CHECK(pt_is(rec.value, rec.value_len, "fine"));
+  flyq_plugins_output_free(&out);
+  free(buf);
+  free(kv);
+}
+
+/* A plugin that meets its memory cap while the runtime fills its proxy
+ * ring (at the first record it sees) works once it has room again: the
+ * ring is not left half made, to fail records when it wraps round. The
+ * plugin fills its state up to the cap and lets go of `drop` small
+ * strings; over the sweep of drop, the first request meets the cap at
+ * various points (before the ring, inside it, after it). Its authorize
+ * hook, in the same instance, then lets go of the rest. */
+TEST(a_plugin_at_its_cap_before_its_first_record_recovers) {
+  int capped = 0;
+  pt_write("squeeze.lua",
+           "local pad = {}\n"
+           "return { name = 'squeeze',\n"
+           "  init = function(params)\n"
+           "    pcall(function()\n"
+           "      while true do pad[#pad + 1] = ('x'):rep(100) .. #pad end\n"
+           "    end)\n"
+           "    for i = 1, params.drop do pad[#pad] = nil end\n"
+           "  end,\n"
+           "  authorize = function() pad = nil return true end,\n"
+           "  on_produce = function(r) r.value = 'fine' return r end }\n");
+  for (int drop = 200; drop <= 1000; drop += 40) {
+    flyq_plugins_output_t out;
+    char config[512], err[512], v[64];
+    flyq_plugins_t *rt;
+    int rc;
+    snprintf(config, sizeof config,
+             "local sq = { plugin = 'squeeze', params = { drop = %d } }\n"
+             "return { plugin_path = {DIR}, auth = sq,\n"
+             "  plugins = { limits = { time_ms = 1000, memory = '4MiB' } },\n"
+             "  topics = { orders = { on_produce = { sq } } } }\n", drop);
+    rt = pt_open(config);
+    rc = one(rt, "a", "v", &out, err, sizeof err);
+    if (rc == 0) {
+      CHECK(strcmp(value_of(&out, v, sizeof v), "fine") == 0);
+    } else {
+      CHECK_EQ(rc, FLYQ_ERR_PLUGIN);
+      CHECK_HAS(err, "memory limit exceeded (4 MiB)");
+      capped++;
+    }
+    CHECK_OK(flyq_plugins_authorize(rt, "alice", "produce", "topic:orders"));
+    all_fine(rt, 5000); /* more than the ring's 4096 slots */
+    pt_done(rt);
+  }
+  CHECK(capped > 0);
+}
+
 TEST(memory_bombs_fail_without_killing_the_process) {
   flyq_plugins_t *rt;
   pt_write("bomb.lua",
@@ -641,6 +708,7 @@ TEST_LIST(TEST_ENTRY(endless_loops_are_aborted)
           TEST_ENTRY(loading_is_timed_too)
           TEST_ENTRY(endless_loops_are_aborted_with_on_error_pass)
           TEST_ENTRY(a_request_that_keeps_hitting_limits_is_cut_short)
+          TEST_ENTRY(a_plugin_at_its_cap_before_its_first_record_recovers)
           TEST_ENTRY(memory_bombs_fail_without_killing_the_process)
           TEST_ENTRY(the_memory_cap_frees_what_a_failed_call_left)
           TEST_ENTRY(coroutine_abuse_fails_cleanly)

@@ -564,18 +564,20 @@ void flyq__record_end(flyq__plugin_t *p) {
   p->cache_used = 0;
 }
 
-/* Makes the slots and fills the driver's table with the proxy values, at
- * the first record a plugin sees: plugins that never get one (auth,
- * unused instances) never pay for them. */
+/* Fills the driver's table with the proxy values, then makes the slots,
+ * at the first record a plugin sees: plugins that never get one (auth,
+ * unused instances) never pay for them. The slots come last because they
+ * mark the ring as ready: a memory error while the table grows (a plugin
+ * near its cap) leaves p->slots NULL, and the next call fills again. */
 static void ring_fill(lua_State *L, flyq__plugin_t *p) {
-  if ((p->slots = calloc(FLYQ__RING, sizeof *p->slots)) == NULL)
-    luaL_error(L, "out of memory");
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->recs_ref);
   for (uintptr_t k = 1; k <= FLYQ__RING; k++) {
     lua_pushlightuserdata(L, (void *)k);
     lua_rawseti(L, -2, (lua_Integer)k);
   }
   lua_pop(L, 1);
+  if ((p->slots = calloc(FLYQ__RING, sizeof *p->slots)) == NULL)
+    luaL_error(L, "out of memory");
 }
 
 size_t flyq__record_slots(lua_State *L, flyq__plugin_t *p, size_t idx,
