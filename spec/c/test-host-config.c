@@ -392,14 +392,15 @@ TEST(memory_bomb_hits_the_memory_limit) {
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   check_error("local t = {} for i = 1, 1e9 do t[i] = (\"x\"):rep(1e6) end",
-              FLYQ_ERR_LIMIT, ": memory limit exceeded (64 MiB)");
-  check_error("return { data_dir = (\"x\"):rep(1e9) }", FLYQ_ERR_LIMIT,
-              ": memory limit exceeded (64 MiB)");
-  /* catching the error does not help: the file still fails */
+              FLYQ_ERR_LIMIT, ":1: memory limit exceeded (64 MiB)");
+  check_error("return {\n data_dir = (\"x\"):rep(1e9) }", FLYQ_ERR_LIMIT,
+              ":2: memory limit exceeded (64 MiB)");
+  /* catching the error does not help: the file still fails, at the line
+   * where it reached the cap */
   check_error("local ok = pcall(function() local t = {}\n"
               "  while true do t[#t + 1] = (\"x\"):rep(8e6) end end)\n"
               "return { log_level = ok and 'debug' or 'info' }",
-              FLYQ_ERR_LIMIT, ": memory limit exceeded (64 MiB)");
+              FLYQ_ERR_LIMIT, ":2: memory limit exceeded (64 MiB)");
   CHECK(seconds_since(&t0) < 10.0);
 }
 

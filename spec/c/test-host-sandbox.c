@@ -105,7 +105,7 @@ TEST(memory_cap_is_enomem_and_state_survives) {
   lua_State *L = flyq__lua_new(4 << 20);
   CHECK(L != NULL);
   CHECK_EQ(run(L, "return ('x'):rep(8 * 1024 * 1024)"), -ENOMEM);
-  CHECK(strcmp(err, "memory limit exceeded (4 MiB)") == 0);
+  CHECK(strcmp(err, "chunk:1: memory limit exceeded (4 MiB)") == 0);
   CHECK_OK(run(L, "return #('x'):rep(1024)"));
   CHECK_EQ(lua_tointeger(L, -1), 1024);
   flyq__lua_close(L);

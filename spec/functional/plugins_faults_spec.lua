@@ -34,7 +34,7 @@ describe("failing plugins", function()
 
   local cases = {
     {"spin", "spin", "spin.lua:7: time limit exceeded"},
-    {"hog", "hog", "plugin hog: memory limit exceeded (2 MiB) (on_produce)"},
+    {"hog", "hog", "hog.lua:7: memory limit exceeded (2 MiB) (on_produce)"},
     {"fail", "bad", "failing.lua:5: bad record"},
   }
 

@@ -42,7 +42,7 @@ local PLUGINS = (os.getenv("FLYQ_SOURCE_DIR") or ".") .. "/spec/fixtures/plugins
 local CASES = {
   {"fail", "bad", "failing.lua:5: bad record"},
   {"spin", "spin", "limit exceeded"},
-  {"hog", "hog", {"plugin hog: memory limit exceeded (16 MiB)",
+  {"hog", "hog", {"hog.lua:7: memory limit exceeded (16 MiB)",
                   "time limit exceeded"}}, -- whichever comes first
   {"coro", "spawn", "plugin coro_bomb"},
   {"coro", "yield", "attempt to yield from outside a coroutine"},

@@ -347,8 +347,9 @@ static int run_job(load_job_t *job, char *err, size_t errlen) {
   lua_pushlightuserdata(L, job);
   r = flyq__lua_pcall(L, 1, 0, msg, sizeof msg);
   if (r == 0 && flyq__lua_refusals(L) > 0) { /* reached, then caught */
-    snprintf(msg, sizeof msg, "memory limit exceeded (%zu MiB)",
-             CONFIG_MAX_MEMORY >> 20);
+    const char *where = flyq__lua_cap_where(L);
+    snprintf(msg, sizeof msg, "%s%smemory limit exceeded (%zu MiB)", where,
+             *where ? ": " : "", CONFIG_MAX_MEMORY >> 20);
     r = -ENOMEM;
   }
   flyq__lua_close(L);

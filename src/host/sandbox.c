@@ -79,6 +79,7 @@ typedef struct host_state {
   struct host_state *prev_watched;
   pthread_t thread; /* the thread that made the state */
   char traceback[2048];
+  char cap_where[LUA_IDSIZE + 24]; /* "file:line" of the last refusal */
 } host_state_t;
 
 /* The state this thread watches: the signal handler's only input. */
@@ -101,6 +102,25 @@ static host_state_t *state_of(lua_State *L) {
   return ud;
 }
 
+/* Notes in hs->cap_where the position of the innermost Lua function
+ * running (a C function such as string.rep has none: its caller's), for
+ * the memory error about to be raised: Lua runs no message handler for
+ * those. Called from the allocator, so it only reads the call chain:
+ * lua_getinfo with "Sl" allocates nothing. */
+#define WHERE_LEVELS 8
+static void note_cap_where(host_state_t *hs) {
+  lua_State *L = hs->running ? hs->running : hs->main;
+  lua_Debug ar;
+  hs->cap_where[0] = '\0';
+  for (int level = 0; L && level < WHERE_LEVELS && lua_getstack(L, level, &ar);
+       level++)
+    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+      snprintf(hs->cap_where, sizeof hs->cap_where, "%s:%d", ar.short_src,
+               ar.currentline);
+      return;
+    }
+}
+
 /* lua_Alloc that refuses to grow the state past max_bytes. Shrinking and
  * freeing never fail. */
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
@@ -115,6 +135,7 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   if (nsize > osize && nsize - osize > hs->max_bytes - hs->used) {
     hs->cap_hit = 1;
     hs->refusals++;
+    note_cap_where(hs);
     return NULL;
   }
   p = realloc(ptr, nsize);
@@ -385,6 +406,10 @@ void flyq__lua_set_calls(lua_State *L, flyq__lua_progress_fn progress,
 }
 
 uint64_t flyq__lua_refusals(lua_State *L) { return state_of(L)->refusals; }
+
+const char *flyq__lua_cap_where(lua_State *L) {
+  return state_of(L)->cap_where;
+}
 
 size_t flyq__lua_max_bytes(lua_State *L) { return state_of(L)->max_bytes; }
 
@@ -754,7 +779,8 @@ static int pcall_error(lua_State *L, int status, char *err, size_t errlen) {
     msg = hs->cap_hit ? "memory limit exceeded" : "out of memory";
   }
   if (errlen > 0 && status == LUA_ERRMEM && hs->cap_hit)
-    snprintf(err, errlen, "%s (%zu MiB)", msg, hs->max_bytes >> 20);
+    snprintf(err, errlen, "%s%s%s (%zu MiB)", hs->cap_where,
+             hs->cap_where[0] ? ": " : "", msg, hs->max_bytes >> 20);
   else if (errlen > 0)
     snprintf(err, errlen, "%s", msg ? msg : "unknown error");
   lua_pop(L, 1);

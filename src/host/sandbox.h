@@ -29,6 +29,11 @@ void flyq__lua_close(lua_State *L);
  * emergency collection then made good). */
 uint64_t flyq__lua_refusals(lua_State *L);
 
+/* "file:line" of the Lua code whose allocation the cap refused last
+ * ("" when no Lua function was running). Memory errors from
+ * flyq__lua_pcall start with it. */
+const char *flyq__lua_cap_where(lua_State *L);
+
 /* L's memory cap in bytes. */
 size_t flyq__lua_max_bytes(lua_State *L);
 
