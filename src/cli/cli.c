@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <nettle/base64.h>
+
 #include "cli/cli.h"
 
 void flyq__cli_init(flyq__cli_t *cli, const char *cmd, const char *usage) {
@@ -267,6 +269,41 @@ void flyq__cli_json_string(FILE *f, const uint8_t *s, size_t len) {
   }
   fwrite(s + run, 1, i - run, f);
   fputc('"', f);
+}
+
+int flyq__cli_is_utf8(const uint8_t *s, size_t len) {
+  for (size_t i = 0, n; i < len; i += n)
+    if ((n = utf8_len(s + i, len - i)) == 0) return 0;
+  return 1;
+}
+
+void flyq__cli_json_base64(FILE *f, const uint8_t *s, size_t len) {
+  enum { CHUNK = 3 * 1024 }; /* a multiple of 3: no padding inside */
+  char out[BASE64_ENCODE_RAW_LENGTH(CHUNK)];
+  fputc('"', f);
+  for (size_t i = 0; i < len; i += CHUNK) {
+    size_t n = len - i < CHUNK ? len - i : CHUNK;
+    base64_encode_raw(out, n, s + i);
+    fwrite(out, 1, BASE64_ENCODE_RAW_LENGTH(n), f);
+  }
+  fputc('"', f);
+}
+
+int flyq__cli_base64_decode(const char *text, size_t len, uint8_t **out,
+                            size_t *n) {
+  struct base64_decode_ctx ctx;
+  uint8_t *buf = malloc(BASE64_DECODE_LENGTH(len) + 1);
+  size_t got = BASE64_DECODE_LENGTH(len) + 1;
+  if (buf == NULL) return -ENOMEM;
+  base64_decode_init(&ctx);
+  if (!base64_decode_update(&ctx, &got, buf, len, text) ||
+      !base64_decode_final(&ctx)) {
+    free(buf);
+    return -EINVAL;
+  }
+  *out = buf;
+  *n = got;
+  return 0;
 }
 
 int64_t flyq__cli_now_ns(void) {

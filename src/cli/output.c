@@ -77,34 +77,63 @@ static void json_bytes(FILE *f, const uint8_t *p, int32_t len) {
   else flyq__cli_json_string(f, p, (size_t)len);
 }
 
-static void json_headers(FILE *f, const flyq_record_t *rec) {
+/* 1 if bytes p[0..len) (len < 0: null) print as a JSON string or null
+ * without loss; else they print as base64. */
+static int is_text(const uint8_t *p, int32_t len) {
+  return len <= 0 || flyq__cli_is_utf8(p, (size_t)len);
+}
+
+/* ,"name":TEXT for text (is_text), ,"name_b64":"BASE64" for other bytes. */
+static void json_field(FILE *f, const char *name, const uint8_t *p,
+                       int32_t len) {
+  int text = is_text(p, len);
+  fprintf(f, ",\"%s%s\":", name, text ? "" : "_b64");
+  if (text) json_bytes(f, p, len);
+  else flyq__cli_json_base64(f, p, (size_t)len);
+}
+
+/* The headers whose values are text (binary: 0) or not (binary: 1), as
+ * a JSON object; returns how many headers were not written. */
+static int json_headers(FILE *f, const flyq_record_t *rec, int binary) {
   const uint8_t *p = NULL;
   flyq_record_header_t h;
-  int first = 1;
+  int first = 1, skipped = 0;
   fputc('{', f);
   while (flyq_record_next_header(rec, &p, &h) == 1) {
+    int32_t len = h.value == NULL ? -1 : h.value_len;
+    if (is_text(h.value, len) == binary) {
+      skipped++;
+      continue;
+    }
     if (!first) fputc(',', f);
     first = 0;
     json_bytes(f, h.key, h.key_len < 0 ? 0 : h.key_len);
     fputc(':', f);
-    json_bytes(f, h.value, h.value == NULL ? -1 : h.value_len);
+    if (binary) flyq__cli_json_base64(f, h.value, (size_t)len);
+    else json_bytes(f, h.value, len);
   }
   fputc('}', f);
+  return skipped;
 }
 
+/* One JSON object per record. Keys, values and header values that are not
+ * UTF-8 go base64 in key_b64, value_b64 and headers_b64 (only present
+ * then), so that `flyq plugin test --input` reads back the same bytes. */
 static void print_json(const flyq__output_t *o, int32_t partition,
                        const flyq_record_t *rec) {
   fputs("{\"topic\":", o->f);
   flyq__cli_json_string(o->f, (const uint8_t *)o->topic, strlen(o->topic));
   fprintf(o->f,
           ",\"partition\":%" PRId32 ",\"offset\":%" PRId64
-          ",\"timestamp\":%" PRId64 ",\"key\":",
+          ",\"timestamp\":%" PRId64,
           partition, rec->offset, rec->timestamp);
-  json_bytes(o->f, rec->key, rec->key_len);
-  fputs(",\"value\":", o->f);
-  json_bytes(o->f, rec->value, rec->value_len);
+  json_field(o->f, "key", rec->key, rec->key_len);
+  json_field(o->f, "value", rec->value, rec->value_len);
   fputs(",\"headers\":", o->f);
-  json_headers(o->f, rec);
+  if (json_headers(o->f, rec, 0) > 0) {
+    fputs(",\"headers_b64\":", o->f);
+    json_headers(o->f, rec, 1);
+  }
   fputs("}\n", o->f);
 }
 

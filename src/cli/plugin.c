@@ -56,7 +56,8 @@ static const char usage[] =
     "Input: one JSON object per line, as `flyq consume --json` prints them:\n"
     "  {\"key\": \"k\", \"value\": \"v\", \"headers\": {\"h\": \"x\"}, \"timestamp\": 1}\n"
     "(every field optional; a value that is not a string is used as JSON\n"
-    "text; \"offset\" sets the offset on_consume sees).\n"
+    "text; \"offset\" sets the offset on_consume sees; key_b64, value_b64\n"
+    "and headers_b64 carry bytes that are not UTF-8 as base64).\n"
     "\n"
     "Options:\n"
     "  --params JSON      the plugin's params, a JSON object (default {})\n"
@@ -304,15 +305,78 @@ static const char *read_headers(sample_t *s, json_t *h) {
   return NULL;
 }
 
+/* Base64 text v as a JSON string of its bytes (any bytes: jansson keeps
+ * the length), or NULL when v is not a string of base64. */
+static json_t *decoded(json_t *v) {
+  uint8_t *bytes;
+  size_t n;
+  json_t *out;
+  if (!json_is_string(v) ||
+      flyq__cli_base64_decode(json_string_value(v), json_string_length(v),
+                              &bytes, &n) < 0)
+    return NULL;
+  out = json_stringn_nocheck((const char *)bytes, n);
+  free(bytes);
+  return out;
+}
+
+/* obj[name] = base64-decoded obj[b64] (which goes; b64 is name_b64), as
+ * consume --json writes bytes that are not UTF-8; name must not be there
+ * as well. */
+static const char *take_b64(json_t *obj, const char *name, const char *b64,
+                            char *why, size_t n) {
+  json_t *v;
+  if ((v = json_object_get(obj, b64)) == NULL) return NULL;
+  if (json_object_get(obj, name) != NULL)
+    return snprintf(why, n, "both \"%s\" and \"%s\"", name, b64), why;
+  if ((v = decoded(v)) == NULL)
+    return snprintf(why, n, "\"%s\" must be a base64 string", b64), why;
+  json_object_set_new(obj, name, v);
+  json_object_del(obj, b64);
+  return NULL;
+}
+
+/* Folds key_b64, value_b64 and headers_b64 of line doc into key, value and
+ * headers; returns NULL or what is wrong. */
+static const char *take_binary(json_t *doc, char *why, size_t n) {
+  const char *bad, *name;
+  json_t *hb = json_object_get(doc, "headers_b64"), *h, *v;
+  if ((bad = take_b64(doc, "key", "key_b64", why, n)) ||
+      (bad = take_b64(doc, "value", "value_b64", why, n)))
+    return bad;
+  if (hb == NULL) return NULL;
+  if (!json_is_object(hb)) return "\"headers_b64\" must be an object";
+  if ((h = json_object_get(doc, "headers")) == NULL || json_is_null(h))
+    json_object_set_new(doc, "headers", h = json_object());
+  if (!json_is_object(h)) return "\"headers\" must be an object";
+  json_object_foreach(hb, name, v) {
+    json_t *d = decoded(v);
+    if (json_object_get(h, name) != NULL)
+      bad = "a header in both \"headers\" and \"headers_b64\"";
+    else if (d == NULL)
+      bad = "\"headers_b64\" values must be base64 strings";
+    if (bad) {
+      json_decref(d);
+      return bad;
+    }
+    json_object_set_new(h, name, d);
+  }
+  json_object_del(doc, "headers_b64");
+  return NULL;
+}
+
 /* Decodes one input line into s; returns NULL or what is wrong. */
 static const char *read_sample(sample_t *s, const uint8_t *line, size_t len,
                                int64_t index, char *why, size_t n) {
   json_error_t jerr;
   json_t *ts, *off;
+  const char *bad;
   memset(s, 0, sizeof *s);
-  s->doc = json_loadb((const char *)line, len, JSON_REJECT_DUPLICATES, &jerr);
+  s->doc = json_loadb((const char *)line, len,
+                      JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
   if (s->doc == NULL) return snprintf(why, n, "%s", jerr.text), why;
   if (!json_is_object(s->doc)) return "expected a JSON object";
+  if ((bad = take_binary(s->doc, why, n)) != NULL) return bad;
   if (field_bytes(json_object_get(s->doc, "key"), &s->key, &s->key_len,
                   &s->key_owned) < 0 ||
       field_bytes(json_object_get(s->doc, "value"), &s->value, &s->value_len,
