@@ -453,6 +453,45 @@ TEST(the_memory_cap_frees_what_a_failed_call_left) {
   pt_done(rt);
 }
 
+/* A plugin whose live data fills over half its memory cap meets the cap
+ * in normal work, and Lua's emergency collection makes that good: those
+ * refusals are not memory errors, and ordinary errors of such a plugin
+ * do not trip the limit breaker (the records after three of them run). */
+TEST(a_plugin_near_its_cap_fails_records_one_by_one) {
+  const char *kv[] = {"bad", "x", "bad", "x", "bad", "x", "ok", "y", "ok", "y"};
+  flyq_plugins_output_t out;
+  flyq_record_t rec;
+  char err[512];
+  size_t len;
+  uint8_t *buf = pt_batch(kv, 5, &len);
+  flyq_plugins_t *rt;
+  pt_write("near.lua",
+           "local keep = {}\n"
+           "return { name = 'near',\n"
+           "  init = function()\n"
+           "    for i = 1, 5000 do keep[i] = ('k'):rep(1000) .. i end\n"
+           "  end,\n"
+           "  on_produce = function(r)\n"
+           "    for n = 1, 400 do local t = {} for j = 1, 1000 do t[j] = j end end\n"
+           "    if r.key == 'bad' then error('bad record', 0) end\n"
+           "    r.value = 'fine'\n"
+           "    return r\n"
+           "  end }\n");
+  rt = with_limits("near", "pass", "time_ms = 2000, memory = '8MiB'");
+  CHECK_OK(flyq_plugins_on_produce(rt, "orders", -1, NULL, buf, len, &out, err,
+                                   sizeof err));
+  CHECK_EQ(out.failed, 3);
+  CHECK_EQ(out.records_out, 5);
+  for (size_t i = 3; i < 5; i++) {
+    pt_record(out.batches[0].data, out.batches[0].len, i, &rec);
+    CHECK(pt_is(rec.value, rec.value_len, "fine"));
+  }
+  CHECK_HAS(pt_stats(rt, "near")->last_error, "bad record");
+  flyq_plugins_output_free(&out);
+  free(buf);
+  pt_done(rt);
+}
+
 /* A batch of n records ("k", "v"), on orders: each must come out "fine". */
 static void all_fine(flyq_plugins_t *rt, size_t n) {
   const char **kv = calloc(2 * n, sizeof *kv);
@@ -709,6 +748,7 @@ TEST_LIST(TEST_ENTRY(endless_loops_are_aborted)
           TEST_ENTRY(endless_loops_are_aborted_with_on_error_pass)
           TEST_ENTRY(a_request_that_keeps_hitting_limits_is_cut_short)
           TEST_ENTRY(a_plugin_at_its_cap_before_its_first_record_recovers)
+          TEST_ENTRY(a_plugin_near_its_cap_fails_records_one_by_one)
           TEST_ENTRY(memory_bombs_fail_without_killing_the_process)
           TEST_ENTRY(the_memory_cap_frees_what_a_failed_call_left)
           TEST_ENTRY(coroutine_abuse_fails_cleanly)

@@ -185,18 +185,25 @@ describe("flyq produce and consume", function()
                     {back.key_b64, back.value_b64, back.headers, back.headers_b64})
   end)
 
-  it("rejects plugin test input with a field both as text and as base64",
-     function()
-    local dir = server.tmpdir()
-    local input = dir .. "/in.jsonl"
-    local f = assert(io.open(input, "wb"))
-    f:write('{"value": "v", "value_b64": "dg=="}\n{"value_b64": "%%%"}\n')
-    f:close()
+  it("rejects plugin test input with a field both as text and as base64, " ..
+     "or with bad base64", function()
     local plugin = (os.getenv("FLYQ_SOURCE_DIR") or ".") ..
                    "/spec/fixtures/plugins/identity.lua"
-    local code, out, err = flyq({"plugin", "test", plugin, "--input", input})
-    assert.are_not.equal(0, code, out)
-    assert.matches('both "value" and "value_b64"', out .. err, 1, true)
+    local cases = {
+      {'{"value": "v", "value_b64": "dg=="}', 'both "value" and "value_b64"'},
+      {'{"value_b64": "%%%"}', '"value_b64" must be a base64 string'},
+      {'{"headers": {"h": "x"}, "headers_b64": {"h": "dg=="}}',
+       'a header in both "headers" and "headers_b64"'},
+    }
+    for _, case in ipairs(cases) do
+      local input = server.tmpdir() .. "/in.jsonl"
+      local f = assert(io.open(input, "wb"))
+      f:write(case[1], "\n")
+      f:close()
+      local code, out, err = flyq({"plugin", "test", plugin, "--input", input})
+      assert.are_not.equal(0, code, out)
+      assert.matches(case[2], out .. err, 1, true)
+    end
   end)
 
   it("stops after -n messages", function()

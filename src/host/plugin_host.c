@@ -177,11 +177,11 @@ static int host_emit(lua_State *L) {
 /* protect(f, ...) -> true | false, message, nomem: calls f(...) with a fresh
  * budget; the budget is fresh again afterwards, so that the driver can go
  * on even when f used it all up. A failure counts as a limit hit for the
- * breaker when f reached the memory cap on the way, even if f caught that
- * error and raised another one in its place. */
+ * breaker when f met a memory error at the cap on the way, even if f
+ * caught that error and raised another one in its place. */
 static int host_protect(lua_State *L) {
   flyq__plugin_t *p = flyq__plugin_of(L);
-  uint64_t refused = flyq__lua_refusals(L);
+  uint64_t capped = flyq__lua_cap_errors(L);
   char msg[512];
   int r;
   luaL_checktype(L, 1, LUA_TFUNCTION);
@@ -190,7 +190,7 @@ static int host_protect(lua_State *L) {
   flyq__plugin_budget(p);
   if (p->call)
     p->call->limit_hit = r == FLYQ_ERR_LIMIT || r == -ENOMEM ||
-                         (r != 0 && flyq__lua_refusals(L) != refused);
+                         (r != 0 && flyq__lua_cap_errors(L) != capped);
   if (r == 0) {
     lua_pushboolean(L, 1);
     return 1;

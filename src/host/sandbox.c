@@ -54,7 +54,12 @@ typedef struct host_state {
   size_t used;       /* bytes currently allocated by the state */
   size_t max_bytes;  /* the cap */
   int cap_hit;       /* an allocation was refused since the last pcall */
-  uint64_t refusals; /* allocations refused at the cap, ever */
+  uint64_t cap_errors; /* refusals Lua did not make good (refuse), ever */
+  struct {                /* the last refusal, until Lua asks again */
+    void *ptr;
+    size_t osize, nsize;
+    int pending;
+  } refused;
   int over_budget;   /* the instruction budget ran out */
   int counting;      /* an instruction budget is set */
   int timed_out;     /* ... because its deadline passed */
@@ -102,23 +107,56 @@ static host_state_t *state_of(lua_State *L) {
   return ud;
 }
 
-/* Notes in hs->cap_where the position of the innermost Lua function
- * running (a C function such as string.rep has none: its caller's), for
- * the memory error about to be raised: Lua runs no message handler for
- * those. Called from the allocator, so it only reads the call chain:
- * lua_getinfo with "Sl" allocates nothing. */
+static int is_embedded(const lua_Debug *ar);
+
+/* Notes in hs->cap_where the position of the innermost plugin or config
+ * code running (a C function such as string.rep has none: its caller's;
+ * FlyQ's own lua/flyq modules are skipped, as in push_where), for the
+ * memory error about to be raised: Lua runs no message handler for those.
+ * Called from the allocator, so it only reads the call chain (lua_getinfo
+ * with "Sl" allocates nothing and raises nothing). Lua 5.4.5 and later
+ * turn the chain's stack pointers into offsets while the stack is being
+ * reallocated, and the allocator may be that reallocation: there the
+ * chain is not read and the error has no position. */
 #define WHERE_LEVELS 8
 static void note_cap_where(host_state_t *hs) {
+  hs->cap_where[0] = '\0';
+#if LUA_VERSION_RELEASE_NUM < 50405
   lua_State *L = hs->running ? hs->running : hs->main;
   lua_Debug ar;
-  hs->cap_where[0] = '\0';
   for (int level = 0; L && level < WHERE_LEVELS && lua_getstack(L, level, &ar);
        level++)
-    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0 && !is_embedded(&ar)) {
       snprintf(hs->cap_where, sizeof hs->cap_where, "%s:%d", ar.short_src,
                ar.currentline);
       return;
     }
+#endif
+}
+
+/* A refusal of the cap, counted as a memory error (hs->cap_errors) until
+ * Lua makes it good: Lua's own allocations answer a refusal by collecting
+ * all garbage (its emergency collection, which only frees) and asking
+ * again for the same block, and when that retry succeeds (capped_alloc)
+ * the refusal is taken back. A retry refused again is the same error, and
+ * refusals with no retry (luaL_Buffer's, behind string.rep, concat,
+ * gsub) raise at once. */
+static int is_retry(const host_state_t *hs, const void *ptr, size_t osize,
+                    size_t nsize) {
+  return hs->refused.pending && hs->refused.ptr == ptr &&
+         hs->refused.osize == osize && hs->refused.nsize == nsize;
+}
+
+static void refuse(host_state_t *hs, void *ptr, size_t osize, size_t nsize) {
+  int retry = is_retry(hs, ptr, osize, nsize);
+  hs->cap_hit = 1;
+  hs->refused.pending = !retry;
+  if (retry) return;
+  hs->refused.ptr = ptr;
+  hs->refused.osize = osize;
+  hs->refused.nsize = nsize;
+  hs->cap_errors++;
+  note_cap_where(hs);
 }
 
 /* lua_Alloc that refuses to grow the state past max_bytes. Shrinking and
@@ -126,6 +164,7 @@ static void note_cap_where(host_state_t *hs) {
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   host_state_t *hs = ud;
   void *p;
+  int retry;
   if (ptr == NULL) osize = 0; /* osize is then a type tag, not a size */
   if (nsize == 0) {
     free(ptr);
@@ -133,13 +172,16 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return NULL;
   }
   if (nsize > osize && nsize - osize > hs->max_bytes - hs->used) {
-    hs->cap_hit = 1;
-    hs->refusals++;
-    note_cap_where(hs);
+    refuse(hs, ptr, osize, nsize);
     return NULL;
   }
+  retry = is_retry(hs, ptr, osize, nsize);
   p = realloc(ptr, nsize);
-  if (p != NULL) hs->used = hs->used - osize + nsize;
+  if (p != NULL) {
+    hs->used = hs->used - osize + nsize;
+    if (retry) hs->cap_errors--; /* made good: no error after all */
+    hs->refused.pending = 0;
+  }
   return p;
 }
 
@@ -405,7 +447,9 @@ void flyq__lua_set_calls(lua_State *L, flyq__lua_progress_fn progress,
   hs->counter = counter;
 }
 
-uint64_t flyq__lua_refusals(lua_State *L) { return state_of(L)->refusals; }
+uint64_t flyq__lua_cap_errors(lua_State *L) {
+  return state_of(L)->cap_errors;
+}
 
 const char *flyq__lua_cap_where(lua_State *L) {
   return state_of(L)->cap_where;
@@ -793,6 +837,7 @@ int flyq__lua_pcall(lua_State *L, int nargs, int nresults, char *err,
   int base = lua_gettop(L) - nargs; /* the function's index */
   int status;
   hs->cap_hit = 0;
+  hs->cap_where[0] = '\0';
   hs->traceback[0] = '\0';
   hs->error_counter = -1; /* no handler runs for memory errors */
   if (!lua_checkstack(L, 1)) {

@@ -24,10 +24,11 @@ lua_State *flyq__lua_new(size_t max_bytes);
 /* Closes L and frees its allocator bookkeeping. L may be NULL. */
 void flyq__lua_close(lua_State *L);
 
-/* How many allocations L's cap has refused since it was made (the memory
- * errors code caught with pcall included, and refusals that Lua's
- * emergency collection then made good). */
-uint64_t flyq__lua_refusals(lua_State *L);
+/* How many memory errors L's cap has caused since it was made: refusals
+ * that Lua's emergency collection could not make good, whether the error
+ * was then caught (pcall) or not. Refusals the collection made good do not
+ * count: a state using over half its cap meets those in normal work. */
+uint64_t flyq__lua_cap_errors(lua_State *L);
 
 /* "file:line" of the Lua code whose allocation the cap refused last
  * ("" when no Lua function was running). Memory errors from
