@@ -21,7 +21,10 @@
 -- once, in an order that rotates from round to round. It prints each run, each topic's
 -- median, and, since the machine is shared and its speed drifts, each
 -- topic's throughput as a share of plain's in the same round: the median
--- of those per-round ratios is the figure to quote. Exits 1 when a run
+-- of those per-round ratios is the figure to quote. Then each topic's
+-- broker CPU time (user + system, /proc/PID/stat) a message over all the
+-- rounds, and plain's as a share of it: what the hook costs the broker,
+-- steadier than throughput on a shared machine. Exits 1 when a run
 -- fails. `make bench` runs it after the storage benchmark. FLYQ_INFLIGHT=N
 -- runs with --inflight N instead.
 
@@ -70,6 +73,19 @@ end
 -- the kernel starts throttling them, whatever the topic. The topic is
 -- deleted between runs (outside the measurement) and recreated with the
 -- config's hooks.
+-- The broker's CPU time so far, user and system, in clock ticks (fields 14
+-- and 15 of /proc/PID/stat; 100 a second on Linux).
+local function broker_cpu()
+  local f = assert(io.open("/proc/" .. srv.pid .. "/stat"))
+  local stat = f:read("a")
+  f:close()
+  local fields = {}
+  for w in stat:match("^.*%)%s+(.*)$"):gmatch("%S+") do fields[#fields + 1] = w end
+  return tonumber(fields[12]), tonumber(fields[13]) -- after pid and comm
+end
+
+-- Runs `flyq bench produce` on topic; returns its messages a second and the
+-- broker's user and system ticks during the run.
 local function run(topic)
   flyq("topic", "delete", topic)
   flyq("topic", "create", topic, "--partitions", "1")
@@ -78,7 +94,10 @@ local function run(topic)
     args[#args + 1] = "--inflight"
     args[#args + 1] = inflight
   end
-  return cjson.decode(flyq(table.unpack(args))).msgs_per_s
+  local u0, s0 = broker_cpu()
+  local rate = cjson.decode(flyq(table.unpack(args))).msgs_per_s
+  local u1, s1 = broker_cpu()
+  return rate, u1 - u0, s1 - s0
 end
 
 local function median(v)
@@ -89,8 +108,11 @@ local function median(v)
   return (s[n / 2] + s[n / 2 + 1]) / 2
 end
 
-local results = {}
-for _, t in ipairs(topics) do results[t] = {} end
+local results, cpu = {}, {}
+for _, t in ipairs(topics) do
+  results[t] = {}
+  cpu[t] = {user = 0, sys = 0}
+end
 print(string.format("== plugins over TCP: %s, %s CPUs, %d rounds of %d "
                     .. "messages, %s in flight", os.date("!%Y-%m-%d %H:%M UTC"),
                     io.popen("nproc"):read("l"), runs, count,
@@ -98,8 +120,9 @@ print(string.format("== plugins over TCP: %s, %s CPUs, %d rounds of %d "
 for i = 1, runs do
   for k = 0, #topics - 1 do
     local t = topics[(i + k - 1) % #topics + 1]
-    local r = run(t)
+    local r, user, sys = run(t)
     results[t][i] = r
+    cpu[t].user, cpu[t].sys = cpu[t].user + user, cpu[t].sys + sys
     print(string.format("round %d  %-7s %6.2f M msgs/s", i, t, r / 1e6))
   end
 end
@@ -117,6 +140,23 @@ for _, t in ipairs(topics) do
                                  .. "ratios; range %.0f-%.0f%%)",
                                  100 * median(ratios), 100 * ratios[1],
                                  100 * ratios[#ratios])
+  end
+  print(line)
+end
+
+-- The broker's CPU time a message, over all rounds (ticks are 10 ms: a
+-- single run is too short to time alone). Less sensitive to a shared
+-- machine than throughput: it leaves out the time the broker waited.
+local ticks_ns = 1e9 / 100
+for _, t in ipairs(topics) do
+  local c, n = cpu[t], runs * count
+  local total = (c.user + c.sys) * ticks_ns / n
+  local line = string.format("cpu     %-7s %6.1f ns a message in the broker "
+                             .. "(user %.1f, system %.1f)", t, total,
+                             c.user * ticks_ns / n, c.sys * ticks_ns / n)
+  if cpu.plain and t ~= "plain" and total > 0 then
+    local plain = (cpu.plain.user + cpu.plain.sys) * ticks_ns / n
+    line = line .. string.format("  plain/%s %.0f%%", t, 100 * plain / total)
   end
   print(line)
 end
