@@ -347,9 +347,7 @@ static int run_job(load_job_t *job, char *err, size_t errlen) {
   lua_pushlightuserdata(L, job);
   r = flyq__lua_pcall(L, 1, 0, msg, sizeof msg);
   if (r == 0 && flyq__lua_cap_errors(L) > 0) { /* reached, then caught */
-    const char *where = flyq__lua_cap_where(L);
-    snprintf(msg, sizeof msg, "%s%smemory limit exceeded (%zu MiB)", where,
-             *where ? ": " : "", CONFIG_MAX_MEMORY >> 20);
+    flyq__lua_cap_message(L, msg, sizeof msg);
     r = -ENOMEM;
   }
   flyq__lua_close(L);

@@ -107,30 +107,25 @@ static host_state_t *state_of(lua_State *L) {
   return ud;
 }
 
-static int is_embedded(const lua_Debug *ar);
+static int user_frame(lua_State *L, int from, int to, lua_Debug *ar);
 
 /* Notes in hs->cap_where the position of the innermost plugin or config
- * code running (a C function such as string.rep has none: its caller's;
- * FlyQ's own lua/flyq modules are skipped, as in push_where), for the
- * memory error about to be raised: Lua runs no message handler for those.
- * Called from the allocator, so it only reads the call chain (lua_getinfo
- * with "Sl" allocates nothing and raises nothing). Lua 5.4.5 and later
- * turn the chain's stack pointers into offsets while the stack is being
- * reallocated, and the allocator may be that reallocation: there the
- * chain is not read and the error has no position. */
+ * code running (user_frame), for the memory error about to be raised: Lua
+ * runs no message handler for those. Called from the allocator, so it
+ * only reads the call chain (lua_getinfo with "Sl" allocates nothing and
+ * raises nothing). Lua 5.4.5 and later turn the chain's stack pointers
+ * into offsets while the stack is being reallocated, and the allocator may
+ * be that reallocation: there the chain is not read and the error has no
+ * position. */
 #define WHERE_LEVELS 8
 static void note_cap_where(host_state_t *hs) {
   hs->cap_where[0] = '\0';
 #if LUA_VERSION_RELEASE_NUM < 50405
   lua_State *L = hs->running ? hs->running : hs->main;
   lua_Debug ar;
-  for (int level = 0; L && level < WHERE_LEVELS && lua_getstack(L, level, &ar);
-       level++)
-    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0 && !is_embedded(&ar)) {
-      snprintf(hs->cap_where, sizeof hs->cap_where, "%s:%d", ar.short_src,
-               ar.currentline);
-      return;
-    }
+  if (L && user_frame(L, 0, WHERE_LEVELS, &ar))
+    snprintf(hs->cap_where, sizeof hs->cap_where, "%s:%d", ar.short_src,
+             ar.currentline);
 #endif
 }
 
@@ -231,11 +226,25 @@ static void fail_budget(lua_State *L, host_state_t *hs, lua_Hook hook) {
   lua_error(L);
 }
 
-/* fail_budget at the running line of L (in a hook: ar is the hook's). */
 /* 1 if ar (with "S") runs one of FlyQ's own embedded modules
  * (lua/flyq/NAME.lua): a limit that strikes there is not their fault. */
 static int is_embedded(const lua_Debug *ar) {
   return strncmp(ar->source, "@lua/flyq/", 10) == 0;
+}
+
+/* 1 if ar (a frame of L) runs the user's Lua code: a line of a plugin or
+ * config file, not a C function and not FlyQ's own modules. Fills ar with
+ * "Sl"; allocates nothing. */
+static int is_user_code(lua_State *L, lua_Debug *ar) {
+  return lua_getinfo(L, "Sl", ar) && ar->currentline > 0 && !is_embedded(ar);
+}
+
+/* The innermost frame of L at levels from..to-1 that runs the user's code
+ * (is_user_code), into ar; 0 if none. */
+static int user_frame(lua_State *L, int from, int to, lua_Debug *ar) {
+  for (int level = from; level < to && lua_getstack(L, level, ar); level++)
+    if (is_user_code(L, ar)) return 1;
+  return 0;
 }
 
 /* Pushes "FILE:LINE: " of the innermost frame of L running the user's
@@ -244,18 +253,15 @@ static int is_embedded(const lua_Debug *ar) {
  * config) is named without blaming the runtime's own lines. */
 static void push_where(lua_State *L, lua_Debug *ar) {
   lua_Debug up;
-  if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0 && !is_embedded(ar)) {
+  if (is_user_code(L, ar))
     lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
-    return;
-  }
-  for (int level = 1; level < 64 && lua_getstack(L, level, &up); level++)
-    if (lua_getinfo(L, "Sl", &up) && up.currentline > 0 && !is_embedded(&up)) {
-      lua_pushfstring(L, "%s:%d: ", up.short_src, up.currentline);
-      return;
-    }
-  lua_pushliteral(L, "");
+  else if (user_frame(L, 1, 64, &up))
+    lua_pushfstring(L, "%s:%d: ", up.short_src, up.currentline);
+  else
+    lua_pushliteral(L, "");
 }
 
+/* fail_budget at the running line of L (in a hook: ar is the hook's). */
 static void raise_budget(lua_State *L, host_state_t *hs, lua_Debug *ar,
                          lua_Hook hook) {
   push_where(L, ar);
@@ -451,8 +457,10 @@ uint64_t flyq__lua_cap_errors(lua_State *L) {
   return state_of(L)->cap_errors;
 }
 
-const char *flyq__lua_cap_where(lua_State *L) {
-  return state_of(L)->cap_where;
+void flyq__lua_cap_message(lua_State *L, char *buf, size_t len) {
+  const host_state_t *hs = state_of(L);
+  snprintf(buf, len, "%s%smemory limit exceeded (%zu MiB)", hs->cap_where,
+           hs->cap_where[0] ? ": " : "", hs->max_bytes >> 20);
 }
 
 size_t flyq__lua_max_bytes(lua_State *L) { return state_of(L)->max_bytes; }
@@ -820,11 +828,10 @@ static int pcall_error(lua_State *L, int status, char *err, size_t errlen) {
     code = FLYQ_ERR_LIMIT;
   } else if (status == LUA_ERRMEM) {
     code = -ENOMEM;
-    msg = hs->cap_hit ? "memory limit exceeded" : "out of memory";
+    msg = "out of memory"; /* the system's, unless the cap refused */
   }
-  if (errlen > 0 && status == LUA_ERRMEM && hs->cap_hit)
-    snprintf(err, errlen, "%s%s%s (%zu MiB)", hs->cap_where,
-             hs->cap_where[0] ? ": " : "", msg, hs->max_bytes >> 20);
+  if (errlen > 0 && code == -ENOMEM && hs->cap_hit)
+    flyq__lua_cap_message(L, err, errlen);
   else if (errlen > 0)
     snprintf(err, errlen, "%s", msg ? msg : "unknown error");
   lua_pop(L, 1);

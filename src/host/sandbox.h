@@ -30,10 +30,11 @@ void flyq__lua_close(lua_State *L);
  * count: a state using over half its cap meets those in normal work. */
 uint64_t flyq__lua_cap_errors(lua_State *L);
 
-/* "file:line" of the Lua code whose allocation the cap refused last
- * ("" when no Lua function was running). Memory errors from
- * flyq__lua_pcall start with it. */
-const char *flyq__lua_cap_where(lua_State *L);
+/* Writes the message of L's last memory error at the cap into buf:
+ * "FILE:LINE: memory limit exceeded (N MiB)", the position that of the
+ * plugin or config code whose allocation was refused (none when no such
+ * code was running). flyq__lua_pcall reports memory errors with it. */
+void flyq__lua_cap_message(lua_State *L, char *buf, size_t len);
 
 /* L's memory cap in bytes. */
 size_t flyq__lua_max_bytes(lua_State *L);
