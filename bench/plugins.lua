@@ -26,7 +26,9 @@
 -- rounds, and plain's as a share of it: what the hook costs the broker,
 -- steadier than throughput on a shared machine. Exits 1 when a run
 -- fails. `make bench` runs it after the storage benchmark. FLYQ_INFLIGHT=N
--- runs with --inflight N instead.
+-- runs with --inflight N instead. FLYQ_PIN=B:C pins the broker (all its
+-- threads) to CPU list B and each `flyq bench` client to C (taskset), e.g.
+-- FLYQ_PIN=0:1: the two then never share a core, nor migrate between them.
 
 local root = arg[0]:match("^(.*)/bench/[^/]*$") or "."
 root = io.popen("realpath '" .. root:gsub("'", "") .. "'"):read("l")
@@ -37,6 +39,15 @@ local cjson = require("cjson")
 
 local runs = tonumber(arg[1]) or 21
 local inflight = os.getenv("FLYQ_INFLIGHT") -- nil: flyq bench's default
+local pin = os.getenv("FLYQ_PIN") -- nil: let the scheduler place both
+local pin_broker, pin_client
+if pin then
+  pin_broker, pin_client = pin:match("^([%d,-]+):([%d,-]+)$")
+  if not pin_broker then
+    io.stderr:write("FLYQ_PIN: expected BROKER_CPUS:CLIENT_CPUS, e.g. 0:1\n")
+    os.exit(2)
+  end
+end
 local count = tonumber(arg[2]) or 1000000
 local topics = {table.unpack(arg, 3)}
 if #topics == 0 then topics = {"plain", "hooked", "hooked_ctx", "keyed", "passed"} end
@@ -54,11 +65,19 @@ local srv = server.start({
   },
 })
 
-local function flyq(...)
+if pin_broker then
+  assert(os.execute(string.format("taskset -a -p -c %s %d >/dev/null",
+                                  pin_broker, srv.pid)))
+end
+
+-- Runs `flyq ARGS -b ADDR` (on the client's CPUs with `pinned`); exits
+-- on a failure.
+local function flyq_on(pinned, ...)
   local args = {...}
   args[#args + 1] = "-b"
   args[#args + 1] = srv.addr
-  local code, out, err = server.run(args, {timeout = 300})
+  local prefix = pinned and pin_client and {"taskset", "-c", pin_client} or nil
+  local code, out, err = server.run(args, {timeout = 300, prefix = prefix})
   if code ~= 0 then
     srv:close()
     io.stderr:write("flyq ", table.concat({...}, " "), " failed (", code,
@@ -67,6 +86,8 @@ local function flyq(...)
   end
   return out
 end
+
+local function flyq(...) return flyq_on(false, ...) end
 
 -- Each run starts from an empty topic: the gigabytes a dozen runs write
 -- would otherwise fill the page cache, and every write() slows down when
@@ -95,7 +116,7 @@ local function run(topic)
     args[#args + 1] = inflight
   end
   local u0, s0 = broker_cpu()
-  local rate = cjson.decode(flyq(table.unpack(args))).msgs_per_s
+  local rate = cjson.decode(flyq_on(true, table.unpack(args))).msgs_per_s
   local u1, s1 = broker_cpu()
   return rate, u1 - u0, s1 - s0
 end
@@ -114,9 +135,12 @@ for _, t in ipairs(topics) do
   cpu[t] = {user = 0, sys = 0}
 end
 print(string.format("== plugins over TCP: %s, %s CPUs, %d rounds of %d "
-                    .. "messages, %s in flight", os.date("!%Y-%m-%d %H:%M UTC"),
+                    .. "messages, %s in flight%s",
+                    os.date("!%Y-%m-%d %H:%M UTC"),
                     io.popen("nproc"):read("l"), runs, count,
-                    inflight or "flyq bench's default"))
+                    inflight or "flyq bench's default",
+                    pin and (", broker on CPUs " .. pin_broker ..
+                             ", client on " .. pin_client) or ""))
 for i = 1, runs do
   for k = 0, #topics - 1 do
     local t = topics[(i + k - 1) % #topics + 1]

@@ -58,7 +58,9 @@
 --   server.run(args, [opts]) -> code, stdout, stderr
 --                        runs `flyq <args...>` to completion (opts.timeout
 --                        seconds, default 30; opts.cwd; opts.env; opts.stdin
---                        text) and returns its exit code and output.
+--                        text; opts.prefix, a command and its arguments to
+--                        run flyq through, e.g. {"taskset", "-c", "1"})
+--                        and returns its exit code and output.
 --   server.tmpdir()      a new temporary directory (remove it with
 --                        server.rmdir).
 --   server.rmdir(dir)    removes a directory made by server.tmpdir.
@@ -194,8 +196,9 @@ function M.run(args, opts)
   -- Like the broker (launch below): no preload, leak reports on.
   local cmd = string.format(
     "cd %s && LD_PRELOAD= ASAN_OPTIONS=detect_leaks=1 %s timeout -k 5 %d " ..
-    "%s %s <%s >%s 2>%s",
-    q(opts.cwd or "."), env_prefix(opts.env), opts.timeout or 30, q(M.bin()),
+    "%s %s %s <%s >%s 2>%s",
+    q(opts.cwd or "."), env_prefix(opts.env), opts.timeout or 30,
+    argv(opts.prefix), q(M.bin()),
     argv(args), q(dir .. "/stdin"), q(dir .. "/stdout"), q(dir .. "/stderr"))
   local _, how, code = sh(cmd)
   local out, err = read_file(dir .. "/stdout"), read_file(dir .. "/stderr")
