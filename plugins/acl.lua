@@ -16,8 +16,9 @@
 --                "offset_fetch" and "commit" on its group.
 --     topics     a glob (or a list of globs) over topic names
 --     groups     a glob (or a list of globs) over consumer group names
---     cluster    (boolean) the rule covers cluster-wide resources
---   A rule with none of topics, groups and cluster covers every resource.
+--     cluster    (boolean) true: the rule covers cluster-wide resources
+--   A rule with none of topics, groups and cluster = true covers every
+--   resource.
 --   Globs: "*" matches any run of characters (none included), "?" exactly
 --   one; everything else matches itself ("orders-*", "logs.??", "*").
 --
@@ -82,7 +83,9 @@ local function compile(rule, path)
     end
     actions[a] = true
   end
-  local any = rule.topics == nil and rule.groups == nil and rule.cluster == nil
+  -- cluster = false names no resource: such a rule covers every one,
+  -- as one without the key does (a deny must not be skipped).
+  local any = rule.topics == nil and rule.groups == nil and not rule.cluster
   return {allow = rule.allow, principal = rule.principal, actions = actions,
           any = any, cluster = rule.cluster == true,
           topic = patterns(rule.topics, path .. ".topics"),

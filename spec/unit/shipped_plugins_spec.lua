@@ -431,6 +431,20 @@ describe("acl", function()
     assert.is_true(plugin.authorize("alice", "produce", "topic:orders-", ctx))
   end)
 
+  it("reads cluster = false as no cluster key: the rule covers every resource", function()
+    local plugin, ctx = load_plugin(plugin_file("acl"), {rules = {
+      {allow = false, principal = "mallory", cluster = false},
+      {allow = true, principal = "eve", topics = "logs", cluster = false},
+      {allow = true},
+    }})
+    assert.is_false(plugin.authorize("mallory", "produce", "topic:x", ctx))
+    assert.is_false(plugin.authorize("mallory", "admin", "cluster", ctx))
+    assert.is_true(plugin.authorize("eve", "fetch", "topic:logs", ctx))
+    -- eve's rule names a topic only: the cluster falls to the last rule
+    assert.is_true(plugin.authorize("eve", "admin", "cluster", ctx))
+    assert.is_true(plugin.authorize("bob", "produce", "topic:x", ctx))
+  end)
+
   it("names the bad param", function()
     assert.are.equal("params.rules[1].allow: required", param_error("acl", {rules = {{}}}))
     assert.are.equal("params.rules[1].actions[1]: expected string",
