@@ -323,6 +323,10 @@ int flyq_broker_create_topic(flyq_broker_t *b, const char *name,
  * FLYQ_ERR_UNKNOWN_TOPIC, an I/O error or FLYQ_ERR_CLOSED. */
 int flyq_broker_delete_topic(flyq_broker_t *b, const char *name);
 
+/* The partitions topic has; for a topic that does not exist, the number a
+ * produce would create it with (auto_create_topics), else 0. */
+int32_t flyq_broker_partitions(flyq_broker_t *b, const char *topic);
+
 /* ---- Metadata --------------------------------------------------------- */
 
 typedef struct flyq_topic_info {

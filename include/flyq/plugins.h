@@ -249,6 +249,18 @@ int flyq_plugins_on_consume(flyq_plugins_t *rt, const char *filter,
                             flyq_plugins_output_t *out, char *err,
                             size_t errlen);
 
+/* How many partitions topic has, or would get if a produce created it now;
+ * 0 when that is not known (no such topic, and none would be made). */
+typedef int32_t (*flyq_plugins_partitions_fn)(void *arg, const char *topic);
+
+/* Lets on_produce check a partition a hook chose (record.partition, or a
+ * new record's partition) against its topic, routed or not: one out of
+ * range fails that record like any bad field, and on_error decides
+ * (without fn, the default, only the append checks it, and fails the whole
+ * request). fn is called on the loop thread, during the hooks. */
+void flyq_plugins_set_partitions(flyq_plugins_t *rt,
+                                 flyq_plugins_partitions_fn fn, void *arg);
+
 /* Frees what out owns and zeroes it; safe on a zeroed or freed output. */
 void flyq_plugins_output_free(flyq_plugins_output_t *out);
 

@@ -161,3 +161,79 @@ describe("a request of looping records under on_error pass", function()
     assert.are.equal("fine", recs[#recs].value)
   end)
 end)
+
+-- A hook that chooses a partition its record's topic does not have fails
+-- that record, under on_error like any other failure, instead of failing
+-- the whole request at the append with UNKNOWN_TOPIC_OR_PARTITION.
+describe("a hook that chooses a partition that does not exist", function()
+  local srv, c
+
+  before_each(function()
+    srv = server.start({config = {
+      plugin_path = {PLUGINS},
+      topics = {
+        strict = {partitions = 2, on_produce = {"repartition"}},
+        lenient = {partitions = 2, on_produce = {"repartition"},
+                   on_error = "pass"},
+        lettered = {partitions = 2, on_produce = {"repartition"},
+                    on_error = "dead_letter"},
+        other = {partitions = 3},
+      },
+    }})
+    c = assert(client.connect(srv.addr))
+  end)
+
+  after_each(function()
+    c:close()
+    srv:finish()
+  end)
+
+  -- The values of topic's partition p, in offset order.
+  local function values(topic, p)
+    local out = {}
+    for i, r in ipairs(assert(c:fetch(topic, p, 0)).records) do out[i] = r.value end
+    return out
+  end
+
+  it("fails the request under reject, naming the plugin and the partition", function()
+    for _, bad in ipairs({"p2", "new7", "route:other:3"}) do
+      local base, err, code = c:produce("strict", {"p1", bad}, {partition = 0})
+      assert.is_nil(base)
+      assert.are.equal("PLUGIN_ERROR", code)
+      assert.matches("plugin repartition", err, 1, true)
+      local topic, n = bad:match("route:(%w+)") or "strict", bad:match("route") and 2 or 1
+      assert.matches('record.partition: no partition ' .. bad:match("(%d+)$") ..
+                     ' in topic "' .. topic .. '" (partitions 0 to ' .. n .. ')',
+                     err, 1, true)
+    end
+    assert.are.same({}, values("strict", 0))
+    assert.are.same({}, values("strict", 1))
+    -- Partitions that exist are kept, routed or not.
+    assert(c:produce("strict", {"p1", "route:other:2"}, {partition = 0}))
+    assert.are.same({"p1"}, values("strict", 1))
+    assert.are.same({"route:other:2"}, values("other", 2))
+  end)
+
+  it("stores the record as it came under pass, and counts the error", function()
+    assert(c:produce("lenient", {"a", "p5", "b"}, {partition = 0}))
+    assert.are.same({"a", "p5", "b"}, values("lenient", 0))
+    for _, p in ipairs(assert(c:stats()).plugins) do
+      if p.name == "repartition" and p.errors > 0 then
+        assert.are.equal(1, p.errors)
+        assert.matches("no partition 5", p.last_error, 1, true)
+        return
+      end
+    end
+    error("no errors counted for repartition")
+  end)
+
+  it("sends the record to the dead letters under dead_letter", function()
+    assert(c:produce("lettered", {"a", "route:other:9"}, {partition = 1}))
+    assert.are.same({"a"}, values("lettered", 1))
+    local dead = assert(c:fetch("lettered.dlq", 0, 0)).records
+    assert.are.equal(1, #dead)
+    assert.are.equal("route:other:9", dead[1].value)
+    assert.matches('no partition 9 in topic "other"',
+                   server.header(dead[1], "flyq.error"), 1, true)
+  end)
+end)

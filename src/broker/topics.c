@@ -133,6 +133,12 @@ int flyq__topic_get(flyq_broker_t *b, const char *name, int create,
   return topic_create_limited(b, name, &tc, out);
 }
 
+int32_t flyq_broker_partitions(flyq_broker_t *b, const char *topic) {
+  const flyq__topic_t *tp = flyq__topic_find(b, topic);
+  if (tp) return tp->nparts;
+  return b->cfg.auto_create_topics ? b->cfg.default_partitions : 0;
+}
+
 flyq__part_t *flyq__part_find(flyq_broker_t *b, const char *topic,
                               int32_t partition, int *err) {
   flyq__topic_t *tp = topic ? flyq__topic_find(b, topic) : NULL;

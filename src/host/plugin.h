@@ -121,6 +121,9 @@ typedef struct flyq__call {
   int32_t partition;       /* the request's partition, or -1 */
   int consume;             /* 1: records cannot be routed; offsets shown */
   int on_error;            /* FLYQ_ON_ERROR_* for protected runs */
+  flyq_plugins_partitions_fn partitions; /* NULL: chosen partitions are not
+                              checked here (flyq_plugins_set_partitions) */
+  void *partitions_arg;
   const flyq__prec_t *orig; /* the request's records (dead letters) */
   flyq__lazy_t *lazy;      /* the same, when in == orig: read both
                               through flyq__call_in and flyq__call_orig */

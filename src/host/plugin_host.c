@@ -223,9 +223,11 @@ static void drop_error_headers(flyq_record_header_t *h, int32_t *n) {
   *n = kept;
 }
 
-/* The dead letter of orig record r: itself with the header flyq.error,
- * the broker's only one (a producer's own flyq.error headers are
- * dropped, so that nobody can forge the error a dead letter carries). */
+/* The dead letter of orig record r: itself with the header flyq.error
+ * last, the broker's only one (a producer's own flyq.error headers are
+ * dropped, so that nobody can forge the error a dead letter carries), for
+ * the dead-letter topic's partitioner to place (its partitions are not the
+ * request's). */
 static int dead_letter(flyq__call_t *c, const flyq__prec_t *r,
                        const char *msg) {
   flyq__prec_t d = *r;
@@ -241,6 +243,7 @@ static int dead_letter(flyq__call_t *c, const flyq__prec_t *r,
   d.hdrs = h;
   d.nhdrs = n + 1;
   d.changed = 1;
+  d.partition = -1;
   return flyq__recs_push(c->dead, &d);
 }
 

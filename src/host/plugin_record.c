@@ -403,6 +403,21 @@ static void route(lua_State *L, flyq__call_t *c, int idx, flyq__prec_t *r,
   if (!explicit) r->partition = -1;
 }
 
+/* Raises when r's partition, chosen by a hook, is not one of its topic's
+ * (when the embedder says how many there are). */
+static void check_partition(lua_State *L, const flyq__call_t *c,
+                            const flyq__prec_t *r) {
+  const char *topic = r->topic ? r->topic : c->topic;
+  int32_t n;
+  if (r->partition < 0 || c->partitions == NULL ||
+      (r->topic == NULL && r->partition == c->partition))
+    return; /* the request's own partition: the append checks it */
+  n = c->partitions(c->partitions_arg, topic);
+  if (n > 0 && r->partition >= n)
+    raise_at(L, 0, "record.partition: no partition %d in topic \"%s\" "
+             "(partitions 0 to %d)", (int)r->partition, topic, (int)n - 1);
+}
+
 /* Header i of r into *h: from its own array, or the next of its raw ones
  * (cursor *p, NULL at first). Returns 1, or 0 when corrupt. */
 static int header_at(const flyq__prec_t *r, int32_t i, const uint8_t **p,
@@ -489,6 +504,7 @@ static void from_proxy(lua_State *L, flyq__call_t *c, size_t idx,
     cache_get(L, idx, F_TOPIC);
     route(L, c, -1, out, x->written & BIT(F_PARTITION));
   }
+  check_partition(L, c, out);
   lua_settop(L, top);
 }
 
@@ -540,6 +556,7 @@ static void from_table(lua_State *L, flyq__call_t *c, flyq__prec_t *out) {
   if (explicit && c->consume)
     raise_at(L, 0, "new record: partition is read-only in on_consume");
   route(L, c, -1, out, explicit);
+  check_partition(L, c, out);
   lua_settop(L, 1);
 }
 

@@ -458,6 +458,12 @@ int flyq__rt_filter(flyq_plugins_t *rt, const char *name, const char *params,
                    errlen);
 }
 
+void flyq_plugins_set_partitions(flyq_plugins_t *rt,
+                                 flyq_plugins_partitions_fn fn, void *arg) {
+  rt->partitions = fn;
+  rt->partitions_arg = arg;
+}
+
 /* ---- Questions ----------------------------------------------------------- */
 
 int flyq_plugins_has_on_produce(const flyq_plugins_t *rt, const char *topic) {

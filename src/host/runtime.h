@@ -39,6 +39,8 @@ struct flyq_plugins {
   int64_t time_ns;              /* CPU time per hook call */
   size_t memory;                /* per state */
   uint32_t rr;                  /* round robin of undeclared topics */
+  flyq_plugins_partitions_fn partitions; /* see flyq_plugins_set_partitions */
+  void *partitions_arg;
   /* Scratch, reused from call to call. */
   flyq__lazy_t orig;            /* the request's records */
   flyq__recs_t stage[2];        /* hook outputs, alternately */

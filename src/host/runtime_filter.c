@@ -82,6 +82,7 @@ static int run_chain(flyq_plugins_t *rt, flyq__plugin_t *const *chain,
         .hook = req->hook, .in = in, .nin = nin, .out = out, .arena = arena,
         .topic = req->topic, .partition = req->partition,
         .consume = req->consume, .on_error = req->on_error,
+        .partitions = rt->partitions, .partitions_arg = rt->partitions_arg,
         .orig = rt->orig.recs.v, .lazy = &rt->orig, .flags = rt->flags,
         .dead = req->on_error == FLYQ_ON_ERROR_DEAD_LETTER ? &rt->dead : NULL};
     int rc;

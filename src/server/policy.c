@@ -11,9 +11,16 @@
 #include "flyq/logmsg.h"
 #include "server/internal.h"
 
+/* flyq_plugins_partitions_fn: the broker's count for topic. */
+static int32_t topic_partitions(void *arg, const char *topic) {
+  flyq_server_t *s = arg;
+  return flyq_broker_partitions(s->broker, topic);
+}
+
 flyq_plugins_t *flyq_server_set_plugins(flyq_server_t *s, flyq_plugins_t *rt) {
   flyq_plugins_t *old = s->plugins;
   s->plugins = rt;
+  if (rt) flyq_plugins_set_partitions(rt, topic_partitions, s);
   return old;
 }
 

@@ -23,6 +23,7 @@ typedef struct slot {
   int32_t partition; /* as requested */
   size_t nparts;     /* outcomes: 1, or one per partition for -1 */
   flyq_proto_produce_resp_part_t *parts;
+  int lost;          /* an outcome could not be recorded (no memory) */
 } slot_t;
 
 /* The request's state, in its arena. */
@@ -41,7 +42,10 @@ static void slot_fail_msg(slot_t *s, int err, const char *msg) {
       flyq_arena_calloc(&s->req->arena, 1, sizeof *p);
   s->parts = p;
   s->nparts = p ? 1 : 0;
-  if (p == NULL) return;
+  if (p == NULL) {
+    s->lost = 1;
+    return;
+  }
   p->partition = s->partition;
   p->error_code = flyq_wire_error_from(err);
   p->error_message = flyq__errmsg(err);
@@ -54,14 +58,23 @@ static void slot_fail_msg(slot_t *s, int err, const char *msg) {
 
 static void slot_fail(slot_t *s, int err) { slot_fail_msg(s, err, NULL); }
 
-/* Adds the outcomes of res to the entry's: the request's topic gives its
- * partitions; another topic (routed records, dead letters) shows only
- * when it failed, as an entry for the requested partition naming it. */
+/* 1 if part of res answers the entry itself: the request's topic, and its
+ * partition when it named one (-1: whichever the partitioner chose). */
+static int answers(const slot_t *s, const flyq_broker_produce_result_t *res,
+                   const flyq_broker_produce_part_t *part) {
+  return (s->topic == NULL || strcmp(res->topic, s->topic) == 0) &&
+         (s->partition < 0 || part->partition == s->partition);
+}
+
+/* Adds the outcomes of res to the entry's: the requested partition (or,
+ * for -1, every partition of the topic) gives its own; anything else the
+ * hooks sent records to (another partition or topic, dead letters) shows
+ * only when it failed, as an entry for the requested partition naming it.
+ * A client gets answers for exactly the partitions it asked about. */
 static void slot_add(slot_t *s, const flyq_broker_produce_result_t *res) {
-  int own = s->topic == NULL || strcmp(res->topic, s->topic) == 0;
   size_t n = 0;
   for (size_t i = 0; i < res->nparts; i++)
-    if (own || res->parts[i].err < 0) n++;
+    if (answers(s, res, &res->parts[i]) || res->parts[i].err < 0) n++;
   if (n == 0) return;
   flyq_proto_produce_resp_part_t *p =
       flyq_arena_calloc(&s->req->arena, s->nparts + n, sizeof *p);
@@ -72,6 +85,7 @@ static void slot_add(slot_t *s, const flyq_broker_produce_result_t *res) {
   if (s->nparts > 0) memcpy(p, s->parts, s->nparts * sizeof *p);
   for (size_t i = 0, k = s->nparts; i < res->nparts; i++) {
     const flyq_broker_produce_part_t *r = &res->parts[i];
+    int own = answers(s, res, r);
     if (!own && r->err >= 0) continue;
     p[k].partition = own ? r->partition : s->partition;
     p[k].error_code = flyq_wire_error_from(r->err);
@@ -84,12 +98,19 @@ static void slot_add(slot_t *s, const flyq_broker_produce_result_t *res) {
   s->nparts += n;
 }
 
-/* Each topic's parts: the outcomes of its slots back to back. */
+/* Each topic's parts: the outcomes of its slots back to back. An entry for
+ * a named partition whose records all went elsewhere, without error, gets
+ * an empty success, as one whose records the hooks dropped (an entry for
+ * -1 then has none: docs/protocol.md). */
 static int gather(flyq__req_t *req, produce_state_t *st) {
   for (int32_t t = 0; t < st->ntopics; t++) {
     size_t n = 0, k = 0;
-    for (int32_t i = st->first[t]; i < st->first[t + 1]; i++)
-      n += st->slots[i].nparts;
+    for (int32_t i = st->first[t]; i < st->first[t + 1]; i++) {
+      slot_t *s = &st->slots[i];
+      if (s->nparts == 0 && (s->partition >= 0 || s->lost))
+        slot_fail_msg(s, s->lost ? -ENOMEM : 0, NULL);
+      n += s->nparts;
+    }
     flyq_proto_produce_resp_part_t *parts =
         flyq_arena_calloc(&req->arena, n, sizeof *parts);
     if (parts == NULL && n > 0) return -ENOMEM;
