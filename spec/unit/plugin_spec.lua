@@ -401,6 +401,63 @@ return {
                     {o[1][2], o[2][2], o[3][2]})
   end)
 
+  it("places each line alone and names the line of a failed placement", function()
+    local file = write("pf.lua", [[
+return { name = "pf", partition = function(record, n)
+  if record.value == "neg" then return -1 end
+  return #record.value % n
+end }
+]])
+    local input = write("in.jsonl", records({{value = "ab"}, {value = "neg"}, {value = "abc"}}))
+    for _, mode in ipairs({"reject", "pass"}) do
+      local code, out = server.run({"plugin", "test", file, "--hook", "partition",
+                                    "--partitions", "3", "--on-error", mode,
+                                    "--input", input})
+      assert.are.equal(1, code, mode)
+      local o = outcomes(out)
+      local want = {{1, "partition 2"}, {2, "error"}, {3, "partition 0"}}
+      if mode == "pass" then -- the failed record, placed by key_hash (no key: 0)
+        table.insert(want, 3, {2, "partition 0"})
+      end
+      assert.are.equal(#want, #o, mode)
+      for i, w in ipairs(want) do
+        local what = o[i][2]:match("^partition %d+") or o[i][2]:match("^error")
+        assert.are.same(w, {o[i][1], what}, mode)
+      end
+      assert.matches("^error plugin pf: returned %-1 %(expected an integer from 0 to 2%) "
+                     .. "%(partition%)$", o[2][2])
+      assert.matches("summary: 3 records in, " .. (mode == "pass" and 3 or 2) ..
+                     " placed, 1 errors", out, 1, true)
+    end
+  end)
+
+  it("checks a partition a hook sets against --partitions", function()
+    local file = write("setp.lua", [[
+return { name = "setp", on_produce = function(record)
+  local p = tonumber(record.value)
+  if record.key == "new" then return { value = "n", partition = p } end
+  if record.key == "route" then record.topic = "elsewhere" end
+  record.partition = p
+  return record
+end }
+]])
+    local code, out = server.run({"plugin", "test", file, "--topic", "orders",
+                                  "--partitions", "2"},
+      {stdin = records({{value = "1"}, {value = "2"}, {key = "new", value = "5"},
+                        {key = "route", value = "7"}})})
+    assert.are.equal(1, code)
+    local o = outcomes(out)
+    assert.are.same({1, "stored"}, {o[1][1], o[1][2]})
+    assert.are.equal(1, o[1][3].partition)
+    for i, p in pairs({[2] = 2, [3] = 5}) do
+      assert.are.same({i, 'error plugin setp: record.partition: no partition ' .. p ..
+                          ' in topic "orders" (partitions 0 to 1) (on_produce)'}, o[i])
+    end
+    -- Another topic's partitions are not known here: the broker checks them.
+    assert.are.same({4, "stored"}, {o[4][1], o[4][2]})
+    assert.are.same({"elsewhere", 7}, {o[4][3].topic, o[4][3].partition})
+  end)
+
   it("reports a plugin that does not load", function()
     local file = write("tagger.lua", plugin)
     local code, _, err = server.run({"plugin", "test", file}, {stdin = ""})

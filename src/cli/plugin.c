@@ -243,6 +243,13 @@ static const char *without_key_path(const char *err) {
   return err;
 }
 
+/* flyq_plugins_partitions_fn: --partitions for --topic; other topics (a
+ * hook may route records to any) are not known here. */
+static int32_t topic_partitions(void *arg, const char *topic) {
+  const opts_t *o = arg;
+  return strcmp(topic, o->topic) == 0 ? o->partitions : 0;
+}
+
 static flyq_plugins_t *load(flyq__cli_t *cli, const opts_t *o) {
   flyq_config_t cfg;
   flyq_plugins_t *rt = NULL;
@@ -252,6 +259,7 @@ static flyq_plugins_t *load(flyq__cli_t *cli, const opts_t *o) {
   else snprintf(err, sizeof err, "%s", flyq_strerror(rc));
   flyq_config_free(&cfg);
   if (rc < 0) flyq__cli_error(cli, "%s", without_key_path(err));
+  else flyq_plugins_set_partitions(rt, topic_partitions, (void *)o);
   return rt;
 }
 
@@ -436,14 +444,19 @@ static void report(size_t line, const flyq_plugins_output_t *out,
     print_records("stored", line, &out->batches[i], out->batches[i].partition);
 }
 
-/* The plugin's last error (for on_error pass and dead_letter). */
-static void last_error(const flyq_plugins_t *rt, char *buf, size_t n) {
+/* The plugin's error count, and its last error into buf (for on_error pass
+ * and dead_letter, where the call succeeds). */
+static uint64_t last_error(const flyq_plugins_t *rt, char *buf, size_t n) {
   flyq_plugin_stats_t *st = NULL;
   size_t count = 0;
+  uint64_t errors = 0;
   snprintf(buf, n, "(unknown)");
-  if (flyq_plugins_stats(rt, &st, &count) == 0 && count > 0 && st[0].last_error)
-    snprintf(buf, n, "%s", st[0].last_error);
+  if (flyq_plugins_stats(rt, &st, &count) == 0 && count > 0) {
+    errors = st[0].errors;
+    if (st[0].last_error) snprintf(buf, n, "%s", st[0].last_error);
+  }
   flyq_plugins_stats_free(st, count);
+  return errors;
 }
 
 /* Drops ", record 1" from the end of the runtime's message: each input line
@@ -494,41 +507,42 @@ static int one_batch(flyq_batch_builder_t *bb, const sample_t *s,
   return rc;
 }
 
-/* Prints the records of data[0..len) with their partitions. */
-static void print_placed(const opts_t *o, const uint8_t *data, size_t len,
-                         const int32_t *parts, size_t n) {
+/* Prints the records of data[0..len) with their partitions, numbered from
+ * input line `first`. */
+static void print_placed(const opts_t *o, size_t first, const uint8_t *data,
+                         size_t len, const int32_t *parts, size_t n) {
   flyq__output_t out = {FLYQ_OUTPUT_JSON, NULL, o->topic, stdout};
   flyq_record_iter_t it;
   flyq_record_t rec;
   if (flyq_record_iter_init(&it, data, len) < 0) return;
   for (size_t i = 0; i < n && flyq_record_iter_next(&it, &rec) == 1; i++) {
-    printf("%zu partition %d ", i + 1, (int)parts[i]);
+    printf("%zu partition %d ", first + i, (int)parts[i]);
     flyq__output_record(&out, parts[i], &rec);
   }
 }
 
-/* Places the records collected in bb, all in one call. */
-static void run_partition(flyq_plugins_t *rt, const opts_t *o,
-                          flyq_batch_builder_t *bb, tally_t *t) {
-  const uint8_t *data;
-  size_t len, n = 0;
-  int32_t *parts = calloc((size_t)bb->count + 1, sizeof *parts);
-  char err[1024] = "out of memory";
+/* Places the one-record batch b of input record `line`: its partition,
+ * or its error (under on_error pass or dead_letter both: the record then
+ * gets the key_hash placement). */
+static void run_partition(flyq_plugins_t *rt, const opts_t *o, size_t line,
+                          const flyq_plugins_batch_t *b, tally_t *t) {
+  char err[1024];
+  int32_t part = -1;
+  size_t n = 0;
+  uint64_t before = last_error(rt, err, sizeof err);
   int64_t t0 = flyq__cli_now_ns();
-  int rc = parts && bb->count > 0 ? flyq_batch_builder_finish(bb, &data, &len)
-                                  : -ENOMEM;
-  if (rc == 0)
-    rc = flyq_plugins_partition(rt, o->topic, o->principal, data, len, o->partitions,
-                                parts, (size_t)bb->count, &n, err, sizeof err);
+  int rc = flyq_plugins_partition(rt, o->topic, o->principal, b->data, b->len,
+                                  o->partitions, &part, 1, &n, err, sizeof err);
   t->ns += flyq__cli_now_ns() - t0;
-  t->records = (size_t)bb->count;
-  if (rc < 0) {
-    printf("error %s\n", err);
+  t->records++;
+  if (rc == 0 && last_error(rt, err, sizeof err) == before) err[0] = '\0';
+  if (err[0] != '\0') {
     t->errors++;
-  } else {
-    print_placed(o, data, len, parts, n);
+    drop_record_one(err);
+    printf("%zu error %s\n", line, err);
   }
-  free(parts);
+  if (rc == 0) print_placed(o, line, b->data, b->len, &part, n);
+  if (rc == 0) t->out += n;
 }
 
 /* ---- Authentication and authorization ------------------------------------ */
@@ -594,7 +608,8 @@ static void summary(flyq_plugins_t *rt, const tally_t *t, const opts_t *o) {
   flyq_plugin_stats_t *st = NULL;
   size_t n = 0;
   if (o->hook == HOOK_PARTITION)
-    printf("summary: %zu records placed, %zu errors\n", t->records, t->errors);
+    printf("summary: %zu records in, %zu placed, %zu errors\n", t->records,
+           t->out, t->errors);
   else if (o->hook == HOOK_AUTHENTICATE || o->hook == HOOK_AUTHORIZE)
     printf("summary: 1 call, %zu errors\n", t->errors);
   else
@@ -617,27 +632,25 @@ static int blank(const uint8_t *line, size_t len) {
   return 1;
 }
 
-/* Builders for the batches made from the input. */
+/* The batches made from the input, a record at a time. */
 typedef struct input {
-  flyq_batch_builder_t one; /* a record at a time (on_produce, on_consume) */
-  flyq_batch_builder_t all; /* every record (partition) */
+  flyq_batch_builder_t one;
   size_t records;           /* records read so far */
 } input_t;
 
-/* Runs the record of one input line (for partition: keeps it for later).
- * Returns NULL, or what is wrong with the line. */
+/* Runs the record of one input line. Returns NULL, or what is wrong with
+ * the line. */
 static const char *use_line(flyq_plugins_t *rt, const opts_t *o, input_t *in,
                             const uint8_t *line, size_t len, tally_t *t,
                             char *why, size_t n) {
   sample_t s;
   flyq_plugins_batch_t b;
   const char *bad = read_sample(&s, line, len, (int64_t)in->records++, why, n);
-  if (bad == NULL && o->hook == HOOK_PARTITION && add_sample(&in->all, &s) < 0)
-    bad = "the records do not fit in one batch";
-  else if (bad == NULL && o->hook != HOOK_PARTITION &&
-           one_batch(&in->one, &s, o, &b) < 0)
+  if (bad == NULL && one_batch(&in->one, &s, o, &b) < 0)
     bad = "record too large";
-  else if (bad == NULL && o->hook != HOOK_PARTITION)
+  else if (bad == NULL && o->hook == HOOK_PARTITION)
+    run_partition(rt, o, in->records, &b, t);
+  else if (bad == NULL)
     run_filter(rt, o, in->records, &b, s.offset, t);
   sample_free(&s);
   return bad;
@@ -656,7 +669,6 @@ static int run(flyq__cli_t *cli, flyq_plugins_t *rt, const opts_t *o, int fd,
   char why[256];
   flyq__lines_init(&lines, fd, MAX_LINE, NULL, NULL);
   flyq_batch_builder_init(&in.one);
-  flyq_batch_builder_init(&in.all);
   while (bad == NULL && (r = flyq__lines_next(&lines, &line, &len)) > 0) {
     n++;
     if (r == FLYQ_LINES_TOO_LONG) bad = "line too long";
@@ -664,9 +676,7 @@ static int run(flyq__cli_t *cli, flyq_plugins_t *rt, const opts_t *o, int fd,
   }
   if (bad) flyq__cli_error(cli, "input line %zu: %s", n, bad);
   else if (r < 0) flyq__cli_error(cli, "read: %s", strerror(-r));
-  else if (o->hook == HOOK_PARTITION && in.all.count > 0) run_partition(rt, o, &in.all, t);
   flyq_batch_builder_free(&in.one);
-  flyq_batch_builder_free(&in.all);
   flyq__lines_free(&lines);
   return bad != NULL || r < 0;
 }
