@@ -196,14 +196,16 @@ typedef struct flyq_plugins_output {
                           they need not be checked again before storing */
   flyq_plugins_batch_t *batches;
   size_t nbatches;
-  size_t records_in;   /* records in the input */
+  size_t records_in;   /* records in the input (on_consume: from the
+                          fetch offset on) */
   size_t records_out;  /* records in batches (dead letters included), or
                           records_in when unchanged */
   size_t dropped;      /* input records that produced no output */
   size_t failed;       /* input records a hook failed on (on_error pass or
                           dead_letter; with reject the call fails) */
   size_t dead_letters; /* records sent to "<topic>.dlq" */
-  int64_t next_offset; /* on_consume: last input offset + 1; else -1 */
+  int64_t next_offset; /* on_consume: the last input batch's last offset
+                          + 1 (-1 for no input); else -1 */
 } flyq_plugins_output_t;
 
 /* Runs topic's on_produce hooks (in config order; each hook sees what the
@@ -232,7 +234,11 @@ int flyq_plugins_on_produce(flyq_plugins_t *rt, const char *topic,
                             size_t errlen);
 
 /* Runs the on_consume hooks for batches[0..len) fetched from (topic,
- * partition): first the topic's own hooks, then the consumer's filter if
+ * partition) at offset from: the records below from (the first stored
+ * batch may start before the fetch offset) are neither given to the hooks
+ * nor returned (the output is then never unchanged); 0 keeps them all.
+ * An error names the failing record by its offset. Runs first the topic's
+ * own hooks, then the consumer's filter if
  * filter is not NULL: the plugin of that name on plugin_path with params
  * (a JSON object text; NULL for none). Filter instances are loaded on first
  * use and cached by (name, params), at most 64 of them: loading another
@@ -244,7 +250,8 @@ int flyq_plugins_on_produce(flyq_plugins_t *rt, const char *topic,
  * on_consume hook) for a filter. */
 int flyq_plugins_on_consume(flyq_plugins_t *rt, const char *filter,
                             const char *params, const char *topic,
-                            int32_t partition, const char *principal,
+                            int32_t partition, int64_t from,
+                            const char *principal,
                             const uint8_t *batches, size_t len,
                             flyq_plugins_output_t *out, char *err,
                             size_t errlen);

@@ -557,7 +557,8 @@ TEST(consumer_filters_keep_offsets) {
   pt_write("grep.lua", grep_lua);
   rt = pt_open("return { plugin_path = {DIR} }");
   CHECK_OK(flyq_plugins_on_consume(rt, "grep", "{\"pattern\": \"^ap\"}", "fruit",
-                                   0, NULL, buf, len, &out, err, sizeof err));
+                                   0, 0, NULL, buf, len, &out, err,
+                                   sizeof err));
   CHECK_EQ(out.records_out, 2);
   CHECK_EQ(out.dropped, 2);
   CHECK_EQ(out.next_offset, 104);
@@ -573,10 +574,69 @@ TEST(consumer_filters_keep_offsets) {
   flyq_plugins_output_free(&out);
   /* The same name and params: the cached instance. */
   CHECK_OK(flyq_plugins_on_consume(rt, "grep", "{\"pattern\": \"^ap\"}", "fruit",
-                                   0, NULL, buf, len, &out, err, sizeof err));
+                                   0, 0, NULL, buf, len, &out, err,
+                                   sizeof err));
   CHECK_EQ(pt_stats(rt, "grep")->batches, 2);
   flyq_plugins_output_free(&out);
   free(buf);
+  pt_done(rt);
+}
+
+/* The stored batches of a fetch may start before the fetch offset: the
+ * records below it go neither through the hooks nor out. */
+TEST(consumer_filters_start_at_the_fetch_offset) {
+  flyq_plugins_t *rt;
+  flyq_plugins_output_t out;
+  flyq_record_t rec;
+  char err[256];
+  const char *kv[] = {"k0", "apple", "k1", "pear", "k2", "apricot", "k3", "fig"};
+  const char *kv2[] = {"k4", "avocado"};
+  size_t len1, len2;
+  uint8_t *b1 = pt_batch(kv, 4, &len1), *b2 = pt_batch(kv2, 1, &len2);
+  uint8_t *buf = malloc(len1 + len2);
+  CHECK(buf != NULL);
+  flyq_batch_set_base_offset(b1, 100);
+  flyq_batch_set_base_offset(b2, 104);
+  memcpy(buf, b1, len1);
+  memcpy(buf + len1, b2, len2);
+  pt_write("grep.lua", grep_lua);
+  pt_write("boom.lua", "return { name = 'boom', on_consume = function(r)\n"
+                       "  if r.value == 'pear' then error('no pears') end\n"
+                       "  return r end }\n");
+  rt = pt_open("return { plugin_path = {DIR} }");
+  CHECK_OK(flyq_plugins_on_consume(rt, "grep", "{\"pattern\": \".\"}", "t",
+                                   0, 101, NULL, buf, len1 + len2, &out, err,
+                                   sizeof err));
+  CHECK_EQ(out.unchanged, 0);
+  CHECK_EQ(out.records_in, 4);
+  CHECK_EQ(pt_count(out.batches[0].data, out.batches[0].len), 4);
+  pt_record(out.batches[0].data, out.batches[0].len, 0, &rec);
+  CHECK_EQ(rec.offset, 101);
+  CHECK(pt_is(rec.value, rec.value_len, "pear"));
+  CHECK_EQ(out.next_offset, 105);
+  flyq_plugins_output_free(&out);
+  /* Past every record: nothing, and where to go on. */
+  CHECK_OK(flyq_plugins_on_consume(rt, "grep", "{\"pattern\": \".\"}", "t",
+                                   0, 105, NULL, buf, len1 + len2, &out, err,
+                                   sizeof err));
+  CHECK_EQ(out.records_in, 0);
+  CHECK_EQ(out.nbatches, 0);
+  CHECK_EQ(out.next_offset, 105);
+  flyq_plugins_output_free(&out);
+  /* A failing record is named by its offset, and a fetch after it gets
+   * the records after it. */
+  CHECK_EQ(flyq_plugins_on_consume(rt, "boom", NULL, "t", 0, 100, NULL, buf,
+                                   len1 + len2, &out, err, sizeof err),
+           FLYQ_ERR_PLUGIN);
+  CHECK_HAS(err, "no pears (on_consume, offset 101)");
+  CHECK_OK(flyq_plugins_on_consume(rt, "boom", NULL, "t", 0, 102, NULL, buf,
+                                   len1 + len2, &out, err, sizeof err));
+  CHECK_EQ(pt_count(out.batches[0].data, out.batches[0].len), 3);
+  CHECK_EQ(pt_stats(rt, "boom")->errors, 1);
+  flyq_plugins_output_free(&out);
+  free(buf);
+  free(b1);
+  free(b2);
   pt_done(rt);
 }
 
@@ -593,12 +653,12 @@ TEST(consumer_filters_beyond_the_cache) {
   rt = pt_open("return { plugin_path = {DIR} }");
   for (int i = 0; i < 70; i++) {
     snprintf(params, sizeof params, "{\"pattern\": \"x%d\"}", i);
-    CHECK_OK(flyq_plugins_on_consume(rt, "grep", params, "t", 0, NULL, buf,
+    CHECK_OK(flyq_plugins_on_consume(rt, "grep", params, "t", 0, 0, NULL, buf,
                                      len, &out, err, sizeof err));
     flyq_plugins_output_free(&out);
     if (i == 40) { /* the first used again: the 2nd to 7th go first */
       CHECK_OK(flyq_plugins_on_consume(rt, "grep", "{\"pattern\": \"x0\"}",
-                                       "t", 0, NULL, buf, len, &out, err,
+                                       "t", 0, 0, NULL, buf, len, &out, err,
                                        sizeof err));
       flyq_plugins_output_free(&out);
     }
@@ -615,8 +675,9 @@ TEST(consumer_filters_beyond_the_cache) {
   CHECK_EQ(filters, 64);
   CHECK_EQ(x0, 1);
   flyq_plugins_stats_free(stats, n);
-  CHECK_OK(flyq_plugins_on_consume(rt, "grep", "{\"pattern\": \"x1\"}", "t", 0,
-                                   NULL, buf, len, &out, err, sizeof err));
+  CHECK_OK(flyq_plugins_on_consume(rt, "grep", "{\"pattern\": \"x1\"}", "t",
+                                   0, 0, NULL, buf, len, &out, err,
+                                   sizeof err));
   flyq_plugins_output_free(&out);
   free(buf);
   pt_done(rt);
@@ -633,21 +694,22 @@ TEST(consumer_filter_errors) {
   pt_write("route.lua", "return { name = 'route', on_consume = function(r)\n"
                         "  r.topic = 'elsewhere'\n  return r end }\n");
   rt = pt_open("return { plugin_path = {DIR} }");
-  CHECK_EQ(flyq_plugins_on_consume(rt, "../grep", NULL, "t", 0, NULL, buf, len,
-                                   &out, err, sizeof err), FLYQ_ERR_INVALID_NAME);
-  CHECK_EQ(flyq_plugins_on_consume(rt, "nope", NULL, "t", 0, NULL, buf, len,
+  CHECK_EQ(flyq_plugins_on_consume(rt, "../grep", NULL, "t", 0, 0, NULL, buf,
+                                   len, &out, err, sizeof err),
+           FLYQ_ERR_INVALID_NAME);
+  CHECK_EQ(flyq_plugins_on_consume(rt, "nope", NULL, "t", 0, 0, NULL, buf, len,
                                    &out, err, sizeof err), FLYQ_ERR_NOT_FOUND);
-  CHECK_EQ(flyq_plugins_on_consume(rt, "same", NULL, "t", 0, NULL, buf, len,
+  CHECK_EQ(flyq_plugins_on_consume(rt, "same", NULL, "t", 0, 0, NULL, buf, len,
                                    &out, err, sizeof err), FLYQ_ERR_CONFIG);
   CHECK_HAS(err, "plugin same has no on_consume hook");
-  CHECK_EQ(flyq_plugins_on_consume(rt, "grep", "{}", "t", 0, NULL, buf, len,
+  CHECK_EQ(flyq_plugins_on_consume(rt, "grep", "{}", "t", 0, 0, NULL, buf, len,
                                    &out, err, sizeof err), FLYQ_ERR_CONFIG);
   CHECK_HAS(err, "params.pattern: required");
-  CHECK_EQ(flyq_plugins_on_consume(rt, "grep", "{\"pattern\": ", "t", 0, NULL,
-                                   buf, len, &out, err, sizeof err),
+  CHECK_EQ(flyq_plugins_on_consume(rt, "grep", "{\"pattern\": ", "t", 0, 0,
+                                   NULL, buf, len, &out, err, sizeof err),
            FLYQ_ERR_CONFIG);
   CHECK_HAS(err, "plugin grep: params: ");
-  CHECK_EQ(flyq_plugins_on_consume(rt, "route", NULL, "t", 0, NULL, buf, len,
+  CHECK_EQ(flyq_plugins_on_consume(rt, "route", NULL, "t", 0, 0, NULL, buf, len,
                                    &out, err, sizeof err), FLYQ_ERR_PLUGIN);
   CHECK_HAS(err, "route.lua:2: record.topic is read-only in on_consume");
   free(buf);
@@ -690,6 +752,7 @@ TEST_LIST(TEST_ENTRY(returning_the_record_keeps_the_batch)
           TEST_ENTRY(bad_plugins_are_config_errors)
           TEST_ENTRY(a_broken_plugin_leaves_the_old_runtime_working)
           TEST_ENTRY(consumer_filters_keep_offsets)
+          TEST_ENTRY(consumer_filters_start_at_the_fetch_offset)
           TEST_ENTRY(consumer_filters_beyond_the_cache)
           TEST_ENTRY(consumer_filter_errors)
           TEST_ENTRY(bad_input_is_refused));

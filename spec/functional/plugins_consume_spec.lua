@@ -136,3 +136,80 @@ describe("consume filters", function()
     assert.are.equal("hello\n", out)
   end)
 end)
+
+-- The stored batches of a fetch start at the batch holding the fetch
+-- offset: the records of that batch below it go neither through the
+-- topic's on_consume hooks nor out, so a consumer gets past a record the
+-- hook fails on by starting after it, and errors are counted only for
+-- records a fetch would return.
+describe("on_consume from inside a stored batch", function()
+  local srv, c
+
+  before_each(function()
+    srv = server.start({config = {plugin_path = {PLUGINS}, topics = {
+      cons = {on_consume = {"failing_consume"}},
+      cpass = {on_consume = {"failing_consume"}, on_error = "pass"},
+    }}})
+    c = assert(client.connect(srv.addr))
+  end)
+
+  after_each(function()
+    c:close()
+    srv:finish()
+  end)
+
+  local function flyq(...)
+    return server.run({...}, {env = {FLYQ_BROKER = srv.addr}})
+  end
+
+  -- The failing_consume instances' errors, from Stats.
+  local function errors()
+    local n = 0
+    for _, p in ipairs(assert(c:stats()).plugins) do
+      if p.name == "failing_consume" then n = n + p.errors end
+    end
+    return n
+  end
+
+  it("gets the records after a failing one of the same batch", function()
+    assert.are.equal(0, assert(c:produce("cons", {"a1", "bad", "b2", "cfan",
+                                                  "zz"})))
+    local _, err, code = c:fetch("cons", 0, 0)
+    assert.are.equal("PLUGIN_ERROR", code)
+    assert.matches("bad record (on_consume, offset 1)", err, 1, true)
+    local status, _, cerr = flyq("consume", "cons", "--from", "0")
+    assert.are.equal(1, status)
+    assert.matches("(on_consume, offset 1)", cerr, 1, true)
+    local out
+    status, out, cerr = flyq("consume", "cons", "--from", "2", "--format",
+                             "%o %v\\n")
+    assert.are.equal(0, status, cerr)
+    assert.are.equal("2 b2\n3 cfan\n4 zz\n", out)
+    -- Only those records cross the network.
+    local res = assert(c:fetch("cons", 0, 3))
+    local sent = client.decode_batches(res.bytes)
+    assert.are.equal(2, #sent)
+    assert.are.equal(3, sent[1].offset)
+    assert.are.equal(5, res.next_offset)
+    -- The same through a consumer's filter.
+    assert(c:produce("plain", {"a1", "bad", "b2"}))
+    status, out, cerr = flyq("consume", "plain", "--filter", "failing_consume",
+                             "--from", "2", "--format", "%o %v\\n")
+    assert.are.equal(0, status, cerr)
+    assert.are.equal("2 b2\n", out)
+  end)
+
+  it("counts no errors for records before the fetch offset", function()
+    assert(c:produce("cpass", {"a1", "bad", "b2", "cfan", "zz"}))
+    local res = assert(c:fetch("cpass", 0, 2))
+    assert.are.equal(3, #res.records)
+    assert.are.equal("b2", res.records[1].value)
+    assert.are.equal(0, errors())
+    -- From the start the hook fails on "bad", which passes unchanged.
+    res = assert(c:fetch("cpass", 0, 0))
+    assert.are.equal(5, #res.records)
+    assert.are.equal("bad", res.records[2].value)
+    assert.are.equal(1, errors())
+    assert.matches("bad record (on_consume, offset 1)", srv:log_text(), 1, true)
+  end)
+end)

@@ -478,8 +478,9 @@ static void run_filter(flyq_plugins_t *rt, const opts_t *o, size_t line,
   if (o->hook == HOOK_CONSUME) flyq_batch_set_base_offset(b->data, offset);
   t0 = flyq__cli_now_ns();
   rc = o->hook == HOOK_CONSUME
-           ? flyq_plugins_on_consume(rt, NULL, NULL, o->topic, 0, o->principal,
-                                     b->data, b->len, &out, err, sizeof err)
+           ? flyq_plugins_on_consume(rt, NULL, NULL, o->topic, 0, offset,
+                                     o->principal, b->data, b->len, &out, err,
+                                     sizeof err)
            : flyq_plugins_on_produce(rt, o->topic, -1, o->principal, b->data,
                                      b->len, &out, err, sizeof err);
   t->ns += flyq__cli_now_ns() - t0;

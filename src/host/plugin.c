@@ -321,14 +321,19 @@ static int run_protected(lua_State *L) {
   return job->nresults;
 }
 
-void flyq__plugin_error(flyq__plugin_t *p, const char *hook, size_t record,
-                        const char *msg, char *out, size_t outlen) {
+void flyq__plugin_error(flyq__plugin_t *p, const flyq__call_t *call,
+                        size_t record, const char *msg, char *out,
+                        size_t outlen) {
   char line[sizeof p->last_error];
-  if (record > 0)
+  if (record > 0 && record <= call->nin && call->consume)
+    snprintf(line, sizeof line, "plugin %s: %s (%s, offset %lld)", p->name,
+             msg, call->hook,
+             (long long)flyq__call_in(call, record - 1)->r.offset);
+  else if (record > 0)
     snprintf(line, sizeof line, "plugin %s: %s (%s, record %zu)", p->name, msg,
-             hook, record);
+             call->hook, record);
   else
-    snprintf(line, sizeof line, "plugin %s: %s (%s)", p->name, msg, hook);
+    snprintf(line, sizeof line, "plugin %s: %s (%s)", p->name, msg, call->hook);
   p->errors++;
   memcpy(p->last_error, line, sizeof line);
   if ((p->errors & (p->errors - 1)) == 0) /* 1st, 2nd, 4th, 8th... */
@@ -376,7 +381,7 @@ int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
     return -ENOMEM;
   }
   if (r == 0) return 0;
-  flyq__plugin_error(p, call->hook, record, msg, err, errlen);
+  flyq__plugin_error(p, call, record, msg, err, errlen);
   return FLYQ_ERR_PLUGIN;
 }
 

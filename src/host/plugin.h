@@ -58,6 +58,8 @@ typedef struct flyq__lazy_batch {
 
 typedef struct flyq__lazy {
   flyq__recs_t recs;   /* recs.n records; recs.v[i] once decoded[i] */
+  size_t skipped;      /* records dropped by flyq__lazy_skip */
+  int64_t end_offset;  /* the last batch's last offset + 1, or -1 */
   uint8_t *decoded;
   const uint8_t **at;  /* where record i starts */
   size_t cap;          /* of decoded and at */
@@ -72,6 +74,12 @@ typedef struct flyq__lazy {
  * FLYQ_ERR_TOO_LARGE or -ENOMEM; on error no record is loaded. */
 int flyq__lazy_load(flyq__lazy_t *z, const uint8_t *buf, size_t len,
                     int32_t partition);
+
+/* Drops the records below offset (by their batches' base offsets: the
+ * input of a fetch, whose first batch may start before the fetch offset)
+ * from what was loaded, before any of them is read; adds their number to
+ * skipped. end_offset stays. */
+void flyq__lazy_skip(flyq__lazy_t *z, int64_t offset);
 
 /* Record i (< recs.n), decoded now if it was not yet. */
 const flyq__prec_t *flyq__lazy_get(flyq__lazy_t *z, size_t i);
@@ -278,11 +286,13 @@ int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
  * failure, or per record in the slow loop). */
 void flyq__plugin_budget(flyq__plugin_t *p);
 
-/* Counts a failed hook call: "plugin NAME: MESSAGE (HOOK, record N)" into
- * out, as the last error, and in the log (at the 1st, 2nd, 4th, 8th...
- * error, with the count). record is 1-based, 0 for none. */
-void flyq__plugin_error(flyq__plugin_t *p, const char *hook, size_t record,
-                        const char *msg, char *out, size_t outlen);
+/* Counts a failed hook call of call: "plugin NAME: MESSAGE (HOOK, record
+ * N)" (on consume "offset N": the record's offset) into out, as the last
+ * error, and in the log (at the 1st, 2nd, 4th, 8th... error, with the
+ * count). record is the 1-based input record (<= call->nin), 0 for none. */
+void flyq__plugin_error(flyq__plugin_t *p, const flyq__call_t *call,
+                        size_t record, const char *msg, char *out,
+                        size_t outlen);
 
 /* The 1-based input record of call the error just caught was raised in,
  * by the fast loop's counter (the watchdog's and the message handler's

@@ -255,8 +255,7 @@ static void fail_record(lua_State *L, flyq__call_t *c, size_t idx,
   const flyq__prec_t *r = flyq__call_in(c, idx);
   char line[768];
   int rc = 0;
-  flyq__plugin_error(flyq__plugin_of(L), c->hook, idx + 1, msg, line,
-                     sizeof line);
+  flyq__plugin_error(flyq__plugin_of(L), c, idx + 1, msg, line, sizeof line);
   c->flags[r->src] |= FLYQ__REC_FAILED;
   if (c->out && (c->on_error == FLYQ_ON_ERROR_PASS || c->dead == NULL))
     rc = flyq__recs_push(c->out, r);

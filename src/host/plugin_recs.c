@@ -129,7 +129,8 @@ static int lazy_batch(flyq__lazy_t *z, const uint8_t *buf, size_t size) {
 int flyq__lazy_load(flyq__lazy_t *z, const uint8_t *buf, size_t len,
                     int32_t partition) {
   int rc = 0;
-  z->recs.n = z->nb = 0;
+  z->recs.n = z->nb = z->skipped = 0;
+  z->end_offset = -1;
   z->partition = partition;
   for (size_t off = 0; off < len && rc == 0;) {
     int64_t size = flyq_batch_size(buf + off, len - off);
@@ -141,6 +142,29 @@ int flyq__lazy_load(flyq__lazy_t *z, const uint8_t *buf, size_t len,
   if (rc < 0) z->recs.n = z->nb = 0;
   if (z->recs.n > 0) memset(z->decoded, 0, z->recs.n);
   return rc;
+}
+
+/* The offset of b's last record (it fits: flyq_batch_validate_header). */
+static int64_t batch_last(const flyq__lazy_batch_t *b) {
+  return b->h.base_offset + b->h.last_offset_delta;
+}
+
+void flyq__lazy_skip(flyq__lazy_t *z, int64_t offset) {
+  size_t nb = 0, k;
+  int64_t last = z->nb ? batch_last(&z->b[z->nb - 1]) : -1;
+  z->end_offset = last < INT64_MAX ? last + 1 : last;
+  while (nb < z->nb && batch_last(&z->b[nb]) < offset) nb++;
+  k = nb < z->nb ? z->b[nb].first : z->recs.n;
+  if (nb < z->nb && z->b[nb].h.base_offset < offset)
+    k += (size_t)(offset - z->b[nb].h.base_offset); /* deltas are 0..n-1 */
+  if (k == 0) return;
+  memmove(z->at, z->at + k, (z->recs.n - k) * sizeof *z->at);
+  memmove(z->b, z->b + nb, (z->nb - nb) * sizeof *z->b);
+  z->nb -= nb;
+  for (size_t i = 0; i < z->nb; i++)
+    z->b[i].first = z->b[i].first > k ? z->b[i].first - k : 0;
+  z->recs.n -= k;
+  z->skipped += k;
 }
 
 /* The batch holding record i. */

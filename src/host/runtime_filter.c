@@ -27,7 +27,8 @@ typedef struct request {
   const char *principal;
   int on_error;
   int consume;
-  size_t nin; /* records of the stage being run */
+  int64_t from; /* on_consume: the fetch offset (records below it skipped) */
+  size_t nin;   /* records of the stage being run */
 } request_t;
 
 /* ---- Input ---------------------------------------------------------------- */
@@ -104,7 +105,8 @@ static int run_chain(flyq_plugins_t *rt, flyq__plugin_t *const *chain,
 /* 1 if final is the request's records as they came. */
 static int unchanged(const flyq_plugins_t *rt, const flyq__prec_t *v,
                      size_t n) {
-  if (n != rt->orig.recs.n || rt->dead.n > 0) return 0;
+  if (n != rt->orig.recs.n || rt->dead.n > 0 || rt->orig.skipped > 0)
+    return 0;
   if (v == rt->orig.recs.v) return 1; /* every hook passed its input on */
   for (size_t i = 0; i < n; i++)
     if (v[i].changed || v[i].src != i || v[i].topic != NULL ||
@@ -295,9 +297,7 @@ static int output(flyq_plugins_t *rt, const request_t *req,
     if (rc == 0) rc = build_dead(&b, req->topic);
   }
   free(b.caps);
-  if (req->consume && rt->orig.recs.n > 0)
-    out->next_offset =
-        flyq__lazy_get(&rt->orig, rt->orig.recs.n - 1)->r.offset + 1;
+  if (req->consume) out->next_offset = rt->orig.end_offset;
   return rc;
 }
 
@@ -314,6 +314,7 @@ static int filter(flyq_plugins_t *rt, flyq__plugin_t *const *chain, size_t n,
   size_t nv = 0;
   int rc = all ? flyq__rt_decode(rt, batches, len, req->partition) : -ENOMEM;
   out->validated = rc == 0;
+  if (rc == 0 && req->consume) flyq__lazy_skip(&rt->orig, req->from);
   if (rc == 0) {
     if (n > 0) memcpy(all, chain, n * sizeof *all);
     if (extra) all[n++] = extra;
@@ -340,7 +341,7 @@ int flyq_plugins_on_produce(flyq_plugins_t *rt, const char *topic,
   char ignored[1];
   flyq__rt_topic_t *t = flyq__rt_topic(rt, topic);
   request_t req = {"produce", "on_produce", topic, partition < 0 ? -1 : partition,
-                   principal, t ? t->on_error : 0, 0, 0};
+                   principal, t ? t->on_error : 0, 0, 0, 0};
   if (err == NULL || errlen == 0) err = ignored, errlen = sizeof ignored;
   err[0] = '\0';
   output_init(out);
@@ -355,7 +356,8 @@ int flyq_plugins_on_produce(flyq_plugins_t *rt, const char *topic,
 
 int flyq_plugins_on_consume(flyq_plugins_t *rt, const char *filter_name,
                             const char *params, const char *topic,
-                            int32_t partition, const char *principal,
+                            int32_t partition, int64_t from,
+                            const char *principal,
                             const uint8_t *batches, size_t len,
                             flyq_plugins_output_t *out, char *err,
                             size_t errlen) {
@@ -367,7 +369,7 @@ int flyq_plugins_on_consume(flyq_plugins_t *rt, const char *filter_name,
                    principal,
                    on_error == FLYQ_ON_ERROR_DEAD_LETTER ? FLYQ_ON_ERROR_PASS
                                                          : on_error,
-                   1, 0};
+                   1, from, 0};
   int rc;
   if (err == NULL || errlen == 0) err = ignored, errlen = sizeof ignored;
   err[0] = '\0';

@@ -23,6 +23,7 @@ typedef struct fetch_state {
   int16_t version;
   const char *filter; /* v1: the consumer's filter, or NULL */
   const char *params; /* its params as JSON */
+  const flyq_fetch_part_req_t *parts; /* the broker's request, in req's arena */
   flyq__part_read_t *reads;   /* per partition, or NULL */
   flyq__filtered_t *filtered; /* per partition, or NULL */
   uv_work_t work;             /* reads in the thread pool */
@@ -106,8 +107,8 @@ static int encode(flyq__req_t *req, const fetch_state_t *st) {
 static void respond(flyq__req_t *req, int rc) {
   fetch_state_t *st = req->state;
   if (rc == 0)
-    rc = flyq__filter_apply(req, st->filter, st->params, req->fetch,
-                            st->reads, &st->filtered);
+    rc = flyq__filter_apply(req, st->filter, st->params, st->parts,
+                            req->fetch, st->reads, &st->filtered);
   flyq__filter_reads_free(req->fetch, st->reads);
   flyq__req_respond(req, rc < 0 ? rc : encode(req, st));
   flyq__sconn_flush(req->sc);
@@ -216,6 +217,7 @@ void flyq__handle_fetch(flyq__req_t *req, const flyq_proto_request_t *pr) {
     flyq_fetch_req_t fr = {parts, st->nparts, max_bytes, r->min_bytes,
                            r->max_wait_ms};
     req->state = st;
+    st->parts = parts;
     req->waiting = 1;
     rc = flyq_broker_fetch(req->broker, &fr, fetched, req, &req->handle);
   }

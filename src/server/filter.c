@@ -152,9 +152,9 @@ static int output_join(flyq__req_t *req, const flyq_plugins_output_t *out,
 }
 
 /* Runs the hooks over one partition's slice, read into r (whose buffer
- * it frees); fills *f. */
+ * it frees), from the fetch offset from; fills *f. */
 static void filter_part(flyq__req_t *req, flyq_plugins_t *rt,
-                        const char *name, const char *params,
+                        const char *name, const char *params, int64_t from,
                         flyq_fetch_part_t *fp, flyq__part_read_t *r,
                         flyq__filtered_t *f) {
   uint8_t *buf = r->buf;
@@ -165,7 +165,7 @@ static void filter_part(flyq__req_t *req, flyq_plugins_t *rt,
   r->buf = NULL;
   if (rc == 0)
     rc = flyq_plugins_on_consume(rt, name, params, fp->topic, fp->partition,
-                                 flyq__req_principal(req), buf,
+                                 from, flyq__req_principal(req), buf,
                                  fp->slice.len, &out, err, sizeof err);
   if (rc == 0 && out.unchanged) {
     free(buf);
@@ -186,6 +186,7 @@ static void filter_part(flyq__req_t *req, flyq_plugins_t *rt,
 }
 
 int flyq__filter_apply(flyq__req_t *req, const char *name, const char *params,
+                       const flyq_fetch_part_req_t *parts,
                        flyq_broker_fetch_result_t *res,
                        flyq__part_read_t *reads, flyq__filtered_t **out) {
   flyq_plugins_t *rt = flyq__req_plugins(req);
@@ -196,7 +197,8 @@ int flyq__filter_apply(flyq__req_t *req, const char *name, const char *params,
   for (size_t i = 0; i < res->nparts; i++) {
     f[i].next_offset = -1;
     if (reads[i].buf)
-      filter_part(req, rt, name, params, &res->parts[i], &reads[i], &f[i]);
+      filter_part(req, rt, name, params, parts[i].offset, &res->parts[i],
+                  &reads[i], &f[i]);
   }
   *out = f;
   return 0;

@@ -168,10 +168,12 @@ void flyq__filter_reads_free(const flyq_broker_fetch_result_t *res,
                              flyq__part_read_t *reads);
 /* Runs the on_consume hooks over every partition that reads holds the
  * bytes of (flyq__filter_read, then flyq__filter_read_rest if it said
- * so), taking their buffers; filtered partitions lose their slice. *out:
- * one entry per partition in req's arena (NULL without a runtime).
- * Returns 0 or -ENOMEM. */
+ * so), from the fetch offset of its entry of parts (the request res
+ * answers, in the same order), taking their buffers; filtered partitions
+ * lose their slice. *out: one entry per partition in req's arena (NULL
+ * without a runtime). Returns 0 or -ENOMEM. */
 int flyq__filter_apply(flyq__req_t *req, const char *name, const char *params,
+                       const flyq_fetch_part_req_t *parts,
                        flyq_broker_fetch_result_t *res,
                        flyq__part_read_t *reads, flyq__filtered_t **out);
 
