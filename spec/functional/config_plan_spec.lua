@@ -350,6 +350,7 @@ describe("flyq config plan refuses what apply would", function()
     refused(config_file(srv, "public.lua", {
       listen = "0.0.0.0:7599", plugin_path = {dir},
       topics = {t = {on_produce = {"tag"}}}}),
-      "the new listen address 0.0.0.0:7599 is not a loopback address")
+      "refused: the broker would not start with this config: refusing to "
+      .. "listen on 0.0.0.0:7599: it is not a loopback address")
   end)
 end)
