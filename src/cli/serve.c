@@ -537,6 +537,25 @@ static int check_partitions(const serve_t *s, flyq_store_t *store) {
   return 0;
 }
 
+/* The broker holds at most limits.max_topics topics: the topics in the
+ * data directory and the declared ones it does not have, counted as a
+ * plan counts them (flyq_broker_plan). Too many refuse the start, as a
+ * reload refuses them, before the broker applies anything of the file. */
+static int check_topic_count(const serve_t *s, flyq_store_t *store) {
+  size_t have = flyq_store_topic_count(store), declared = 0;
+  for (size_t i = 0; i < s->cfg.ntopics; i++)
+    declared += flyq_store_topic(store, s->cfg.topics[i].name) == NULL;
+  if (have + declared <= s->cfg.max_topics) return 0;
+  flyq_logmsg(FLYQ_LOG_ERROR, "serve",
+              "%s: limits.max_topics: %u, but the broker would hold %zu "
+              "topics (%zu in %s and %zu declared that it does not have): "
+              "raise limits.max_topics, or declare or keep fewer topics",
+              s->opts.config ? s->opts.config : "config",
+              (unsigned)s->cfg.max_topics, have + declared, have,
+              s->cfg.data_dir, declared);
+  return FLYQ_ERR_CONFIG;
+}
+
 static int open_broker(serve_t *s) {
   char err[512] = "";
   flyq_store_t *store;
@@ -547,7 +566,8 @@ static int open_broker(serve_t *s) {
                 err[0] ? err : flyq_strerror(rc));
     return rc;
   }
-  if ((rc = check_partitions(s, store)) < 0) {
+  if ((rc = check_partitions(s, store)) < 0 ||
+      (rc = check_topic_count(s, store)) < 0) {
     flyq_store_close(store);
     return rc;
   }
