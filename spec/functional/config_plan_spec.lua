@@ -314,11 +314,13 @@ describe("flyq config plan refuses what apply would", function()
     server.rmdir(dir)
   end)
 
-  -- Both commands fail with want in their message and change nothing.
+  -- Both commands fail with INVALID_CONFIG (the caller's file is wrong)
+  -- and want in their message, and change nothing.
   local function refused(file, want)
     for _, cmd in ipairs({"plan", "apply"}) do
       local code, out, err = flyq(srv, "config", cmd, "-c", file)
       assert.are.equal(1, code, cmd .. ": " .. out)
+      assert.matches("INVALID_CONFIG", err, 1, true)
       assert.matches(want, err, 1, true)
     end
     local code, out = flyq(srv, "config", "plan")
@@ -337,11 +339,25 @@ describe("flyq config plan refuses what apply would", function()
       'params.n: expected integer, got "x"')
   end)
 
+  it("fails with INVALID_CONFIG for a plugin file that is gone", function()
+    os.remove(dir .. "/tag.lua")
+    for _, cmd in ipairs({"plan", "apply"}) do
+      local code, out, err = flyq(srv, "config", cmd)
+      assert.are.equal(1, code, out)
+      assert.are.equal("", out)
+      assert.matches(": INVALID_CONFIG: plugins: topics.t.on_produce[1]: "
+                     .. "plugin tag: no tag.lua on plugin_path (" .. dir .. ")",
+                     err, 1, true)
+    end
+  end)
+
   it("fails for a plugin file that no longer loads", function()
     server.write_file(dir .. "/tag.lua", "return { name = 'tag',\n  oops = }\n")
     for _, cmd in ipairs({"plan", "apply"}) do
       local code, _, err = flyq(srv, "config", cmd)
       assert.are.equal(1, code)
+      assert.matches(": PLUGIN_ERROR: plugins: topics.t.on_produce[1]: ", err,
+                     1, true)
       assert.matches("tag.lua:2:", err, 1, true)
     end
   end)

@@ -400,6 +400,15 @@ static int rule_in_use(serve_t *s, char *err, size_t errlen) {
   return rc < 0 ? FLYQ_ERR_CONFIG : 0;
 }
 
+/* A plugin that is not on plugin_path or has an invalid name is a fault
+ * of the config, as bad params are: FLYQ_ERR_CONFIG (the reload handler's
+ * contract, include/flyq/broker.h). Other codes are kept. */
+static int plugin_error_code(int rc) {
+  return rc == FLYQ_ERR_NOT_FOUND || rc == FLYQ_ERR_INVALID_NAME
+             ? FLYQ_ERR_CONFIG
+             : rc;
+}
+
 /* What a reload checks before it changes anything, for a plan as for an
  * apply: next's plugins build (into s->next_plugins, which the caller
  * frees or swaps in), the listen rule holds at the next start (as `flyq
@@ -412,7 +421,7 @@ static int validate_next(serve_t *s, flyq_config_t *next, char *err,
   int rc = plugins_build(next, &s->next_plugins, perr, sizeof perr);
   if (rc < 0) {
     snprintf(err, errlen, "plugins: %s", perr);
-    return rc;
+    return plugin_error_code(rc);
   }
   if ((rc = rule_next_start(s, next, err, errlen)) < 0) return rc;
   if ((rc = flyq_broker_keep_restart_settings(next, &s->cfg)) < 0) {
