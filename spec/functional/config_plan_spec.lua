@@ -282,6 +282,28 @@ describe("flyq config plan and plugin files", function()
     c:close()
   end)
 
+  -- A file that still names a plugin whose file is gone does not load
+  -- ("fails with INVALID_CONFIG for a plugin file that is gone", below):
+  -- the line is for a plugin the running broker loaded and the file drops.
+  it("names a plugin file that is gone when the file no longer uses it",
+     function()
+    os.remove(dir_a .. "/tag.lua")
+    local file = config_file(srv, "dropped.lua", {plugin_path = {dir_a},
+                                                  topics = {t = {}}})
+    local changes = {
+      "plugins: file tag.lua gone (" .. dir_a .. "/tag.lua)",
+      "plugins t: on_produce tag -> none",
+    }
+    assert.are.same(plus(changes, "2 changes"), plan("plan", "-c", file))
+    assert.are.same(plus(changes, "2 changes applied"),
+                    plan("apply", "-c", file))
+    assert.are.same({"no changes"}, plan("plan", "-c", file))
+    local c = assert(client.connect(srv.addr))
+    assert(c:produce("t", {"x"}))
+    assert.are.equal("x", assert(c:fetch("t", 0, 0)).records[1].value)
+    c:close()
+  end)
+
   it("names a plugin file that another directory now comes first with",
      function()
     plugin(dir_b, "b:")
