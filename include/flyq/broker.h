@@ -41,7 +41,9 @@ typedef struct flyq_broker flyq_broker_t;
  * copies the settings it needs (it ignores cfg's strings afterwards).
  * Topics declared in cfg->topics are created when missing; when present,
  * their log settings are applied and their partition count grows to the
- * declared one (it never shrinks). On success the broker takes ownership of
+ * declared one (it never shrinks); declared topics are not held to
+ * cfg->max_topics (`flyq serve` checks the count first). On success the
+ * broker takes ownership of
  * store and closes it in flyq_broker_close(). On error the caller still
  * owns store (declared topics created before the failure stay in it) and
  * *out is untouched. The loop is not owned and must outlive the broker

@@ -108,11 +108,13 @@ int flyq_plugins_new(const flyq_config_t *cfg, flyq_plugins_t **out,
                      char *err, size_t errlen);
 
 /* The plugin files rt loaded that a runtime built from next would load
- * with other contents: for each plugin name (inline partitioners aside),
+ * with other contents: for each plugin name rt loaded (inline partitioners
+ * aside; consumer filters and plugins next does not name included),
  * fn(arg, name, file, what) with what "changed" (the same file reads
  * differently), "moved" (next's plugin_path finds another file, file) or
- * "gone" (next finds none; file is the old one). Reads the files. rt may
- * be NULL. Returns 0, or the first negative result of fn. */
+ * "gone" (next finds none; file is the old one; for a plugin next names,
+ * flyq_plugins_new(next) then fails). Reads the files. rt may be NULL.
+ * Returns 0, or the first negative result of fn. */
 typedef int (*flyq_plugins_file_fn)(void *arg, const char *name,
                                     const char *file, const char *what);
 int flyq_plugins_changed_files(const flyq_plugins_t *rt,

@@ -565,10 +565,6 @@ function M.export(n)
   return out
 end
 
---- Validates cfg (the value a config file returned) and returns it in the
--- shape of M.export. ctx (may be nil) holds: file, the name used in
--- messages; valid_name(name) -> boolean, the topic name rule; and
--- max_partitions. Raises "FILE: key.path: reason" on the first error.
 -- A topic with on_error = "dead_letter" needs "<name>.dlq" to be a valid
 -- topic name too (4 characters more than its own).
 local function check_dead_letters(cfg, ctx)
@@ -583,6 +579,24 @@ local function check_dead_letters(cfg, ctx)
   end
 end
 
+-- The broker holds at most limits.max_topics topics (ctx.max_topics when
+-- the file does not set it), so the file cannot declare more. Topics
+-- already in the data directory count too: `flyq serve` checks them.
+local function check_topic_count(cfg, ctx)
+  local max = cfg.limits and cfg.limits.max_topics or ctx.max_topics
+  local n = #sorted_keys(cfg.topics or {})
+  if max and n > max then
+    fail(ctx, "limits.max_topics", "%d%s, but the file declares %d topics",
+         max, cfg.limits and cfg.limits.max_topics and "" or " (the default)",
+         n)
+  end
+end
+
+--- Validates cfg (the value a config file returned) and returns it in the
+-- shape of M.export. ctx (may be nil) holds: file, the name used in
+-- messages; valid_name(name) -> boolean, the topic name rule;
+-- max_partitions; and max_topics, the default of limits.max_topics.
+-- Raises "FILE: key.path: reason" on the first error.
 function M.check(cfg, ctx)
   ctx = ctx or {}
   if type(cfg) ~= "table" then
@@ -590,6 +604,7 @@ function M.check(cfg, ctx)
   end
   local checked = M.schema.check(cfg, "", ctx)
   check_dead_letters(checked, ctx)
+  check_topic_count(checked, ctx)
   return M.export(checked)
 end
 

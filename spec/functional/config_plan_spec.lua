@@ -282,6 +282,28 @@ describe("flyq config plan and plugin files", function()
     c:close()
   end)
 
+  -- A file that still names a plugin whose file is gone does not load
+  -- ("fails with INVALID_CONFIG for a plugin file that is gone", below):
+  -- the line is for a plugin the running broker loaded and the file drops.
+  it("names a plugin file that is gone when the file no longer uses it",
+     function()
+    os.remove(dir_a .. "/tag.lua")
+    local file = config_file(srv, "dropped.lua", {plugin_path = {dir_a},
+                                                  topics = {t = {}}})
+    local changes = {
+      "plugins: file tag.lua gone (" .. dir_a .. "/tag.lua)",
+      "plugins t: on_produce tag -> none",
+    }
+    assert.are.same(plus(changes, "2 changes"), plan("plan", "-c", file))
+    assert.are.same(plus(changes, "2 changes applied"),
+                    plan("apply", "-c", file))
+    assert.are.same({"no changes"}, plan("plan", "-c", file))
+    local c = assert(client.connect(srv.addr))
+    assert(c:produce("t", {"x"}))
+    assert.are.equal("x", assert(c:fetch("t", 0, 0)).records[1].value)
+    c:close()
+  end)
+
   it("names a plugin file that another directory now comes first with",
      function()
     plugin(dir_b, "b:")
@@ -314,11 +336,13 @@ describe("flyq config plan refuses what apply would", function()
     server.rmdir(dir)
   end)
 
-  -- Both commands fail with want in their message and change nothing.
+  -- Both commands fail with INVALID_CONFIG (the caller's file is wrong)
+  -- and want in their message, and change nothing.
   local function refused(file, want)
     for _, cmd in ipairs({"plan", "apply"}) do
       local code, out, err = flyq(srv, "config", cmd, "-c", file)
       assert.are.equal(1, code, cmd .. ": " .. out)
+      assert.matches("INVALID_CONFIG", err, 1, true)
       assert.matches(want, err, 1, true)
     end
     local code, out = flyq(srv, "config", "plan")
@@ -337,11 +361,25 @@ describe("flyq config plan refuses what apply would", function()
       'params.n: expected integer, got "x"')
   end)
 
+  it("fails with INVALID_CONFIG for a plugin file that is gone", function()
+    os.remove(dir .. "/tag.lua")
+    for _, cmd in ipairs({"plan", "apply"}) do
+      local code, out, err = flyq(srv, "config", cmd)
+      assert.are.equal(1, code, out)
+      assert.are.equal("", out)
+      assert.matches(": INVALID_CONFIG: plugins: topics.t.on_produce[1]: "
+                     .. "plugin tag: no tag.lua on plugin_path (" .. dir .. ")",
+                     err, 1, true)
+    end
+  end)
+
   it("fails for a plugin file that no longer loads", function()
     server.write_file(dir .. "/tag.lua", "return { name = 'tag',\n  oops = }\n")
     for _, cmd in ipairs({"plan", "apply"}) do
       local code, _, err = flyq(srv, "config", cmd)
       assert.are.equal(1, code)
+      assert.matches(": PLUGIN_ERROR: plugins: topics.t.on_produce[1]: ", err,
+                     1, true)
       assert.matches("tag.lua:2:", err, 1, true)
     end
   end)
@@ -350,6 +388,7 @@ describe("flyq config plan refuses what apply would", function()
     refused(config_file(srv, "public.lua", {
       listen = "0.0.0.0:7599", plugin_path = {dir},
       topics = {t = {on_produce = {"tag"}}}}),
-      "the new listen address 0.0.0.0:7599 is not a loopback address")
+      "refused: the broker would not start with this config: refusing to "
+      .. "listen on 0.0.0.0:7599: it is not a loopback address")
   end)
 end)

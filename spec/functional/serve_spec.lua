@@ -117,6 +117,44 @@ describe("flyq serve", function()
     assert.is_nil(out:find("retention.ms = 3600000", 1, true), out)
   end)
 
+  it("refuses more topics than limits.max_topics, counting those on disk",
+     function()
+    srv = server.start({config = {topics = {a = {}, b = {}}}})
+    assert.are.equal(0, srv:stop())
+    local function serve(name, config)
+      local path = srv.dir .. "/" .. name
+      config.listen, config.data_dir = "127.0.0.1:0", srv.data_dir
+      server.write_config(path, config)
+      local code, _, err = server.run({"serve", "-c", path}, {timeout = 10})
+      return code, err, path
+    end
+    -- The file alone declares too many: refused as it loads.
+    local code, err, path = serve("three.lua", {
+      limits = {max_topics = 2}, topics = {a = {}, c = {}, d = {}}})
+    assert.are.equal(1, code)
+    assert.is_truthy(err:find(path .. ": limits.max_topics: 2, but the file "
+                              .. "declares 3 topics", 1, true), err)
+    -- With the topics in the data directory, a and b plus c is too many.
+    code, err, path = serve("more.lua", {limits = {max_topics = 2},
+                                         topics = {a = {}, c = {}}})
+    assert.are.equal(1, code)
+    assert.is_truthy(err:find(path .. ": limits.max_topics: 2, but the "
+                              .. "broker would hold 3 topics (2 in "
+                              .. srv.data_dir .. " and 1 declared that it "
+                              .. "does not have)", 1, true), err)
+    -- Counted as a plan counts them: a is there already.
+    server.write_config(srv.config_path, {
+      listen = "127.0.0.1:0", data_dir = srv.data_dir,
+      limits = {max_topics = 3}, topics = {a = {}, c = {}}})
+    srv:restart()
+    local out
+    code, out = server.run({"topic", "list", "-b", srv.addr})
+    assert.are.equal(0, code)
+    assert.are.equal("a\nb\nc\n", out)
+    code, out = server.run({"config", "plan", "-b", srv.addr})
+    assert.are.equal(0, code, out)
+  end)
+
   it("makes server.start fail with the log when the broker cannot start", function()
     local ok, err = pcall(server.start, {config = {bogus = true}})
     assert.is_false(ok)
@@ -238,6 +276,17 @@ describe("flyq config check", function()
     assert.are.equal("", out)
     assert.are.equal(config .. ': defaults.segment.bytes: expected size (bytes '
                      .. 'or a string like "256MiB"), got "12XB"\n', err)
+  end)
+
+  it("rejects more declared topics than limits.max_topics", function()
+    local config = dir .. "/flyq.lua"
+    server.write_config(config, {data_dir = dir .. "/data",
+                                 limits = {max_topics = 1},
+                                 topics = {a = {}, b = {}, c = {}}})
+    local code, out, err = server.run({"config", "check", "-c", config})
+    assert.are.equal(1, code, out)
+    assert.are.equal(config .. ": limits.max_topics: 1, but the file "
+                     .. "declares 3 topics\n", err)
   end)
 
   it("reports a syntax error with file and line", function()

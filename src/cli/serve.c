@@ -46,7 +46,9 @@ static const char usage[] =
     "  -h, --help             show this help\n"
     "\n"
     "A listen address other than loopback is refused unless the config\n"
-    "has auth plugins or sets allow_anonymous = true.\n"
+    "has an auth plugin with an authenticate hook or sets\n"
+    "allow_anonymous = true; a reload that the next start would refuse\n"
+    "changes nothing.\n"
     "Exit status: 0 after a clean shutdown, 1 on error, 2 usage error.\n";
 
 enum { OPT_LISTEN = 0x100, OPT_DATA_DIR, OPT_LOG_LEVEL, OPT_PORT_FILE };
@@ -159,48 +161,62 @@ static int plugins_build(const flyq_config_t *cfg, flyq_plugins_t **out,
   return rc;
 }
 
-/* A listen address must be valid, and loopback unless clients must
- * authenticate (auth hooks) or anonymous access is explicitly allowed.
- * Returns -1 to go on, else the exit status. */
-static int check_listen(const flyq_config_t *cfg, const flyq_plugins_t *rt,
-                        const char *cmd) {
+/* cfg->listen as a socket address (may resolve a name). Returns 0, or
+ * FLYQ_ERR_CONFIG with one line in err. */
+static int listen_parse(const flyq_config_t *cfg,
+                        struct sockaddr_storage *addr, char *err,
+                        size_t errlen) {
+  int rc = flyq_net_parse_addr(cfg->listen, addr);
+  if (rc == 0) return 0;
+  snprintf(err, errlen, "bad listen address '%s': %s", cfg->listen,
+           rc == FLYQ_ERR_INVALID_ARG ? "expected HOST:PORT" : uv_strerror(rc));
+  return FLYQ_ERR_CONFIG;
+}
+
+/* The listen rule, the one place it is decided (at startup, by `config
+ * check` and by every reload): a listener on addr (cfg->listen parsed)
+ * must be loopback unless clients must authenticate (rt has an
+ * authenticate hook) or cfg allows anonymous access. Returns 0, or
+ * FLYQ_ERR_CONFIG with one line in err. */
+static int listen_rule(const flyq_config_t *cfg,
+                       const struct sockaddr_storage *addr,
+                       const flyq_plugins_t *rt, char *err, size_t errlen) {
+  if (flyq_net_is_loopback(addr) || cfg->allow_anonymous ||
+      flyq_plugins_has_auth(rt))
+    return 0;
+  snprintf(err, errlen,
+           "refusing to listen on %s: it is not a loopback address and no "
+           "auth plugin is configured; configure `auth` (docs/config.md) or "
+           "set allow_anonymous = true to accept anonymous clients from the "
+           "network",
+           cfg->listen);
+  return FLYQ_ERR_CONFIG;
+}
+
+/* What `flyq serve` checks before it listens: the address parses and the
+ * listen rule holds with rt. Returns 0, or FLYQ_ERR_CONFIG with err. */
+static int listen_check(const flyq_config_t *cfg, const flyq_plugins_t *rt,
+                        char *err, size_t errlen) {
   struct sockaddr_storage addr;
-  int rc = flyq_net_parse_addr(cfg->listen, &addr);
-  if (rc < 0) {
-    fprintf(stderr, "flyq %s: bad listen address '%s': %s\n", cmd,
-            cfg->listen,
-            rc == FLYQ_ERR_INVALID_ARG ? "expected HOST:PORT"
-                                       : uv_strerror(rc));
-    return 1;
-  }
-  if (!flyq_net_is_loopback(&addr) && !cfg->allow_anonymous &&
-      !flyq_plugins_has_auth(rt)) {
-    fprintf(stderr,
-            "flyq %s: refusing to listen on %s: it is not a loopback "
-            "address and no auth plugin is configured; configure `auth` "
-            "(docs/config.md) or set allow_anonymous = true to accept "
-            "anonymous clients from the network\n",
-            cmd, cfg->listen);
-    return 1;
-  }
-  return -1;
+  int rc = listen_parse(cfg, &addr, err, errlen);
+  return rc < 0 ? rc : listen_rule(cfg, &addr, rt, err, errlen);
 }
 
 int flyq__serve_preflight(const flyq_config_t *cfg, const char *cmd,
                           flyq_plugins_t **rt) {
   char err[768] = "";
-  int rc;
   *rt = NULL;
   if (plugins_build(cfg, rt, err, sizeof err) < 0) {
     fprintf(stderr, "flyq %s: plugins: %s\n", cmd, err);
     return 1;
   }
-  rc = check_listen(cfg, *rt, cmd);
-  if (rc >= 0) {
+  if (listen_check(cfg, *rt, err, sizeof err) < 0) {
+    fprintf(stderr, "flyq %s: %s\n", cmd, err);
     flyq_plugins_free(*rt);
     *rt = NULL;
+    return 1;
   }
-  return rc;
+  return -1;
 }
 
 /* More descriptors for max_connections, up to the hard limit. */
@@ -338,66 +354,81 @@ static void on_config_applied(serve_t *s, flyq_config_t *next) {
   flyq_logmsg(FLYQ_LOG_INFO, "plugins", "runtime rebuilt and swapped in");
 }
 
-/* check_listen's rule, kept at a reload: the runtime built for it must
- * not leave a non-loopback listener without authentication. Uses the
- * bound (numeric) address, so that no name is resolved on the loop. */
-static int still_authenticated(serve_t *s, char *err, size_t errlen) {
-  char host[64], addr_text[80];
-  int port;
-  struct sockaddr_storage addr;
-  if (s->cfg.allow_anonymous || flyq_plugins_has_auth(s->next_plugins))
-    return 0;
-  if (flyq_server_address(s->server, host, sizeof host, &port) == 0) {
-    snprintf(addr_text, sizeof addr_text, "[%s]:%d", host, port);
-    if (flyq_net_parse_addr(addr_text, &addr) == 0 &&
-        flyq_net_is_loopback(&addr))
-      return 0;
-  }
-  snprintf(err, errlen, "refused: the broker listens on %s, not a loopback "
-           "address, and the new config has no auth plugin (restart with "
-           "allow_anonymous = true to accept anonymous clients)",
-           s->cfg.listen);
-  return FLYQ_ERR_CONFIG;
+/* The address the broker listens on, as bound: numeric, so that no name
+ * is resolved on the loop. */
+static int bound_addr(serve_t *s, struct sockaddr_storage *addr) {
+  char host[64], text[80];
+  int port, rc = flyq_server_address(s->server, host, sizeof host, &port);
+  if (rc < 0) return rc;
+  snprintf(text, sizeof text, "[%s]:%d", host, port);
+  return flyq_net_parse_addr(text, addr);
 }
 
-/* check_listen's rule for next's listen address, which takes effect at
- * the next start: a reload must not leave a config the broker would refuse
- * to start with. Resolves a name only when the address changed. */
-static int next_start_authenticated(serve_t *s, const flyq_config_t *next,
-                                    char *err, size_t errlen) {
+/* The listen rule at the next start, for next as loaded (its own listen
+ * and allow_anonymous) with its plugins (s->next_plugins): a reload must
+ * not leave a config the broker would refuse to start with. The address
+ * the broker was started with is the one it bound; any other is parsed
+ * as at startup (a name is resolved). */
+static int rule_next_start(serve_t *s, const flyq_config_t *next, char *err,
+                           size_t errlen) {
   struct sockaddr_storage addr;
-  if (next->allow_anonymous || next->nauth > 0 ||
-      strcmp(next->listen, s->cfg.listen) == 0)
-    return 0;
-  if (flyq_net_parse_addr(next->listen, &addr) == 0 &&
-      flyq_net_is_loopback(&addr))
-    return 0;
-  snprintf(err, errlen, "refused: the new listen address %s is not a "
-           "loopback address and the new config has no auth plugin: the "
-           "broker would refuse to start with it (configure auth, or set "
-           "allow_anonymous = true)", next->listen);
-  return FLYQ_ERR_CONFIG;
+  char why[600];
+  int rc = -1;
+  if (strcmp(next->listen, s->cfg.listen) == 0) rc = bound_addr(s, &addr);
+  if (rc < 0) rc = listen_parse(next, &addr, why, sizeof why);
+  if (rc == 0) rc = listen_rule(next, &addr, s->next_plugins, why, sizeof why);
+  if (rc < 0)
+    snprintf(err, errlen, "refused: the broker would not start with this "
+             "config: %s", why);
+  return rc;
+}
+
+/* The listen rule now: the listener in use keeps its address and
+ * allow_anonymous (s->cfg) until a restart, but takes s->next_plugins at
+ * once, which must not leave it without authentication. */
+static int rule_in_use(serve_t *s, char *err, size_t errlen) {
+  struct sockaddr_storage addr;
+  char why[600];
+  int rc = bound_addr(s, &addr);
+  if (rc < 0)
+    snprintf(why, sizeof why, "the address in use: %s", flyq_strerror(rc));
+  else
+    rc = listen_rule(&s->cfg, &addr, s->next_plugins, why, sizeof why);
+  if (rc < 0)
+    snprintf(err, errlen, "refused for the listener in use (its address "
+             "and allow_anonymous change only at a restart): %s", why);
+  return rc < 0 ? FLYQ_ERR_CONFIG : 0;
+}
+
+/* A plugin that is not on plugin_path or has an invalid name is a fault
+ * of the config, as bad params are: FLYQ_ERR_CONFIG (the reload handler's
+ * contract, include/flyq/broker.h). Other codes are kept. */
+static int plugin_error_code(int rc) {
+  return rc == FLYQ_ERR_NOT_FOUND || rc == FLYQ_ERR_INVALID_NAME
+             ? FLYQ_ERR_CONFIG
+             : rc;
 }
 
 /* What a reload checks before it changes anything, for a plan as for an
- * apply: the listen rule holds at the next start, next keeps the running
- * restart-only settings, its plugins build (into s->next_plugins, which
- * the caller frees or swaps in) and the rule holds for them now. */
+ * apply: next's plugins build (into s->next_plugins, which the caller
+ * frees or swaps in), the listen rule holds at the next start (as `flyq
+ * serve` checks it), next keeps the running restart-only settings, and
+ * the rule holds for the listener in use. Returns 0, or a negative code
+ * with one line in err. */
 static int validate_next(serve_t *s, flyq_config_t *next, char *err,
                          size_t errlen) {
   char perr[768] = "";
-  int rc = next_start_authenticated(s, next, err, errlen);
-  if (rc < 0) return rc;
+  int rc = plugins_build(next, &s->next_plugins, perr, sizeof perr);
+  if (rc < 0) {
+    snprintf(err, errlen, "plugins: %s", perr);
+    return plugin_error_code(rc);
+  }
+  if ((rc = rule_next_start(s, next, err, errlen)) < 0) return rc;
   if ((rc = flyq_broker_keep_restart_settings(next, &s->cfg)) < 0) {
     snprintf(err, errlen, "out of memory");
     return rc;
   }
-  rc = plugins_build(next, &s->next_plugins, perr, sizeof perr);
-  if (rc < 0) {
-    snprintf(err, errlen, "plugins: %s", perr);
-    return rc;
-  }
-  return still_authenticated(s, err, errlen);
+  return rule_in_use(s, err, errlen);
 }
 
 /* Applies next (validated: s->next_plugins is its runtime). */
@@ -515,6 +546,25 @@ static int check_partitions(const serve_t *s, flyq_store_t *store) {
   return 0;
 }
 
+/* The broker holds at most limits.max_topics topics: the topics in the
+ * data directory and the declared ones it does not have, counted as a
+ * plan counts them (flyq_broker_plan). Too many refuse the start, as a
+ * reload refuses them, before the broker applies anything of the file. */
+static int check_topic_count(const serve_t *s, flyq_store_t *store) {
+  size_t have = flyq_store_topic_count(store), declared = 0;
+  for (size_t i = 0; i < s->cfg.ntopics; i++)
+    declared += flyq_store_topic(store, s->cfg.topics[i].name) == NULL;
+  if (have + declared <= s->cfg.max_topics) return 0;
+  flyq_logmsg(FLYQ_LOG_ERROR, "serve",
+              "%s: limits.max_topics: %u, but the broker would hold %zu "
+              "topics (%zu in %s and %zu declared that it does not have): "
+              "raise limits.max_topics, or declare or keep fewer topics",
+              s->opts.config ? s->opts.config : "config",
+              (unsigned)s->cfg.max_topics, have + declared, have,
+              s->cfg.data_dir, declared);
+  return FLYQ_ERR_CONFIG;
+}
+
 static int open_broker(serve_t *s) {
   char err[512] = "";
   flyq_store_t *store;
@@ -525,7 +575,8 @@ static int open_broker(serve_t *s) {
                 err[0] ? err : flyq_strerror(rc));
     return rc;
   }
-  if ((rc = check_partitions(s, store)) < 0) {
+  if ((rc = check_partitions(s, store)) < 0 ||
+      (rc = check_topic_count(s, store)) < 0) {
     flyq_store_close(store);
     return rc;
   }

@@ -289,15 +289,19 @@ static int valid_name(lua_State *L) {
   return 1;
 }
 
-/* Pushes the ctx table that flyq.config's check() takes. */
-static void push_check_ctx(lua_State *L, const char *path) {
-  lua_createtable(L, 0, 3);
+/* Pushes the ctx table that flyq.config's check() takes; defaults is a
+ * config as flyq_config_init leaves it. */
+static void push_check_ctx(lua_State *L, const char *path,
+                           const flyq_config_t *defaults) {
+  lua_createtable(L, 0, 4);
   lua_pushstring(L, path);
   lua_setfield(L, -2, "file");
   lua_pushcfunction(L, valid_name);
   lua_setfield(L, -2, "valid_name");
   lua_pushinteger(L, FLYQ_PARTITIONS_MAX);
   lua_setfield(L, -2, "max_partitions");
+  lua_pushinteger(L, defaults->max_topics);
+  lua_setfield(L, -2, "max_topics");
 }
 
 typedef struct load_job {
@@ -321,7 +325,7 @@ static int load_protected(lua_State *L) {
   lua_call(L, 1, 1);
   lua_getfield(L, -1, "check");
   lua_pushvalue(L, -3);
-  push_check_ctx(L, job->path); /* [..., result, module, check, result, ctx] */
+  push_check_ctx(L, job->path, job->cfg); /* [..., result, module, check, result, ctx] */
   lua_call(L, 2, 1);
   apply(L, lua_gettop(L), job->cfg);
   return 0;
