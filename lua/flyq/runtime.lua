@@ -88,12 +88,10 @@ end
 
 --- Checks the plugin table a plugin file returned and its params (a table
 -- from the config's JSON; text: a consumer's --param values, all strings,
--- read by the schema's types) against its schema, then calls
--- init(params, ctx).
--- Returns the instance (the hooks and the ctx every hook gets) and the
--- plugin's name, or nil and a message when the plugin or its params are
--- wrong. An error raised by init propagates.
-function M.setup(plugin, params, text)
+-- read by the schema's types) against its schema. Returns the params as
+-- checked (defaults filled in), or nil and a message when the plugin or its
+-- params are wrong. FlyQ's own work: C runs it outside the plugin's budget.
+function M.check(plugin, params, text)
   local bad = bad_plugin(plugin)
   if bad then return nil, bad end
   local spec = rawget(plugin, "schema")
@@ -102,6 +100,13 @@ function M.setup(plugin, params, text)
     if not ok then return nil, checked end
     params = checked
   end
+  return params
+end
+
+--- Calls init(params, ctx) of a plugin M.check accepted, with the params it
+-- returned. Returns the instance (the hooks and the ctx every hook gets)
+-- and the plugin's name. An error raised by init propagates.
+function M.setup(plugin, params)
   local inst = {ctx = {params = params, state = {}}}
   for _, hook in ipairs(HOOKS) do inst[hook] = rawget(plugin, hook) end
   if inst.init then inst.init(params, inst.ctx) end

@@ -428,6 +428,35 @@ TEST(loading_is_timed_too) {
   }
 }
 
+/* The instruction budget of loading is the plugin's own code (its main
+ * chunk, then init, each with a budget of its own), not FlyQ's check of
+ * its params against its schema: the smallest limit (1000) loads a plugin
+ * with a long schema, and still stops a chunk that spends more. */
+TEST(checking_params_is_not_the_plugins_budget) {
+  static const char *const chunks[] = {"", "for i = 1, 1000 do end\n"};
+  for (int i = 0; i < 2; i++) {
+    char text[2048], config[256];
+    size_t n = (size_t)snprintf(text, sizeof text, "%sreturn { name = 'wide', schema = {\n",
+                                chunks[i]);
+    flyq_plugins_t *rt = NULL;
+    for (int f = 0; f < 30; f++)
+      n += (size_t)snprintf(text + n, sizeof text - n,
+                            "  f%d = { type = 'string', default = 'x' },\n", f);
+    snprintf(text + n, sizeof text - n,
+             "}, init = function(params, ctx) ctx.state.n = 0\n"
+             "  for i = 1, 100 do ctx.state.n = ctx.state.n + 1 end end,\n"
+             "  on_produce = function(r) return r end }\n");
+    pt_write("wide.lua", text);
+    snprintf(config, sizeof config,
+             "return { plugin_path = {DIR}, plugins = { limits = { instructions = 1000 } },\n"
+             "  topics = { orders = { on_produce = 'wide' } } }\n");
+    CHECK_EQ(pt_runtime(config, &rt), i == 0 ? 0 : FLYQ_ERR_PLUGIN);
+    if (i == 1) CHECK_HAS(pt_err, "wide.lua:1: instruction limit exceeded (1000 instructions)");
+    flyq_plugins_free(rt);
+    flyq_config_free(&pt_cfg);
+  }
+}
+
 /* A call that failed at the memory cap leaves no garbage that makes the
  * next calls fail: string buffers (string.rep) get no emergency
  * collection from Lua, so the host collects after such a failure. */
@@ -745,6 +774,7 @@ TEST_LIST(TEST_ENTRY(endless_loops_are_aborted)
           TEST_ENTRY(the_watchdog_timer_goes_with_the_last_state)
           TEST_ENTRY(the_watchdog_with_on_error_pass)
           TEST_ENTRY(loading_is_timed_too)
+          TEST_ENTRY(checking_params_is_not_the_plugins_budget)
           TEST_ENTRY(endless_loops_are_aborted_with_on_error_pass)
           TEST_ENTRY(a_request_that_keeps_hitting_limits_is_cut_short)
           TEST_ENTRY(a_plugin_at_its_cap_before_its_first_record_recovers)

@@ -223,20 +223,23 @@ end
 describe("flyq.runtime", function()
   it("refuses a bad plugin table with a message", function()
     assert.are.same({nil, "the plugin file must return a table, got 5"},
-                    {runtime.setup(5, {})})
+                    {runtime.check(5, {})})
     assert.are.same({nil, "on_produce: expected function, got a table"},
-                    {runtime.setup({name = "x", on_produce = {}}, {})})
-    local inst, msg = runtime.setup({name = "x", schema = {n = "integer"}}, {n = "1"})
-    assert.is_nil(inst)
+                    {runtime.check({name = "x", on_produce = {}}, {})})
+    local params, msg = runtime.check({name = "x", schema = {n = "integer"}}, {n = "1"})
+    assert.is_nil(params)
     assert.are.equal('params.n: expected integer, got "1"', msg)
   end)
 
   it("calls init with the checked params and a ctx", function()
     local seen
-    local inst, name = runtime.setup({
+    local plugin = {
       name = "p", schema = {n = {type = "integer", default = 3}},
       init = function(params, ctx) seen = {params.n, ctx.params.n, type(ctx.state)} end,
-    }, {})
+    }
+    local params = assert(runtime.check(plugin, {}))
+    assert.are.equal(3, params.n)
+    local inst, name = runtime.setup(plugin, params)
     assert.are.equal("p", name)
     assert.are.same({3, 3, "table"}, seen)
     assert.are.equal(3, inst.ctx.params.n)

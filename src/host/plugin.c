@@ -104,9 +104,12 @@ static unsigned hooks_of(lua_State *L, int idx) {
 }
 
 static void budget_begin(flyq__plugin_t *p);
+static void budget_end(flyq__plugin_t *p);
 
-/* Attaches the driver, loads the plugin and calls flyq.runtime.setup.
- * Called protected with the job as light userdata at 1. */
+/* Attaches the driver, loads the plugin, checks it with flyq.runtime.check
+ * and calls flyq.runtime.setup (init). The budget covers the plugin's own
+ * code, its chunk and then init, not FlyQ's check of its params. Called
+ * protected with the job as light userdata at 1. */
 static int open_protected(lua_State *L) {
   open_job_t *job = lua_touserdata(L, 1);
   flyq__plugin_t *p = job->p;
@@ -117,20 +120,26 @@ static int open_protected(lua_State *L) {
   flyq__plugin_host(L);
   lua_call(L, 1, 0);
   watch_calls(L, p, 2);
-  budget_begin(p); /* the plugin's own code only: its chunk, then init */
-  lua_getfield(L, 2, "setup");
-  push_plugin(L, job); /* [job, M, setup, plugin] */
+  budget_begin(p);
+  push_plugin(L, job); /* [job, M, plugin] */
+  budget_end(p);
+  lua_getfield(L, 2, "check");
+  lua_pushvalue(L, 3);
   if (job->params)
     flyq__plugin_push_json(L, job->params);
   else
     lua_newtable(L);
   lua_pushboolean(L, job->src->params_text);
-  flyq__plugin_budget(p); /* init gets a budget of its own */
-  lua_call(L, 3, 2);                  /* [job, M, inst|nil, name|message] */
-  if (lua_isnil(L, 3)) {
-    snprintf(job->bad, sizeof job->bad, "%s", lua_tostring(L, 4));
+  lua_call(L, 3, 2); /* [job, M, plugin, params|nil, message] */
+  if (lua_isnil(L, 4)) {
+    snprintf(job->bad, sizeof job->bad, "%s", lua_tostring(L, 5));
     return 0;
   }
+  lua_pop(L, 1);
+  lua_getfield(L, 2, "setup");
+  lua_insert(L, 3); /* [job, M, setup, plugin, params] */
+  budget_begin(p); /* init gets a budget of its own */
+  lua_call(L, 2, 2); /* [job, M, inst, name] */
   free(p->name);
   p->name = NULL;
   p->name = dup_or_raise(L, lua_tostring(L, 4));
