@@ -12,7 +12,7 @@
 --                 cannot have (anything but A-Z a-z 0-9 . _ -) by "_";
 --                 when false such a value counts as missing
 --   fallback      (string) the topic for records whose field is missing,
---                 not usable, or whose value is not JSON
+--                 empty, not usable, or whose value is not JSON
 --   drop_missing  (boolean, default false) without a fallback, drop such
 --                 records; otherwise they stay in the topic they were
 --                 produced to
@@ -62,7 +62,7 @@ local function topic_for(value, params)
   local ok, doc = pcall(json.decode, value or "")
   local v = ok and field(doc, params.field)
   if math.type(v) then v = math.tointeger(v) and string.format("%d", v) end
-  if type(v) ~= "string" then return nil end
+  if type(v) ~= "string" or v == "" then return nil end -- "" names no topic
   if params.sanitize then v = v:gsub("[^%w._-]", "_") end
   local name = params.prefix .. v
   return valid_topic(name) and name or nil

@@ -187,7 +187,7 @@ end)
 describe("route_by_field", function()
   local input = {{value = '{"region": "eu"}'}, {value = '{"region": "US West"}'},
                  {value = '{"region": 7}'}, {value = '{"other": 1}'}, {value = "plain"},
-                 {value = '{"region": "__x"}'}}
+                 {value = '{"region": "__x"}'}, {value = '{"region": ""}'}}
 
   it("routes to prefix .. value, sanitized, with a fallback", function()
     local code, o, out = run(plugin_file("route_by_field"), {
@@ -201,22 +201,23 @@ describe("route_by_field", function()
       topics[i] = x[3].topic
     end
     assert.are.same({"orders-eu", "orders-US_West", "orders-7", "orders-unknown",
-                     "orders-unknown", "orders-__x"}, topics)
-    assert.matches("counter unroutable = 2", out)
+                     "orders-unknown", "orders-__x", "orders-unknown"}, topics)
+    assert.matches("counter unroutable = 3", out)
   end)
 
   it("keeps or drops what it cannot route", function()
     local params = {field = "region", sanitize = false}
     local code, o = run(plugin_file("route_by_field"), {params = params, input = input})
     assert.are.equal(0, code)
-    assert.are.same({"stored", "kept", "stored", "kept", "kept", "kept"},
-                    {o[1][2], o[2][2], o[3][2], o[4][2], o[5][2], o[6][2]})
+    assert.are.same({"stored", "kept", "stored", "kept", "kept", "kept", "kept"},
+                    {o[1][2], o[2][2], o[3][2], o[4][2], o[5][2], o[6][2], o[7][2]})
     assert.are.same({"eu", "7"}, {o[1][3].topic, o[3][3].topic})
     params.drop_missing = true
     code, o = run(plugin_file("route_by_field"), {params = params, input = input})
     assert.are.equal(0, code)
-    assert.are.same({"stored", "dropped", "stored", "dropped", "dropped", "dropped"},
-                    {o[1][2], o[2][2], o[3][2], o[4][2], o[5][2], o[6][2]})
+    assert.are.same({"stored", "dropped", "stored", "dropped", "dropped", "dropped",
+                     "dropped"}, {o[1][2], o[2][2], o[3][2], o[4][2], o[5][2], o[6][2],
+                                  o[7][2]})
   end)
 
   it("names the bad param", function()
