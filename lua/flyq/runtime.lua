@@ -129,7 +129,14 @@ local function keep(res)
   if t == "userdata" then return emit(res) end
   if t ~= "table" then error("returned " .. describe(res) .. " " .. RESULT, 0) end
   if rawget(res, 1) == nil and next(res) ~= nil then return emit(res) end
-  for i = 1, rawlen(res) do
+  local n = rawlen(res)
+  for k in next, res do -- a list is only a list: {rec, key = "x"} is a mistake
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      error(string.format("returned a list with the key %s besides its items " ..
+                          "1 to %d %s", show(k), n, RESULT), 0)
+    end
+  end
+  for i = 1, n do
     local r = rawget(res, i)
     local rt = type(r)
     if rt ~= "userdata" and rt ~= "table" then

@@ -261,6 +261,14 @@ describe("flyq.runtime", function()
     assert.is_false(ok)
     assert.are.equal("returned 42 (expected the record, nil, a new record or " ..
                      "a list of records)", err)
+    -- A list is only a list: a field beside its items is a mistake.
+    inst = runtime.setup({name = "p", on_produce = function()
+      return {{key = "x"}, key = "y"}
+    end}, {})
+    ok, err = pcall(runtime.produce, inst, 1, "t", nil, nil, false)
+    assert.is_false(ok)
+    assert.are.equal('returned a list with the key "key" besides its items 1 to 1 ' ..
+                     "(expected the record, nil, a new record or a list of records)", err)
   end)
 
   it("undoes a failed record's output when protected", function()
