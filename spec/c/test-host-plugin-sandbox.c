@@ -212,6 +212,12 @@ static const char *const cjson_lua =
     "    cjson.encode_max_depth(1001)\n"
     "  elseif r.key == 'nested' then\n"
     "    cjson.decode(('['):rep(1e5) .. (']'):rep(1e5))\n"
+    "  elseif r.key == 'wrap' then\n" /* lua-cjson keeps the low 32 bits */
+    "    cjson.decode_max_depth(-4294967296 + 1000000) cjson.decode(('['):rep(9e5))\n"
+    "  elseif r.key == 'wrap2' then\n"
+    "    cjson.new().encode_max_depth(-4294967296 + 1000000)\n"
+    "  elseif r.key == 'zero' then\n"
+    "    cjson.decode_max_depth(0)\n"
     "  end\n"
     "  local j = cjson.new()\n"
     "  j.encode_keep_buffer(true)\n"
@@ -228,13 +234,19 @@ TEST(cjson_cannot_crash_or_pass_the_memory_cap) {
   rt = with_limits("cj", "reject", "time_ms = 2000, memory = '8MiB'");
   fails_then_works(rt, "big", "plugin cj: ", "cj.lua:4: cjson.encode: the "
                    "text would be larger than the memory limit (8 MiB)");
-  fails_then_works(rt, "deep", "plugin cj: ",
-                   "cj.lua:6: cjson: a depth above 1000 is not allowed");
-  fails_then_works(rt, "deep2", "plugin cj: ",
-                   "cj.lua:8: cjson: a depth above 1000 is not allowed");
+  fails_then_works(rt, "deep", "plugin cj: ", "cj.lua:6: cjson: a depth "
+                   "must be an integer from 1 to 1000");
+  fails_then_works(rt, "deep2", "plugin cj: ", "cj.lua:8: cjson: a depth "
+                   "must be an integer from 1 to 1000");
   fails_then_works(rt, "nested", "plugin cj: ", "cj.lua:10: Found too many "
                    "nested data structures (1001)");
-  CHECK_EQ(pt_stats(rt, "cj")->errors, 4);
+  fails_then_works(rt, "wrap", "plugin cj: ", "cj.lua:12: cjson: a depth "
+                   "must be an integer from 1 to 1000");
+  fails_then_works(rt, "wrap2", "plugin cj: ", "cj.lua:14: cjson: a depth "
+                   "must be an integer from 1 to 1000");
+  fails_then_works(rt, "zero", "plugin cj: ", "cj.lua:16: cjson: a depth "
+                   "must be an integer from 1 to 1000");
+  CHECK_EQ(pt_stats(rt, "cj")->errors, 7);
   pt_done(rt);
 }
 

@@ -2,7 +2,7 @@
  * lift. lua-cjson builds its text in buffers it mallocs itself, outside
  * the state's memory cap, exits the process when one passes 2 GiB, and
  * parses on the C stack, so:
- *   - decode_max_depth and encode_max_depth refuse more than MAX_DEPTH
+ *   - decode_max_depth and encode_max_depth take only 1 to MAX_DEPTH
  *     (a deeper decode overflows the C stack: a crash);
  *   - encode_keep_buffer is always off (a kept buffer stays allocated
  *     outside the cap, one per instance);
@@ -88,12 +88,15 @@ static int safe_encode(lua_State *L) {
   return 1;
 }
 
-/* decode_max_depth / encode_max_depth([n]); the original is upvalue 1. */
+/* decode_max_depth / encode_max_depth([n]); the original is upvalue 1.
+ * n must be an integer from 1 to MAX_DEPTH: lua-cjson keeps only the low
+ * 32 bits of a larger one (-2^32 + 10^6 would be 10^6). */
 static int safe_depth(lua_State *L) {
-  int number;
-  lua_Number n = lua_tonumberx(L, 1, &number);
-  if (number && n > MAX_DEPTH)
-    luaL_error(L, "cjson: a depth above %d is not allowed", MAX_DEPTH);
+  int integer;
+  lua_Integer n = lua_tointegerx(L, 1, &integer);
+  if (!lua_isnoneornil(L, 1) && (!integer || n < 1 || n > MAX_DEPTH))
+    luaL_error(L, "cjson: a depth must be an integer from 1 to %d",
+               MAX_DEPTH);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
