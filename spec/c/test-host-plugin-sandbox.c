@@ -156,8 +156,6 @@ static int timers_of_process(void) {
   return n;
 }
 
-/* The watchdog's timer lives while the thread has states open: closing the
- * last one deletes it, and the next watch makes a new one. */
 /* Library calls that would run for hours inside one C call: stopped by
  * the time limit, or made to return at once. */
 static const char *const long_calls_lua =
@@ -171,6 +169,13 @@ static const char *const long_calls_lua =
     "  elseif r.key == 'plain' then\n"
     "    assert(not a:find(('a'):rep(1e5) .. 'b', 1, true))\n"
     "    assert(not a:find(('a'):rep(1e5) .. 'b'))\n"
+    "  elseif r.key == 'sort' then\n" /* 40,000 comparisons of 2 MB */
+    "    local t = {} for i = 1, 4000 do t[i] = a end table.sort(t)\n"
+    "  elseif r.key == 'sorted' then\n"
+    "    local t = {3, 1, 2} table.sort(t) assert(table.concat(t) == '123')\n"
+    "    table.sort(t, math.max)\n" /* a C comparator: any answer is fine */
+    "    local ok, e = pcall(table.sort, {1, 'x'})\n"
+    "    assert(not ok and e:find('attempt to compare'))\n"
     "  end\n"
     "  r.value = 'fine'\n"
     "  return r\n"
@@ -194,7 +199,34 @@ TEST(library_calls_cannot_run_unbounded) {
   works(rt, "rep");
   works(rt, "plain");
   CHECK(seconds_since(&t0) < 1.5);
-  CHECK_EQ(pt_stats(rt, "long")->errors, 2);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  fails_then_works(rt, "sort", "plugin long: ", "long.lua:12: time limit exceeded");
+  CHECK(seconds_since(&t0) < 1.5);
+  works(rt, "sorted");
+  CHECK_EQ(pt_stats(rt, "long")->errors, 3);
+  pt_done(rt);
+}
+
+/* One C call that runs past the limit in one piece (no poll, no hook in
+ * it) counts whole: the probe of a call that the tick finds in a plugin's
+ * code starts at the tick, not when the C call returns. 24 MiB of
+ * string.rep (two copies: 48 MiB written) takes at least a few ms on any
+ * machine; the limit is 2. */
+TEST(one_long_c_call_counts_whole) {
+  flyq_plugins_t *rt;
+  pt_write("onecall.lua",
+           "return { name = 'onecall', on_produce = function(r)\n"
+           "  if r.key == 'big' then\n"
+           "    local s = ('x'):rep(24 << 20)\n"
+           "  end\n"
+           "  r.value = 'fine'\n"
+           "  return r\n"
+           "end }\n");
+  rt = with_limits("onecall", "reject", "time_ms = 2, memory = '64MiB'");
+  /* the limit strikes at the first instruction after the call */
+  fails_then_works(rt, "big", "plugin onecall: ",
+                   "onecall.lua:5: time limit exceeded (2 ms of CPU time per call)");
+  CHECK_EQ(pt_stats(rt, "onecall")->errors, 1);
   pt_done(rt);
 }
 
@@ -787,6 +819,7 @@ TEST_LIST(TEST_ENTRY(endless_loops_are_aborted)
           TEST_ENTRY(the_watchdog_with_on_error_pass)
           TEST_ENTRY(loading_is_timed_too)
           TEST_ENTRY(checking_params_is_not_the_plugins_budget)
+          TEST_ENTRY(one_long_c_call_counts_whole)
           TEST_ENTRY(endless_loops_are_aborted_with_on_error_pass)
           TEST_ENTRY(a_request_that_keeps_hitting_limits_is_cut_short)
           TEST_ENTRY(a_plugin_at_its_cap_before_its_first_record_recovers)
