@@ -207,6 +207,25 @@ TEST(library_calls_cannot_run_unbounded) {
   pt_done(rt);
 }
 
+/* Code a plugin loads under the name of one of FlyQ's own modules is
+ * still the plugin's: a limit it hits names it, not the plugin's caller
+ * or nothing (positions skip FlyQ's modules, which are "@lua/flyq/..."). */
+TEST(a_loaded_chunk_cannot_pass_for_flyqs_own) {
+  flyq_plugins_t *rt;
+  pt_write("disown.lua",
+           "return { name = 'disown', on_produce = function(r)\n"
+           "  if r.key == 'loop' then\n"
+           "    assert(load('while true do end', '@lua/flyq/x.lua'))()\n"
+           "  end\n"
+           "  r.value = 'fine'\n"
+           "  return r\n"
+           "end }\n");
+  rt = timed("disown", "reject");
+  fails_then_works(rt, "loop", "plugin disown: ",
+                   "lua/flyq/x.lua:1: time limit exceeded (20 ms of CPU time per call)");
+  pt_done(rt);
+}
+
 /* One C call that runs past the limit in one piece (no poll, no hook in
  * it) counts whole: the probe of a call that the tick finds in a plugin's
  * code starts at the tick, not when the C call returns. 24 MiB of
@@ -820,6 +839,7 @@ TEST_LIST(TEST_ENTRY(endless_loops_are_aborted)
           TEST_ENTRY(loading_is_timed_too)
           TEST_ENTRY(checking_params_is_not_the_plugins_budget)
           TEST_ENTRY(one_long_c_call_counts_whole)
+          TEST_ENTRY(a_loaded_chunk_cannot_pass_for_flyqs_own)
           TEST_ENTRY(endless_loops_are_aborted_with_on_error_pass)
           TEST_ENTRY(a_request_that_keeps_hitting_limits_is_cut_short)
           TEST_ENTRY(a_plugin_at_its_cap_before_its_first_record_recovers)

@@ -903,13 +903,17 @@ static int sandbox_getenv(lua_State *L) {
 
 /* load(chunk[, chunkname[, mode[, env]]]) for sandboxed code: chunk must be
  * a string and is compiled as text whatever mode says; its environment is
- * env if given, else the sandbox (upvalue 1). Returns the function, or nil
- * and the message. */
+ * env if given, else the sandbox (upvalue 1). A chunk name that claims one
+ * of FlyQ's own modules ("@lua/flyq/...", is_embedded) is shown as it is
+ * but loses the "@": limits are not blamed on FlyQ's code, and this is the
+ * plugin's. Returns the function, or nil and the message. */
 static int sandbox_load(lua_State *L) {
   size_t len;
   const char *chunk = luaL_checklstring(L, 1, &len);
   const char *name = luaL_optstring(L, 2, "=(load)");
   int env = lua_isnone(L, 4) ? lua_upvalueindex(1) : 4;
+  if (strncmp(name, "@lua/flyq/", 10) == 0)
+    name = lua_pushfstring(L, "=%s", name + 1);
   if (luaL_loadbufferx(L, chunk, len, name, "t") != LUA_OK) {
     luaL_pushfail(L);
     lua_insert(L, -2); /* [..., nil, message] */
