@@ -133,6 +133,18 @@ describe("flyq.config", function()
                        check_error({[1] = 1, listen = 5}))
     end)
 
+    it("reports a table's unknown keys before its bad values", function()
+      assert.are.equal('flyq.lua: zzz: unknown key',
+                       check_error({zzz = 1, auto_create_topics = "yes"}))
+      assert.are.equal('flyq.lua: topics.t.zzz: unknown key',
+                       check_error({topics = {t = {partitions = 0, zzz = 1}}}))
+      -- Tables are checked outside in: a bad value of the outer table comes
+      -- before an unknown key of an inner table that sorts after it.
+      assert.are.equal('flyq.lua: allow_anonymous: expected boolean, got 1',
+                       check_error({allow_anonymous = 1,
+                                    defaults = {zzz = 1}}))
+    end)
+
     it("refuses strings with NUL bytes where C needs a string", function()
       assert.are.equal(
         'flyq.lua: data_dir: expected non-empty string without NUL bytes, '
