@@ -32,6 +32,8 @@ function M.show(v)
     return '"' .. s:gsub('[%c"\\]', escape) .. '"'
   elseif math.type(v) == "integer" then
     return string.format("%d", v)
+  elseif v ~= v then
+    return "nan" -- %g writes "-nan" or "nan" by the sign bit
   elseif t == "number" then
     return string.format("%.14g", v)
   elseif t == "boolean" or t == "nil" then

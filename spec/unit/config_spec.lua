@@ -73,6 +73,9 @@ describe("flyq.config", function()
       assert.are.equal('"a\\"b\\\\c\\n\\0"', config.show('a"b\\c\n\0'))
       assert.are.equal("6", config.show(6))
       assert.are.equal("1.5", config.show(1.5))
+      assert.are.equal("nan", config.show(0/0))
+      assert.are.equal("nan", config.show(-(0/0)))
+      assert.are.equal("inf", config.show(math.huge))
       assert.are.equal("nil", config.show(nil))
       assert.are.equal("a table", config.show(setmetatable({}, {
         __tostring = function() error("called") end})))
@@ -150,6 +153,11 @@ describe("flyq.config", function()
         'flyq.lua: data_dir: expected non-empty string without NUL bytes, '
         .. 'got "/tmp\\0x"',
         check_error({data_dir = "/tmp\0x"}))
+    end)
+
+    it("shows NaN as nan", function()
+      assert.are.equal("flyq.lua: defaults.partitions: expected integer >= 1, "
+                       .. "got nan", check_error({defaults = {partitions = 0/0}}))
     end)
 
     it("needs a table", function()
