@@ -27,8 +27,8 @@ static const char usage[] =
     "          the schema, then load its plugins (params, init) and check\n"
     "          the listen address as `flyq serve` would, without starting a\n"
     "          broker; prints \"ok: FILE (N topics, M plugins loaded)\", or\n"
-    "          the error (FILE: key.path: reason, or \"flyq config check:\n"
-    "          plugins: ...\") and exits 1\n"
+    "          the error (\"flyq config check: FILE: key.path: reason\",\n"
+    "          \"flyq config check: plugins: ...\") and exits 1\n"
     "  plan    show what applying FILE would change on a running broker\n"
     "  apply   apply FILE to a running broker (as SIGHUP does with the\n"
     "          broker's own file)\n"
@@ -119,7 +119,7 @@ static int check(int argc, char **argv) {
     return 1;
   }
   if (file != NULL && flyq_config_load(&cfg, file, err, sizeof err) < 0) {
-    fprintf(stderr, "%s\n", err);
+    fprintf(stderr, "flyq config check: %s\n", err);
     r = 1;
   } else {
     r = flyq__serve_preflight(&cfg, "config check", &rt);
