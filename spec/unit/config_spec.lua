@@ -160,6 +160,20 @@ describe("flyq.config", function()
                        .. "got nan", check_error({defaults = {partitions = 0/0}}))
     end)
 
+    it("checks the host of an address by its characters", function()
+      for _, addr in ipairs({"127.0.0.1:0", "localhost:7500", "[::1]:7500",
+                             "[fe80::1%eth0]:80", "broker-1.example.com:80"}) do
+        assert.are.equal(addr, check({listen = addr}).listen)
+      end
+      for _, addr in ipairs({"a b:80", "256.1.1.1:80", "1.2.3:80",
+                             "[localhost]:80", "x\0y:80"}) do
+        assert.are.equal("flyq.lua: http: expected address whose host is a "
+                         .. "name, an IPv4 address or an [IPv6] address in "
+                         .. "brackets, got " .. config.show(addr),
+                         check_error({http = addr}))
+      end
+    end)
+
     it("needs a table", function()
       assert.are.equal("flyq.lua: the config file must return a table, got nil",
                        check_error(nil))

@@ -122,7 +122,7 @@ static int check(int argc, char **argv) {
     fprintf(stderr, "flyq config check: %s\n", err);
     r = 1;
   } else {
-    r = flyq__serve_preflight(&cfg, "config check", &rt);
+    r = flyq__serve_preflight(&cfg, 0, "config check", &rt);
   }
   if (r < 0) {
     flyq_plugin_stats_t *st = NULL;
