@@ -447,14 +447,22 @@ function T.plugins()
   end}
 end
 
---- partitioner(): "key_hash", "round_robin", "sticky", a plugin (as for
--- plugin()), or an inline function(record, n, ctx), normalized to
--- { inline = true } (the runtime runs the file again to get it back).
+local builtin_partitioners = {key_hash = true, round_robin = true, sticky = true}
+
+--- partitioner(): "key_hash", "round_robin", "sticky" (built-ins, which take
+-- no params), a plugin (as for plugin()), or an inline function(record, n,
+-- ctx), normalized to { inline = true } (the runtime runs the file again to
+-- get it back).
 function T.partitioner()
   local one = T.plugin()
   return {check = function(v, path, ctx)
     if type(v) == "function" then return {inline = true} end
-    return one.check(v, path, ctx)
+    local p = one.check(v, path, ctx)
+    if builtin_partitioners[p.name] and p.params ~= "{}" then
+      fail(ctx, M.join(path, "params"),
+           "%s is a built-in partitioner, which takes no params", p.name)
+    end
+    return p
   end}
 end
 

@@ -174,6 +174,24 @@ describe("flyq.config", function()
       end
     end)
 
+    it("refuses params for a built-in partitioner", function()
+      for _, name in ipairs({"key_hash", "round_robin", "sticky"}) do
+        assert.are.equal(
+          "flyq.lua: topics.t.partitioner.params: " .. name .. " is a "
+          .. "built-in partitioner, which takes no params",
+          check_error({topics = {t = {partitioner = {plugin = name,
+                                                     params = {a = 1}}}}}))
+        local out = check({topics = {t = {partitioner = {plugin = name,
+                                                         params = {}}}}})
+        assert.are.same({name = name, params = "{}"}, out.topics[1].partitioner)
+      end
+      -- A plugin partitioner takes them.
+      local out = check({topics = {t = {partitioner = {plugin = "by_region",
+                                                       params = {a = 1}}}}})
+      assert.are.same({name = "by_region", params = '{"a":1}'},
+                      out.topics[1].partitioner)
+    end)
+
     it("needs a table", function()
       assert.are.equal("flyq.lua: the config file must return a table, got nil",
                        check_error(nil))
