@@ -342,11 +342,11 @@ static int load_next(serve_t *s, const char *text, size_t len,
 }
 
 /* Hook: next is in force on the broker. What the host applies itself
- * happens here: the log level, and shutdown_timeout_ms (read from s->cfg
- * at shutdown). The plugin runtime (include/flyq/plugins.h) will be rebuilt
- * from s->cfg and swapped in here; to refuse a broken plugin before the
- * broker changes, build it in apply_next before flyq_broker_apply and only
- * swap it here. Takes over next's content. */
+ * happens here: next becomes s->cfg (shutdown_timeout_ms is read from it at
+ * shutdown), the log level is set, and the plugin runtime that
+ * validate_next built from next (s->next_plugins, NULL if none) is swapped
+ * into the server and the old one freed. Takes over next's content and
+ * s->next_plugins. */
 static void on_config_applied(serve_t *s, flyq_config_t *next) {
   flyq_config_free(&s->cfg);
   s->cfg = *next;
