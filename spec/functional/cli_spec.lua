@@ -385,6 +385,10 @@ describe("flyq command line", function()
     {{"bench", "produce"}, {"--count", "--size", "--batch", "--acks",
                             "--connections", "--inflight", "--rate", "--json"}},
     {{"bench", "consume"}, {"--count", "--connections", "--json"}},
+    {{"config"}, {"check", "plan", "apply", "-c", "--config"}},
+    {{"config", "check"}, {"-c", "--config"}},
+    {{"config", "plan"}, {"-c", "--config"}},
+    {{"config", "apply"}, {"-c", "--config"}},
   }
 
   it("documents every flag in --help", function()
