@@ -28,4 +28,13 @@ int flyq__cmd_stats(int argc, char **argv);   /* stats.c */
 int flyq__serve_preflight(const flyq_config_t *cfg, int listen_flag,
                           const char *cmd, flyq_plugins_t **rt);
 
+/* The last line of a config plan (config.c), as `flyq config plan` and
+ * `apply` print it and a reload logs it: changes (lines that take effect
+ * at once; applied: they were made), restarts (restart-only settings,
+ * which wait for the next start), errors, and drift (topics kept, not
+ * counted as changes). Writes at most len bytes to buf. */
+void flyq__config_summary(char *buf, size_t len, size_t changes,
+                          size_t restarts, size_t errors, size_t drift,
+                          int applied);
+
 #endif /* FLYQ_CLI_COMMANDS_H */

@@ -457,16 +457,20 @@ static void log_outcome(const char *via, const char *name, int rc,
                 err[0] ? err : flyq_strerror(rc));
     return;
   }
-  size_t changes = 0;
+  size_t drift = 0, restarts = 0;
+  char summary[256];
   for (size_t i = 0; i < plan->n; i++) {
     const flyq_broker_change_t *c = &plan->changes[i];
-    changes += c->kind != FLYQ_CHANGE_DRIFT; /* drift is kept, not changed */
+    drift += c->kind == FLYQ_CHANGE_DRIFT;
+    restarts += c->kind == FLYQ_CHANGE_RESTART;
     flyq_logmsg(FLYQ_LOG_INFO, "config", "%s%s%s: %s",
                 flyq_broker_change_kind_name(c->kind), c->topic[0] ? " " : "",
                 c->topic, c->detail);
   }
-  flyq_logmsg(FLYQ_LOG_INFO, "config", "%s: applied %s: %zu change%s", via,
-              name, changes, changes == 1 ? "" : "s");
+  flyq__config_summary(summary, sizeof summary, plan->n - drift - restarts,
+                       restarts, 0, drift, 0);
+  flyq_logmsg(FLYQ_LOG_INFO, "config", "%s: applied %s: %s", via, name,
+              summary);
 }
 
 /* A plugin file whose text a reload would load afresh: a plan line
