@@ -190,7 +190,7 @@ describe("sizes and durations written as strings", function()
       ["segment.bytes"] = "1048576",
       ["segment.ms"] = "604800000",
       ["flush.messages"] = "0",
-      ["flush.ms"] = "-1",
+      ["flush.interval_ms"] = "-1",
     }
     assert.are.same(want, described_config(srv, "s"))
     local c = assert(client.connect(srv.addr))
