@@ -48,11 +48,11 @@ typedef struct flyq_broker flyq_broker_t;
  * owns store (declared topics created before the failure stay in it) and
  * *out is untouched. The loop is not owned and must outlive the broker
  * (until the close callback has run).
- * Periodic work: flush.ms is checked by a timer whose period is the
- * smallest positive flush.ms of the defaults and of the topics, clamped to
- * 10 ms .. 1 s; retention runs every cfg->retention_check_interval_ms and
- * the group offsets are written every cfg->groups_flush_interval_ms (<= 0
- * turns either off). */
+ * Periodic work: flush.interval_ms is checked by a timer whose period is
+ * the smallest positive flush.interval_ms of the defaults and of the
+ * topics, clamped to 10 ms .. 1 s; retention runs every
+ * cfg->retention_check_interval_ms and the group offsets are written every
+ * cfg->groups_flush_interval_ms (<= 0 turns either off). */
 int flyq_broker_new(uv_loop_t *loop, const flyq_config_t *cfg,
                     flyq_store_t *store, flyq_broker_t **out);
 
@@ -295,8 +295,9 @@ int flyq_broker_list_offset(flyq_broker_t *b, const char *topic,
 /* ---- Topics ----------------------------------------------------------- */
 
 /* A topic setting as text. Keys: "retention.ms", "retention.bytes",
- * "segment.bytes", "segment.ms", "flush.messages", "flush.ms"; values are
- * decimal integers. */
+ * "segment.bytes", "segment.ms", "flush.messages", "flush.interval_ms"
+ * (the config file's names; Kafka's "flush.ms" is taken for the last);
+ * values are decimal integers. */
 typedef struct flyq_topic_kv {
   const char *key;
   const char *value;
@@ -307,7 +308,7 @@ typedef struct flyq_topic_kv {
 /* Creates a topic with the broker's defaults overridden by configs (n
  * entries, may be NULL when n is 0; a repeated key: the last wins).
  * partitions: 1..FLYQ_PARTITIONS_MAX, or -1 for cfg->default_partitions.
- * Valid values: retention.ms, retention.bytes, segment.ms, flush.ms >= -1;
+ * Valid values: retention.ms, retention.bytes, segment.ms, flush.interval_ms >= -1;
  * flush.messages >= 0; segment.bytes in [1024, INT32_MAX].
  * Returns 0, FLYQ_ERR_TOPIC_EXISTS, FLYQ_ERR_INVALID_NAME,
  * FLYQ_ERR_INVALID_ARG (partitions), FLYQ_ERR_CONFIG (unknown key or bad

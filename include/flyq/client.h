@@ -369,7 +369,7 @@ void flyq_metadata_free(flyq_metadata_t *md);
 
 /* CreateTopics for one topic. configs may be NULL when nconfigs is 0; keys
  * retention.ms, retention.bytes, segment.bytes, segment.ms, flush.messages,
- * flush.ms with decimal values. */
+ * flush.interval_ms (or Kafka's flush.ms) with decimal values. */
 int flyq_client_create_topic(flyq_client_t *c, const char *topic,
                              int32_t partitions,
                              const flyq_client_config_pair_t *configs,

@@ -32,6 +32,8 @@ function M.show(v)
     return '"' .. s:gsub('[%c"\\]', escape) .. '"'
   elseif math.type(v) == "integer" then
     return string.format("%d", v)
+  elseif v ~= v then
+    return "nan" -- %g writes "-nan" or "nan" by the sign bit
   elseif t == "number" then
     return string.format("%.14g", v)
   elseif t == "boolean" or t == "nil" then
@@ -249,15 +251,36 @@ function T.enum(names)
   end}
 end
 
+-- 1 if host is, by its characters alone, a host name, a dotted IPv4
+-- address (four numbers up to 255) or a bracketed IPv6 address. Whether a
+-- name resolves is left to the listener (no DNS lookup here).
+local function valid_host(host)
+  if host:match("^%[[%x:.]*:[%x:.]*%]$") or
+     host:match("^%[[%x:.]*:[%x:.]*%%[%w._-]+%]$") then -- a zone: fe80::1%eth0
+    return true
+  end
+  if host:match("^[%d.]+$") then
+    local a, b, c, d = host:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+    for _, n in ipairs({a, b, c, d}) do
+      if #n > 3 or tonumber(n) > 255 then return false end
+    end
+    return a ~= nil
+  end
+  return host:match("^[%w_][%w._-]*$") ~= nil and #host <= 253
+end
+
 --- address(): "host:port" or "[ipv6]:port", port 0..65535 (0: any free port).
 function T.address()
   local what = 'address "host:port" with a port from 0 to 65535'
+  local what_host = 'address whose host is a name, an IPv4 address or an '
+                    .. '[IPv6] address in brackets'
   return {check = function(v, path, ctx)
     local host, port = (type(v) == "string" and v or ""):match("^(.+):(%d+)$")
-    local ok = host and #port <= 5 and tonumber(port) <= 65535 and
-               not host:find("\0", 1, true)
-    if ok and host:find(":", 1, true) then ok = host:match("^%[.+%]$") end
-    if not ok then expected(ctx, path, what, v) end
+    if not (host and #port <= 5 and tonumber(port) <= 65535) or
+       (host:find(":", 1, true) and not host:match("^%[.*%]$")) then
+      expected(ctx, path, what, v) -- "::1:80": where does the port start?
+    end
+    if not valid_host(host) then expected(ctx, path, what_host, v) end
     return v
   end}
 end
@@ -424,14 +447,22 @@ function T.plugins()
   end}
 end
 
---- partitioner(): "key_hash", "round_robin", "sticky", a plugin (as for
--- plugin()), or an inline function(record, n, ctx), normalized to
--- { inline = true } (the runtime runs the file again to get it back).
+local builtin_partitioners = {key_hash = true, round_robin = true, sticky = true}
+
+--- partitioner(): "key_hash", "round_robin", "sticky" (built-ins, which take
+-- no params), a plugin (as for plugin()), or an inline function(record, n,
+-- ctx), normalized to { inline = true } (the runtime runs the file again to
+-- get it back).
 function T.partitioner()
   local one = T.plugin()
   return {check = function(v, path, ctx)
     if type(v) == "function" then return {inline = true} end
-    return one.check(v, path, ctx)
+    local p = one.check(v, path, ctx)
+    if builtin_partitioners[p.name] and p.params ~= "{}" then
+      fail(ctx, M.join(path, "params"),
+           "%s is a built-in partitioner, which takes no params", p.name)
+    end
+    return p
   end}
 end
 

@@ -310,6 +310,10 @@ TEST(bad_address) {
   check_error("return { listen = \"::1:80\" }", FLYQ_ERR_CONFIG,
               ": listen: expected address \"host:port\" with a port from 0 to "
               "65535, got \"::1:80\"");
+  check_error("return { listen = \"256.1.1.1:80\" }", FLYQ_ERR_CONFIG,
+              ": listen: expected address whose host is a name, an IPv4 "
+              "address or an [IPv6] address in brackets, got "
+              "\"256.1.1.1:80\"");
 }
 
 TEST(good_addresses) {

@@ -315,6 +315,16 @@ describe("flyq topic", function()
     assert.matches("\n%s+1%s+0%s+3%s+%d+%s+1%s+%d+%s+%d%d%d%d%-%d%d%-%d%dT", d)
     assert.matches("retention.ms = 123456", d, 1, true)
     assert.matches("segment.bytes = 1048576", d, 1, true)
+    -- Settings are named as in the config file; Kafka's flush.ms is taken.
+    assert.matches("\n  flush.interval_ms = -1\n", d, 1, true)
+    ok({"topic", "create", "f1", "--config", "flush.interval_ms=250"})
+    ok({"topic", "create", "f2", "--config", "flush.ms=500"})
+    assert.matches("\n  flush.interval_ms = 250\n",
+                   ok({"topic", "describe", "f1"}), 1, true)
+    assert.matches("\n  flush.interval_ms = 500\n",
+                   ok({"topic", "describe", "f2"}), 1, true)
+    ok({"topic", "delete", "f1"})
+    ok({"topic", "delete", "f2"})
     local code, _, err = flyq({"topic", "create", "tt"})
     assert.are.equal(1, code)
     assert.matches("TOPIC_ALREADY_EXISTS", err, 1, true)
@@ -385,6 +395,10 @@ describe("flyq command line", function()
     {{"bench", "produce"}, {"--count", "--size", "--batch", "--acks",
                             "--connections", "--inflight", "--rate", "--json"}},
     {{"bench", "consume"}, {"--count", "--connections", "--json"}},
+    {{"config"}, {"check", "plan", "apply", "-c", "--config"}},
+    {{"config", "check"}, {"-c", "--config"}},
+    {{"config", "plan"}, {"-c", "--config"}},
+    {{"config", "apply"}, {"-c", "--config"}},
   }
 
   it("documents every flag in --help", function()

@@ -1,8 +1,9 @@
 -- Details of the declarative config on a real broker (docs/config.md,
 -- "Reloading", "Units" and "The sandbox"): the exact plan lines for a
 -- segment change and for an on_produce change and what they do once
--- applied, sizes and durations written as strings (and bad ones refused
--- with their key path), and env() reading the broker's environment.
+-- applied, a pruned topic's one line, sizes and durations written as
+-- strings (and bad ones refused with their key path), and env() reading
+-- the broker's environment.
 
 local server = require("support.server")
 local client = require("flyq.client")
@@ -141,6 +142,33 @@ describe("config plan", function()
   end)
 end)
 
+describe("a topic that prune = true deletes", function()
+  local srv
+
+  before_each(function()
+    srv = server.start({config = {
+      topics = {a = {on_error = "dead_letter", partitioner = "sticky"},
+                b = {}}}})
+  end)
+  after_each(function() stop(srv) end)
+
+  it("shows only its deletion, not its plugin settings", function()
+    local file = config_file(srv, "prune.lua", {prune = true,
+                                                topics = {b = {}}})
+    local deleted = "delete_topic a: not in the config and prune = true: "
+      .. "the topic and its data are deleted"
+    local code, out, err = flyq(srv, "config", "plan", "-c", file)
+    assert.are.equal(0, code, err)
+    assert.are.same({deleted, "1 change"}, lines(out))
+    code, out, err = flyq(srv, "config", "apply", "-c", file)
+    assert.are.equal(0, code, err)
+    assert.are.same({deleted, "1 change applied"}, lines(out))
+    code, out = flyq(srv, "topic", "list")
+    assert.are.equal(0, code)
+    assert.are.equal("b\n", out)
+  end)
+end)
+
 describe("sizes and durations written as strings", function()
   local srv
   local declared = {
@@ -162,7 +190,7 @@ describe("sizes and durations written as strings", function()
       ["segment.bytes"] = "1048576",
       ["segment.ms"] = "604800000",
       ["flush.messages"] = "0",
-      ["flush.ms"] = "-1",
+      ["flush.interval_ms"] = "-1",
     }
     assert.are.same(want, described_config(srv, "s"))
     local c = assert(client.connect(srv.addr))

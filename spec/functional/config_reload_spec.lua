@@ -109,7 +109,7 @@ describe("config reload", function()
                      out:match("([^\n]*)\n$"))
     code, out = flyq("config", "apply", "-c", file)
     assert.are.equal(0, code)
-    assert.are.equal("1 change, 1 topic not in the config (kept) applied",
+    assert.are.equal("1 change applied, 1 topic not in the config (kept)",
                      out:match("([^\n]*)\n$"))
     assert.are.same({"A", "B"}, topics())
 
@@ -121,6 +121,32 @@ describe("config reload", function()
     code = flyq("config", "apply", "-c", file)
     assert.are.equal(0, code)
     assert.are.same({"B"}, topics())
+  end)
+
+  it("counts a restart-only setting apart from the changes made at once",
+     function()
+    local file = config_file("restart.lua", {
+      limits = {max_connections = 77}, topics = {A = {partitions = 3}}})
+    local changes = {
+      "restart: limits.max_connections 10000 -> 77 (takes effect at the "
+      .. "next start)",
+      "add_partitions A: partitions 2 -> 3",
+    }
+    local code, out, err = flyq("config", "plan", "-c", file)
+    assert.are.equal(0, code, err)
+    table.insert(changes, "1 change, 1 takes effect at the next start")
+    assert.are.same(changes, lines(out))
+    code, out, err = flyq("config", "apply", "-c", file)
+    assert.are.equal(0, code, err)
+    changes[3] = "1 change applied, 1 takes effect at the next start"
+    assert.are.same(changes, lines(out))
+    wait_log("config apply request: applied " .. file .. ": 1 change, 1 "
+             .. "takes effect at the next start")
+    -- Until a restart, the setting is still to come; nothing else is.
+    code, out = flyq("config", "plan", "-c", file)
+    assert.are.equal(0, code)
+    assert.are.same({changes[1], "0 changes, 1 takes effect at the next "
+                     .. "start"}, lines(out))
   end)
 
   it("refuses fewer partitions and then changes nothing", function()

@@ -127,12 +127,24 @@ describe("the listen rule at the next start", function()
   end)
 
   it("refuses a listen address that does not parse, with or without "
-     .. "allow_anonymous", function()
+     .. "allow_anonymous, naming the file and the key", function()
     srv = server.start({config = {}})
     for _, anonymous in ipairs({true, false}) do
-      local file = config_file("bad.lua", {listen = "256.1.1.1:80",
-                                           allow_anonymous = anonymous})
-      refused_everywhere(file, "bad listen address '256.1.1.1:80'")
+      for _, addr in ipairs({"256.1.1.1:80", "a b:80"}) do
+        local file = config_file("bad.lua", {listen = addr,
+                                             allow_anonymous = anonymous})
+        refused_everywhere(file, file .. ": listen: expected address whose "
+                           .. "host is a name, an IPv4 address or an [IPv6] "
+                           .. 'address in brackets, got "' .. addr .. '"')
+      end
     end
+  end)
+
+  it("refuses a listen address that does not resolve, naming the file and "
+     .. "the key", function()
+    srv = server.start({config = {}})
+    local file = config_file("bad.lua", {listen = "nosuch.invalid:80"})
+    refused_everywhere(file, file .. ': listen: bad address '
+                       .. '"nosuch.invalid:80": ')
   end)
 end)

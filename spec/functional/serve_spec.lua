@@ -274,7 +274,8 @@ describe("flyq config check", function()
     local code, out, err = server.run({"config", "check", "-c", config})
     assert.are.equal(1, code)
     assert.are.equal("", out)
-    assert.are.equal(config .. ': defaults.segment.bytes: expected size (bytes '
+    assert.are.equal("flyq config check: " .. config
+                     .. ': defaults.segment.bytes: expected size (bytes '
                      .. 'or a string like "256MiB"), got "12XB"\n', err)
   end)
 
@@ -285,7 +286,8 @@ describe("flyq config check", function()
                                  topics = {a = {}, b = {}, c = {}}})
     local code, out, err = server.run({"config", "check", "-c", config})
     assert.are.equal(1, code, out)
-    assert.are.equal(config .. ": limits.max_topics: 1, but the file "
+    assert.are.equal("flyq config check: " .. config
+                     .. ": limits.max_topics: 1, but the file "
                      .. "declares 3 topics\n", err)
   end)
 
@@ -294,7 +296,8 @@ describe("flyq config check", function()
     write(config, "return {\n  listen = ,\n}\n")
     local code, _, err = server.run({"config", "check", "-c", config})
     assert.are.equal(1, code)
-    assert.are.equal(config .. ":2: unexpected symbol near ','\n", err)
+    assert.are.equal("flyq config check: " .. config
+                     .. ":2: unexpected symbol near ','\n", err)
   end)
 
   it("stops an endless loop quickly", function()
@@ -303,7 +306,8 @@ describe("flyq config check", function()
     local code, _, err = server.run({"config", "check", "-c", config},
                                     {timeout = 20})
     assert.are.equal(1, code)
-    assert.are.equal(config .. ":1: instruction limit exceeded "
+    assert.are.equal("flyq config check: " .. config
+                     .. ":1: instruction limit exceeded "
                      .. "(50000000 instructions)\n", err)
   end)
 

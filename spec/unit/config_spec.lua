@@ -73,6 +73,9 @@ describe("flyq.config", function()
       assert.are.equal('"a\\"b\\\\c\\n\\0"', config.show('a"b\\c\n\0'))
       assert.are.equal("6", config.show(6))
       assert.are.equal("1.5", config.show(1.5))
+      assert.are.equal("nan", config.show(0/0))
+      assert.are.equal("nan", config.show(-(0/0)))
+      assert.are.equal("inf", config.show(math.huge))
       assert.are.equal("nil", config.show(nil))
       assert.are.equal("a table", config.show(setmetatable({}, {
         __tostring = function() error("called") end})))
@@ -133,11 +136,60 @@ describe("flyq.config", function()
                        check_error({[1] = 1, listen = 5}))
     end)
 
+    it("reports a table's unknown keys before its bad values", function()
+      assert.are.equal('flyq.lua: zzz: unknown key',
+                       check_error({zzz = 1, auto_create_topics = "yes"}))
+      assert.are.equal('flyq.lua: topics.t.zzz: unknown key',
+                       check_error({topics = {t = {partitions = 0, zzz = 1}}}))
+      -- Tables are checked outside in: a bad value of the outer table comes
+      -- before an unknown key of an inner table that sorts after it.
+      assert.are.equal('flyq.lua: allow_anonymous: expected boolean, got 1',
+                       check_error({allow_anonymous = 1,
+                                    defaults = {zzz = 1}}))
+    end)
+
     it("refuses strings with NUL bytes where C needs a string", function()
       assert.are.equal(
         'flyq.lua: data_dir: expected non-empty string without NUL bytes, '
         .. 'got "/tmp\\0x"',
         check_error({data_dir = "/tmp\0x"}))
+    end)
+
+    it("shows NaN as nan", function()
+      assert.are.equal("flyq.lua: defaults.partitions: expected integer >= 1, "
+                       .. "got nan", check_error({defaults = {partitions = 0/0}}))
+    end)
+
+    it("checks the host of an address by its characters", function()
+      for _, addr in ipairs({"127.0.0.1:0", "localhost:7500", "[::1]:7500",
+                             "[fe80::1%eth0]:80", "broker-1.example.com:80"}) do
+        assert.are.equal(addr, check({listen = addr}).listen)
+      end
+      for _, addr in ipairs({"a b:80", "256.1.1.1:80", "1.2.3:80",
+                             "[localhost]:80", "x\0y:80"}) do
+        assert.are.equal("flyq.lua: http: expected address whose host is a "
+                         .. "name, an IPv4 address or an [IPv6] address in "
+                         .. "brackets, got " .. config.show(addr),
+                         check_error({http = addr}))
+      end
+    end)
+
+    it("refuses params for a built-in partitioner", function()
+      for _, name in ipairs({"key_hash", "round_robin", "sticky"}) do
+        assert.are.equal(
+          "flyq.lua: topics.t.partitioner.params: " .. name .. " is a "
+          .. "built-in partitioner, which takes no params",
+          check_error({topics = {t = {partitioner = {plugin = name,
+                                                     params = {a = 1}}}}}))
+        local out = check({topics = {t = {partitioner = {plugin = name,
+                                                         params = {}}}}})
+        assert.are.same({name = name, params = "{}"}, out.topics[1].partitioner)
+      end
+      -- A plugin partitioner takes them.
+      local out = check({topics = {t = {partitioner = {plugin = "by_region",
+                                                       params = {a = 1}}}}})
+      assert.are.same({name = "by_region", params = '{"a":1}'},
+                      out.topics[1].partitioner)
     end)
 
     it("needs a table", function()

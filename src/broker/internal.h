@@ -163,7 +163,8 @@ void flyq__schedule(flyq_broker_t *b); /* deliver from the loop soon */
 void flyq__deliver(flyq_broker_t *b);
 void flyq__handle_closed(flyq_broker_t *b); /* a handle's close cb ran */
 void flyq__close_step(flyq_broker_t *b);
-/* Shortens the flush timer's period if log asks for a finer flush.ms. */
+/* Shortens the flush timer's period if log asks for a finer
+ * flush.interval_ms. */
 void flyq__flush_timer_adjust(flyq_broker_t *b, const flyq_log_config_t *log);
 
 /* topics.c */

@@ -140,6 +140,12 @@ static int is_dead_letter(const walk_t *w, const char *name) {
   return t && t->on_error == FLYQ_ON_ERROR_DEAD_LETTER;
 }
 
+/* 1 if the broker's topic cur, which next does not declare, is deleted:
+ * prune = true, and it is not a declared topic's dead-letter topic. */
+static int is_pruned(const walk_t *w, const flyq__topic_t *cur) {
+  return w->next->prune && !is_dead_letter(w, cur->name);
+}
+
 typedef int (*visit_fn)(walk_t *w, flyq__topic_t *cur,
                         const flyq_config_topic_t *decl);
 
@@ -165,7 +171,7 @@ static int count_visit(walk_t *w, flyq__topic_t *cur,
                        const flyq_config_topic_t *decl) {
   if (cur == NULL)
     w->creates++;
-  else if (decl == NULL && w->next->prune && !is_dead_letter(w, cur->name))
+  else if (decl == NULL && is_pruned(w, cur))
     w->deletes++;
   return 0;
 }
@@ -200,22 +206,26 @@ static int plan_existing(walk_t *w, flyq__topic_t *cur,
 }
 
 static int plan_undeclared(walk_t *w, flyq__topic_t *cur) {
-  if (is_dead_letter(w, cur->name)) return 0;
-  if (w->next->prune)
+  if (is_pruned(w, cur))
     return flyq__plan_add(w->p, FLYQ_CHANGE_DELETE_TOPIC, cur->name,
                           "not in the config and prune = true: the topic "
                           "and its data are deleted");
+  if (is_dead_letter(w, cur->name)) return 0;
   return flyq__plan_add(w->p, FLYQ_CHANGE_DRIFT, cur->name,
                         "on the broker but not in the config (kept; "
                         "prune = true would delete it)");
 }
 
+/* A topic's changes: created, grown, its settings, or deleted or kept as
+ * drift; then its plugin settings, except for a deleted topic, whose
+ * deletion is all there is to say. */
 static int plan_visit(walk_t *w, flyq__topic_t *cur,
                       const flyq_config_topic_t *decl) {
   const char *name = cur ? cur->name : decl->name;
   int rc = cur == NULL    ? plan_create(w, decl)
            : decl == NULL ? plan_undeclared(w, cur)
                           : plan_existing(w, cur, decl);
+  if (decl == NULL && is_pruned(w, cur)) return rc;
   if (rc == 0 && w->old != NULL)
     rc = flyq__plan_topic_plugins(
         flyq__decl_find(w->olddecl, w->nolddecl, name), w->old->source, decl,

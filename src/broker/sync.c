@@ -1,10 +1,11 @@
 /* Group commit: fsyncs of partition logs on the thread pool, at most one
  * job in flight per partition. A job starts when an acks=-1 produce needs
  * one, when the flush policy says so (flush.messages after an append,
- * flush.ms from the flush timer), and again right after the previous job if
- * requests arrived meanwhile. Produces waiting on a partition (part->acks,
- * in offset order) are settled when the log's flushed offset passes their
- * last offset, or fail with the job's error if it covered them.
+ * flush.interval_ms from the flush timer), and again right after the
+ * previous job if requests arrived meanwhile. Produces waiting on a
+ * partition (part->acks, in offset order) are settled when the log's
+ * flushed offset passes their last offset, or fail with the job's error if
+ * it covered them.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,6 +1,8 @@
 /* Topic settings as text: the "retention.ms"-style keys that CreateTopics
  * carries and Metadata reports, parsed into and formatted from a
- * flyq_log_config_t. One table lists every key with its field and range.
+ * flyq_log_config_t. One table lists every key with its field and range;
+ * the keys are the config file's (docs/config.md), and CreateTopics also
+ * takes Kafka's "flush.ms" for "flush.interval_ms".
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,10 +31,11 @@ static const kv_def_t kv_defs[FLYQ_TOPIC_CONFIG_KEYS] = {
     UNSIGNED_FIELD("segment.bytes", segment_bytes, 1024, INT32_MAX),
     SIGNED_FIELD("segment.ms", segment_ms, -1),
     UNSIGNED_FIELD("flush.messages", flush_messages, 0, INT64_MAX),
-    SIGNED_FIELD("flush.ms", flush_ms, -1),
+    SIGNED_FIELD("flush.interval_ms", flush_ms, -1),
 };
 
 static const kv_def_t *kv_lookup(const char *key) {
+  if (strcmp(key, "flush.ms") == 0) key = "flush.interval_ms"; /* Kafka's */
   for (size_t i = 0; i < FLYQ_TOPIC_CONFIG_KEYS; i++)
     if (strcmp(kv_defs[i].key, key) == 0) return &kv_defs[i];
   return NULL;

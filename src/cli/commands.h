@@ -20,10 +20,21 @@ int flyq__cmd_stats(int argc, char **argv);   /* stats.c */
 /* What `flyq serve` checks of a loaded config before it opens anything,
  * shared with `flyq config check` (serve.c): the plugin runtime builds (every
  * plugin found, loaded, its params valid, its init run) and the listen
- * address is valid and allowed (loopback, or auth, or allow_anonymous). On
- * success returns -1 and *rt owns the runtime; otherwise prints one line
- * "flyq CMD: ..." on stderr, leaves *rt NULL and returns the exit status 1. */
-int flyq__serve_preflight(const flyq_config_t *cfg, const char *cmd,
-                          flyq_plugins_t **rt);
+ * address is valid and allowed (loopback, or auth, or allow_anonymous).
+ * listen_flag: cfg->listen comes from `--listen`, not from the file (for
+ * messages). On success returns -1 and *rt owns the runtime; otherwise
+ * prints one line "flyq CMD: ..." on stderr, leaves *rt NULL and returns
+ * the exit status 1. */
+int flyq__serve_preflight(const flyq_config_t *cfg, int listen_flag,
+                          const char *cmd, flyq_plugins_t **rt);
+
+/* The last line of a config plan (config.c), as `flyq config plan` and
+ * `apply` print it and a reload logs it: changes (lines that take effect
+ * at once; applied: they were made), restarts (restart-only settings,
+ * which wait for the next start), errors, and drift (topics kept, not
+ * counted as changes). Writes at most len bytes to buf. */
+void flyq__config_summary(char *buf, size_t len, size_t changes,
+                          size_t restarts, size_t errors, size_t drift,
+                          int applied);
 
 #endif /* FLYQ_CLI_COMMANDS_H */

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,26 +20,30 @@
 
 static const char usage[] =
     "usage: flyq config check [-c FILE]\n"
-    "       flyq config plan [-c FILE] [-b HOST:PORT]\n"
-    "       flyq config apply [-c FILE] [-b HOST:PORT]\n"
+    "       flyq config plan [-c FILE] [-b HOST:PORT] [--token TOKEN]\n"
+    "       flyq config apply [-c FILE] [-b HOST:PORT] [--token TOKEN]\n"
     "\n"
     "Commands:\n"
     "  check   run FILE in the config sandbox, check every key against\n"
     "          the schema, then load its plugins (params, init) and check\n"
     "          the listen address as `flyq serve` would, without starting a\n"
     "          broker; prints \"ok: FILE (N topics, M plugins loaded)\", or\n"
-    "          the error (FILE: key.path: reason, or \"flyq config check:\n"
-    "          plugins: ...\") and exits 1\n"
+    "          the error (\"flyq config check: FILE: key.path: reason\",\n"
+    "          \"flyq config check: plugins: ...\") and exits 1\n"
     "  plan    show what applying FILE would change on a running broker\n"
     "  apply   apply FILE to a running broker (as SIGHUP does with the\n"
     "          broker's own file)\n"
     "\n"
     "Options:\n"
-    "  -c, --config FILE   the config file; without it, check uses the\n"
-    "                      built-in defaults, plan and apply the file the\n"
-    "                      broker was started with\n"
-    "  -h, --help          show this help ('flyq config plan --help' for\n"
-    "                      plan and apply)\n"
+    "  -c, --config FILE       the config file; without it, check uses the\n"
+    "                          built-in defaults, plan and apply the file\n"
+    "                          the broker was started with\n"
+    "  -b, --broker HOST:PORT  (plan, apply) broker address (env\n"
+    "                          FLYQ_BROKER; default " FLYQ_CLI_DEFAULT_BROKER ")\n"
+    "      --token TOKEN       (plan, apply) authenticate with this token\n"
+    "                          (env FLYQ_TOKEN)\n"
+    "  -h, --help              show this help ('flyq config plan --help'\n"
+    "                          for plan and apply)\n"
     "\n"
     "Exit status: 0 valid, 1 invalid, 2 usage error.\n"
     "The file format is described in docs/config.md.\n";
@@ -119,10 +124,10 @@ static int check(int argc, char **argv) {
     return 1;
   }
   if (file != NULL && flyq_config_load(&cfg, file, err, sizeof err) < 0) {
-    fprintf(stderr, "%s\n", err);
+    fprintf(stderr, "flyq config check: %s\n", err);
     r = 1;
   } else {
-    r = flyq__serve_preflight(&cfg, "config check", &rt);
+    r = flyq__serve_preflight(&cfg, 0, "config check", &rt);
   }
   if (r < 0) {
     flyq_plugin_stats_t *st = NULL;
@@ -194,26 +199,50 @@ static void print_plan(const flyq_client_plan_t *p) {
   }
 }
 
-/* Prints the plan and its summary: the changes, the errors, and the
- * topics that drift (kept, so not changes); returns the exit status. */
-static int report(const flyq_client_plan_t *p, int applied) {
-  size_t drift = p->ndrift, errors = p->nerrors;
-  size_t changes = p->n - drift - errors;
-  print_plan(p);
-  if (changes == 0 && errors == 0)
-    printf("no changes");
+/* Appends printf-style text to the string in buf (len bytes), truncating. */
+static void append(char *buf, size_t len, const char *fmt, ...) {
+  size_t used = strlen(buf);
+  va_list ap;
+  va_start(ap, fmt);
+  if (used < len) vsnprintf(buf + used, len - used, fmt, ap);
+  va_end(ap);
+}
+
+static const char *plural(size_t n) { return n == 1 ? "" : "s"; }
+
+void flyq__config_summary(char *buf, size_t len, size_t changes,
+                          size_t restarts, size_t errors, size_t drift,
+                          int applied) {
+  if (len == 0) return;
+  buf[0] = '\0';
+  if (changes == 0 && restarts == 0 && errors == 0)
+    append(buf, len, "no changes");
   else
-    printf("%zu change%s", changes, changes == 1 ? "" : "s");
-  if (errors > 0)
-    printf(", %zu error%s", errors, errors == 1 ? "" : "s");
+    append(buf, len, "%zu change%s%s", changes, plural(changes),
+           applied ? " applied" : "");
+  if (restarts > 0)
+    append(buf, len, ", %zu take%s effect at the next start", restarts,
+           restarts == 1 ? "s" : "");
+  if (errors > 0) append(buf, len, ", %zu error%s", errors, plural(errors));
   if (drift > 0)
-    printf(", %zu topic%s not in the config (kept)", drift,
-           drift == 1 ? "" : "s");
+    append(buf, len, ", %zu topic%s not in the config (kept)", drift,
+           plural(drift));
   if (errors > 0)
-    printf(": `flyq config apply` would refuse this config");
-  else if (applied && changes > 0)
-    printf(" applied");
-  putchar('\n');
+    append(buf, len, ": `flyq config apply` would refuse this config");
+}
+
+/* Prints the plan and its summary (flyq__config_summary); returns the exit
+ * status. */
+static int report(const flyq_client_plan_t *p, int applied) {
+  char summary[256];
+  size_t restarts = 0;
+  print_plan(p);
+  for (size_t i = 0; i < p->n; i++)
+    restarts += strcmp(p->changes[i].kind, "restart") == 0;
+  flyq__config_summary(summary, sizeof summary,
+                       p->n - p->ndrift - p->nerrors - restarts, restarts,
+                       p->nerrors, p->ndrift, applied && p->nerrors == 0);
+  puts(summary);
   return p->nerrors > 0;
 }
 

@@ -161,14 +161,19 @@ static int plugins_build(const flyq_config_t *cfg, flyq_plugins_t **out,
   return rc;
 }
 
-/* cfg->listen as a socket address (may resolve a name). Returns 0, or
- * FLYQ_ERR_CONFIG with one line in err. */
-static int listen_parse(const flyq_config_t *cfg,
+/* cfg->listen as a socket address (may resolve a name); listen_flag: it
+ * comes from --listen. Returns 0, or FLYQ_ERR_CONFIG with one line in err
+ * naming where the address comes from: "FILE: listen: bad address ...",
+ * as the schema's errors do, or "--listen: bad address ...". */
+static int listen_parse(const flyq_config_t *cfg, int listen_flag,
                         struct sockaddr_storage *addr, char *err,
                         size_t errlen) {
   int rc = flyq_net_parse_addr(cfg->listen, addr);
   if (rc == 0) return 0;
-  snprintf(err, errlen, "bad listen address '%s': %s", cfg->listen,
+  snprintf(err, errlen, "%s%s%s: bad address \"%s\": %s",
+           listen_flag || cfg->path == NULL ? "" : cfg->path,
+           listen_flag || cfg->path == NULL ? "" : ": ",
+           listen_flag ? "--listen" : "listen", cfg->listen,
            rc == FLYQ_ERR_INVALID_ARG ? "expected HOST:PORT" : uv_strerror(rc));
   return FLYQ_ERR_CONFIG;
 }
@@ -195,22 +200,22 @@ static int listen_rule(const flyq_config_t *cfg,
 
 /* What `flyq serve` checks before it listens: the address parses and the
  * listen rule holds with rt. Returns 0, or FLYQ_ERR_CONFIG with err. */
-static int listen_check(const flyq_config_t *cfg, const flyq_plugins_t *rt,
-                        char *err, size_t errlen) {
+static int listen_check(const flyq_config_t *cfg, int listen_flag,
+                        const flyq_plugins_t *rt, char *err, size_t errlen) {
   struct sockaddr_storage addr;
-  int rc = listen_parse(cfg, &addr, err, errlen);
+  int rc = listen_parse(cfg, listen_flag, &addr, err, errlen);
   return rc < 0 ? rc : listen_rule(cfg, &addr, rt, err, errlen);
 }
 
-int flyq__serve_preflight(const flyq_config_t *cfg, const char *cmd,
-                          flyq_plugins_t **rt) {
+int flyq__serve_preflight(const flyq_config_t *cfg, int listen_flag,
+                          const char *cmd, flyq_plugins_t **rt) {
   char err[768] = "";
   *rt = NULL;
   if (plugins_build(cfg, rt, err, sizeof err) < 0) {
     fprintf(stderr, "flyq %s: plugins: %s\n", cmd, err);
     return 1;
   }
-  if (listen_check(cfg, *rt, err, sizeof err) < 0) {
+  if (listen_check(cfg, listen_flag, *rt, err, sizeof err) < 0) {
     fprintf(stderr, "flyq %s: %s\n", cmd, err);
     flyq_plugins_free(*rt);
     *rt = NULL;
@@ -337,11 +342,11 @@ static int load_next(serve_t *s, const char *text, size_t len,
 }
 
 /* Hook: next is in force on the broker. What the host applies itself
- * happens here: the log level, and shutdown_timeout_ms (read from s->cfg
- * at shutdown). The plugin runtime (include/flyq/plugins.h) will be rebuilt
- * from s->cfg and swapped in here; to refuse a broken plugin before the
- * broker changes, build it in apply_next before flyq_broker_apply and only
- * swap it here. Takes over next's content. */
+ * happens here: next becomes s->cfg (shutdown_timeout_ms is read from it at
+ * shutdown), the log level is set, and the plugin runtime that
+ * validate_next built from next (s->next_plugins, NULL if none) is swapped
+ * into the server and the old one freed. Takes over next's content and
+ * s->next_plugins. */
 static void on_config_applied(serve_t *s, flyq_config_t *next) {
   flyq_config_free(&s->cfg);
   s->cfg = *next;
@@ -375,7 +380,8 @@ static int rule_next_start(serve_t *s, const flyq_config_t *next, char *err,
   char why[600];
   int rc = -1;
   if (strcmp(next->listen, s->cfg.listen) == 0) rc = bound_addr(s, &addr);
-  if (rc < 0) rc = listen_parse(next, &addr, why, sizeof why);
+  if (rc < 0)
+    rc = listen_parse(next, s->opts.listen != NULL, &addr, why, sizeof why);
   if (rc == 0) rc = listen_rule(next, &addr, s->next_plugins, why, sizeof why);
   if (rc < 0)
     snprintf(err, errlen, "refused: the broker would not start with this "
@@ -451,16 +457,20 @@ static void log_outcome(const char *via, const char *name, int rc,
                 err[0] ? err : flyq_strerror(rc));
     return;
   }
-  size_t changes = 0;
+  size_t drift = 0, restarts = 0;
+  char summary[256];
   for (size_t i = 0; i < plan->n; i++) {
     const flyq_broker_change_t *c = &plan->changes[i];
-    changes += c->kind != FLYQ_CHANGE_DRIFT; /* drift is kept, not changed */
+    drift += c->kind == FLYQ_CHANGE_DRIFT;
+    restarts += c->kind == FLYQ_CHANGE_RESTART;
     flyq_logmsg(FLYQ_LOG_INFO, "config", "%s%s%s: %s",
                 flyq_broker_change_kind_name(c->kind), c->topic[0] ? " " : "",
                 c->topic, c->detail);
   }
-  flyq_logmsg(FLYQ_LOG_INFO, "config", "%s: applied %s: %zu change%s", via,
-              name, changes, changes == 1 ? "" : "s");
+  flyq__config_summary(summary, sizeof summary, plan->n - drift - restarts,
+                       restarts, 0, drift, 0);
+  flyq_logmsg(FLYQ_LOG_INFO, "config", "%s: applied %s: %s", via, name,
+              summary);
 }
 
 /* A plugin file whose text a reload would load afresh: a plan line
@@ -643,7 +653,8 @@ int flyq__cmd_serve(int argc, char **argv) {
   if (s == NULL) return 1;
   s->opts = o;
   rc = load_config(&s->cfg, &o);
-  if (rc < 0) rc = flyq__serve_preflight(&s->cfg, "serve", &s->plugins);
+  if (rc < 0)
+    rc = flyq__serve_preflight(&s->cfg, o.listen != NULL, "serve", &s->plugins);
   if (rc < 0) {
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();

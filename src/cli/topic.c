@@ -26,8 +26,9 @@ static const char usage[] =
     "                          broker's defaults.partitions)\n"
     "      --config KEY=VALUE  (create) a topic setting, repeatable:\n"
     "                          retention.ms, retention.bytes, segment.bytes,\n"
-    "                          segment.ms, flush.messages, "
-    "flush.ms\n" FLYQ_CLI_COMMON_HELP "\n"
+    "                          segment.ms, flush.messages,\n"
+    "                          flush.interval_ms (as in the config file)\n"
+    FLYQ_CLI_COMMON_HELP "\n"
     "Exit status: 0 success, 1 error, 2 usage error.\n";
 
 enum { OPT_PARTITIONS = FLYQ_CLI_OPT_FIRST, OPT_CONFIG };
