@@ -113,7 +113,10 @@ static int user_frame(lua_State *L, int from, int to, lua_Debug *ar);
 
 /* Notes in hs->cap_where the position of the innermost plugin or config
  * code running (user_frame), for the memory error about to be raised: Lua
- * runs no message handler for those. Called from the allocator, so it
+ * runs no message handler for those. A refusal with no such code on the
+ * stack (the runtime's own work after the plugin's error) keeps the last
+ * position noted in this pcall (flyq__lua_pcall clears it). Called from
+ * the allocator, so it
  * only reads the call chain (lua_getinfo with "Sl" allocates nothing and
  * raises nothing). Lua 5.4.5 and later turn the chain's stack pointers
  * into offsets while the stack is being reallocated, and the allocator may
@@ -121,7 +124,6 @@ static int user_frame(lua_State *L, int from, int to, lua_Debug *ar);
  * position. */
 #define WHERE_LEVELS 8
 static void note_cap_where(host_state_t *hs) {
-  hs->cap_where[0] = '\0';
 #if LUA_VERSION_RELEASE_NUM < 50405
   lua_State *L = hs->running ? hs->running : hs->main;
   lua_Debug ar;
