@@ -237,3 +237,63 @@ describe("a hook that chooses a partition that does not exist", function()
                    server.header(dead[1], "flyq.error"), 1, true)
   end)
 end)
+
+-- Plugin text (its name, counter names, error messages, which may quote a
+-- client's bytes) reaches `flyq stats` as JSON and then a terminal: an
+-- instance never drops out of Stats because of it, and it never prints
+-- as a line of its own or as a terminal escape.
+describe("plugin text in stats and the CLI", function()
+  local srv, c
+
+  before_each(function()
+    srv = server.start({config = {
+      plugin_path = {PLUGINS},
+      topics = {long = {on_produce = {"long_error"}},
+                quote = {on_produce = {"quote_value"}}},
+    }})
+    c = assert(client.connect(srv.addr))
+  end)
+
+  after_each(function()
+    c:close()
+    srv:finish()
+  end)
+
+  local function run(args, stdin)
+    return server.run(args, {stdin = stdin, env = {FLYQ_BROKER = srv.addr}})
+  end
+
+  -- The instance of plugin name in the broker's Stats JSON, or nil.
+  local function stats_of(name)
+    for _, p in ipairs(assert(c:stats()).plugins) do
+      if p.name == name then return p end
+    end
+  end
+
+  it("keeps an instance whose error was cut inside a UTF-8 character", function()
+    local _, err, code = c:produce("long", {"x"})
+    assert.are.equal("PLUGIN_ERROR", code, err)
+    local p = stats_of("long_error")
+    assert.is_table(p, "long_error is missing from Stats")
+    assert.are.equal(1, p.errors)
+    assert.is_truthy(utf8.len(p.last_error), p.last_error)
+    -- Cut to fit 512 bytes, between two characters.
+    assert.matches("^plugin long_error: bad value: [é]+$", p.last_error)
+    assert.is_true(#p.last_error < 512)
+    local code2, out, err2 = run({"stats"})
+    assert.are.equal(0, code2, err2)
+    assert.matches("\nplugin long_error %([^\n]*%): batches 1, calls 1, errors 1\n" ..
+                   "  last error: plugin long_error: bad value: [é]+\n", out)
+    code2, out, err2 = run({"stats", "--json"})
+    assert.are.equal(0, code2, err2)
+    assert.matches('"name":"long_error"', out, 1, true)
+  end)
+
+  it("shows bytes of an error that are not UTF-8 as U+FFFD", function()
+    assert.is_nil(c:produce("quote", {"\xff\xfeok\xc3"}))
+    local p = stats_of("quote_value")
+    assert.is_table(p, "quote_value is missing from Stats")
+    assert.matches("bad value: \u{FFFD}\u{FFFD}ok\u{FFFD} (on_produce",
+                   p.last_error, 1, true)
+  end)
+end)

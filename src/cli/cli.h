@@ -126,10 +126,6 @@ int flyq__cli_topic_meta(flyq__cli_t *cli, const char *topic,
  * part of valid UTF-8 as \u00XX. */
 void flyq__cli_json_string(FILE *f, const uint8_t *s, size_t len);
 
-/* 1 if s[0..len) is valid UTF-8 (flyq__cli_json_string then loses
- * nothing), else 0. */
-int flyq__cli_is_utf8(const uint8_t *s, size_t len);
-
 /* Writes s[0..len) to f as a JSON string of its base64 (RFC 4648, with
  * padding): how `--json` output carries bytes that are not UTF-8. */
 void flyq__cli_json_base64(FILE *f, const uint8_t *s, size_t len);
