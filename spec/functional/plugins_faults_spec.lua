@@ -270,6 +270,12 @@ describe("plugin text in stats and the CLI", function()
     end
   end
 
+  local function lines_of(s)
+    local t = {}
+    for l in s:gmatch("[^\n]*") do t[#t + 1] = l end
+    return t
+  end
+
   it("keeps an instance whose error was cut inside a UTF-8 character", function()
     local _, err, code = c:produce("long", {"x"})
     assert.are.equal("PLUGIN_ERROR", code, err)
@@ -295,5 +301,42 @@ describe("plugin text in stats and the CLI", function()
     assert.is_table(p, "quote_value is missing from Stats")
     assert.matches("bad value: \u{FFFD}\u{FFFD}ok\u{FFFD} (on_produce",
                    p.last_error, 1, true)
+  end)
+
+  it("escapes control characters of an error in flyq stats", function()
+    local forged = "x\nbroker: produce_requests 999\r\27[31mred"
+    assert.is_nil(c:produce("quote", {forged}))
+    assert.are.equal(forged, stats_of("quote_value").last_error:match(
+                       "bad value: (.*) %(on_produce, record 1%)$"),
+                     "the JSON keeps the text as it is")
+    local code, out, err = run({"stats"})
+    assert.are.equal(0, code, err)
+    assert.matches("  last error: plugin quote_value: bad value: " ..
+                   "x\\nbroker: produce_requests 999\\r\\x1b[31mred " ..
+                   "(on_produce, record 1)\n",
+                   out, 1, true)
+    for _, l in ipairs(lines_of(out)) do
+      assert.is_nil(l:match("^broker: produce_requests 999"), out)
+    end
+    assert.is_nil(out:find("[\27\r]"), out)
+  end)
+
+  it("escapes control characters of a broker error in flyq produce", function()
+    local code, out, err = run({"produce", "quote"}, "a\rbroker: 1\27[2J\n")
+    assert.are.equal(1, code, out)
+    assert.matches("PLUGIN_ERROR: plugin quote_value: bad value: " ..
+                   "a\\rbroker: 1\\x1b[2J", err, 1, true)
+    assert.is_nil(err:find("[\27\r]"), err)
+  end)
+
+  it("escapes control characters of an error in flyq plugin test", function()
+    local code, out = run({"plugin", "test", PLUGINS .. "/quote_value.lua"},
+                          '{"value": "a\\nsummary: forged\\u001b[2J"}\n')
+    assert.are.equal(1, code, out) -- a record failed
+    assert.matches("1 error plugin quote_value: bad value: " ..
+                   "a\\nsummary: forged\\x1b[2J (on_produce)\n", out, 1, true)
+    for _, l in ipairs(lines_of(out)) do
+      assert.is_nil(l:match("^summary: forged"), out)
+    end
   end)
 end)

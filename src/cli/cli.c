@@ -25,16 +25,15 @@ void flyq__cli_init(flyq__cli_t *cli, const char *cmd, const char *usage) {
   optind = 0; /* glibc: a full reset, another parse may have run */
 }
 
-static void vmessage(const flyq__cli_t *cli, const char *fmt, va_list ap) {
+void flyq__cli_verror(const flyq__cli_t *cli, const char *fmt, va_list ap) {
   fprintf(stderr, "flyq %s: ", cli->cmd);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  flyq__cli_vline(stderr, fmt, ap);
 }
 
 int flyq__cli_usage_error(const flyq__cli_t *cli, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vmessage(cli, fmt, ap);
+  flyq__cli_verror(cli, fmt, ap);
   va_end(ap);
   fprintf(stderr, "try 'flyq %s --help'\n", cli->cmd);
   return 2;
@@ -43,7 +42,7 @@ int flyq__cli_usage_error(const flyq__cli_t *cli, const char *fmt, ...) {
 void flyq__cli_error(const flyq__cli_t *cli, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vmessage(cli, fmt, ap);
+  flyq__cli_verror(cli, fmt, ap);
   va_end(ap);
 }
 
