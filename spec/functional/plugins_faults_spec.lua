@@ -339,4 +339,25 @@ describe("plugin text in stats and the CLI", function()
       assert.is_nil(l:match("^summary: forged"), out)
     end
   end)
+
+  it("rejects a plugin name that is not letters, digits, _ and -", function()
+    local code, out, err = run({"plugin", "test", PLUGINS .. "/forged_name.lua"},
+                               '{"value": "v"}\n')
+    assert.are.equal(1, code, out)
+    assert.matches('name: expected 1 to 128 letters, digits, "_" and "-", got ' ..
+                   '"forged\\nbroker: produce_requests 999"', err, 1, true)
+    assert.are.equal("", out)
+  end)
+
+  it("rejects a counter name that is not letters, digits, _ - . and :", function()
+    local input = '{"value": "ok.count:1"}\n{"value": "x\\ncounter forged = 1"}\n'
+    local code, out = run({"plugin", "test", PLUGINS .. "/counter_by_value.lua"},
+                          input)
+    assert.are.equal(1, code, out) -- a record failed
+    assert.matches("\n2 error plugin counter_by_value: [^\n]*bad argument #1 " ..
+                   "to 'counter' %(expected 1 to 128 letters, digits, \"_\", " ..
+                   "\"%-\", \"%.\" or \":\"%)", out)
+    assert.matches("\ncounter ok.count:1 = 1\n", out, 1, true)
+    assert.is_nil(out:find("counter forged", 1, true), out)
+  end)
 end)
