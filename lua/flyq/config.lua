@@ -388,8 +388,14 @@ function to_json(v, path, ctx, depth)
 end
 M.to_json = to_json
 
+--- true if v is a valid plugin name: 1 to 128 ASCII letters, digits, "_"
+-- and "-" (the name of the file, and the name the file gives itself).
+function M.valid_plugin_name(v)
+  return type(v) == "string" and #v <= 128 and v:match("^[%w_%-]+$") ~= nil
+end
+
 local function plugin_name(v, path, ctx)
-  if type(v) ~= "string" or #v > 128 or not v:match("^[%w_%-]+$") then
+  if not M.valid_plugin_name(v) then
     expected(ctx, path, 'plugin name (letters, digits, "_" and "-")', v)
   end
   return v

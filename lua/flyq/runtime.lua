@@ -40,7 +40,8 @@
 --   fail(i, message) -> tripped   set_partition(i, p)
 
 local schema = require("flyq.schema")
-local show = require("flyq.config").show
+local config = require("flyq.config")
+local show = config.show
 
 local M = {}
 
@@ -75,8 +76,9 @@ local function bad_plugin(plugin)
     return "the plugin file must return a table, got " .. describe(plugin)
   end
   local name = rawget(plugin, "name")
-  if type(name) ~= "string" or name == "" then
-    return "name: expected non-empty string, got " .. describe(name)
+  if not config.valid_plugin_name(name) then
+    return 'name: expected 1 to 128 letters, digits, "_" and "-", got ' ..
+           describe(name)
   end
   for _, hook in ipairs(HOOKS) do
     local f = rawget(plugin, hook)

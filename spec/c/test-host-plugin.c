@@ -498,7 +498,8 @@ TEST(bad_plugins_are_config_errors) {
   CHECK_HAS(pt_err, "plugin nope: no nope.lua on plugin_path (");
   CHECK_EQ(pt_runtime("return { plugin_path = {DIR}, topics = { t = {\n"
                       "  on_produce = 'noname' } } }", &rt), FLYQ_ERR_CONFIG);
-  CHECK_HAS(pt_err, "plugin noname: name: expected non-empty string, got nil");
+  CHECK_HAS(pt_err, "plugin noname: name: expected 1 to 128 letters, digits, "
+            "\"_\" and \"-\", got nil");
   CHECK(rt == NULL);
 }
 

@@ -237,3 +237,127 @@ describe("a hook that chooses a partition that does not exist", function()
                    server.header(dead[1], "flyq.error"), 1, true)
   end)
 end)
+
+-- Plugin text (its name, counter names, error messages, which may quote a
+-- client's bytes) reaches `flyq stats` as JSON and then a terminal: an
+-- instance never drops out of Stats because of it, and it never prints
+-- as a line of its own or as a terminal escape.
+describe("plugin text in stats and the CLI", function()
+  local srv, c
+
+  before_each(function()
+    srv = server.start({config = {
+      plugin_path = {PLUGINS},
+      topics = {long = {on_produce = {"long_error"}},
+                quote = {on_produce = {"quote_value"}}},
+    }})
+    c = assert(client.connect(srv.addr))
+  end)
+
+  after_each(function()
+    c:close()
+    srv:finish()
+  end)
+
+  local function run(args, stdin)
+    return server.run(args, {stdin = stdin, env = {FLYQ_BROKER = srv.addr}})
+  end
+
+  -- The instance of plugin name in the broker's Stats JSON, or nil.
+  local function stats_of(name)
+    for _, p in ipairs(assert(c:stats()).plugins) do
+      if p.name == name then return p end
+    end
+  end
+
+  local function lines_of(s)
+    local t = {}
+    for l in s:gmatch("[^\n]*") do t[#t + 1] = l end
+    return t
+  end
+
+  it("keeps an instance whose error was cut inside a UTF-8 character", function()
+    local _, err, code = c:produce("long", {"x"})
+    assert.are.equal("PLUGIN_ERROR", code, err)
+    local p = stats_of("long_error")
+    assert.is_table(p, "long_error is missing from Stats")
+    assert.are.equal(1, p.errors)
+    assert.is_truthy(utf8.len(p.last_error), p.last_error)
+    -- Cut to fit 512 bytes, between two characters.
+    assert.matches("^plugin long_error: bad value: [é]+$", p.last_error)
+    assert.is_true(#p.last_error < 512)
+    local code2, out, err2 = run({"stats"})
+    assert.are.equal(0, code2, err2)
+    assert.matches("\nplugin long_error %([^\n]*%): batches 1, calls 1, errors 1\n" ..
+                   "  last error: plugin long_error: bad value: [é]+\n", out)
+    code2, out, err2 = run({"stats", "--json"})
+    assert.are.equal(0, code2, err2)
+    assert.matches('"name":"long_error"', out, 1, true)
+  end)
+
+  it("shows bytes of an error that are not UTF-8 as U+FFFD", function()
+    assert.is_nil(c:produce("quote", {"\xff\xfeok\xc3"}))
+    local p = stats_of("quote_value")
+    assert.is_table(p, "quote_value is missing from Stats")
+    assert.matches("bad value: \u{FFFD}\u{FFFD}ok\u{FFFD} (on_produce",
+                   p.last_error, 1, true)
+  end)
+
+  it("escapes control characters of an error in flyq stats", function()
+    local forged = "x\nbroker: produce_requests 999\r\27[31mred"
+    assert.is_nil(c:produce("quote", {forged}))
+    assert.are.equal(forged, stats_of("quote_value").last_error:match(
+                       "bad value: (.*) %(on_produce, record 1%)$"),
+                     "the JSON keeps the text as it is")
+    local code, out, err = run({"stats"})
+    assert.are.equal(0, code, err)
+    assert.matches("  last error: plugin quote_value: bad value: " ..
+                   "x\\nbroker: produce_requests 999\\r\\x1b[31mred " ..
+                   "(on_produce, record 1)\n",
+                   out, 1, true)
+    for _, l in ipairs(lines_of(out)) do
+      assert.is_nil(l:match("^broker: produce_requests 999"), out)
+    end
+    assert.is_nil(out:find("[\27\r]"), out)
+  end)
+
+  it("escapes control characters of a broker error in flyq produce", function()
+    local code, out, err = run({"produce", "quote"}, "a\rbroker: 1\27[2J\n")
+    assert.are.equal(1, code, out)
+    assert.matches("PLUGIN_ERROR: plugin quote_value: bad value: " ..
+                   "a\\rbroker: 1\\x1b[2J", err, 1, true)
+    assert.is_nil(err:find("[\27\r]"), err)
+  end)
+
+  it("escapes control characters of an error in flyq plugin test", function()
+    local code, out = run({"plugin", "test", PLUGINS .. "/quote_value.lua"},
+                          '{"value": "a\\nsummary: forged\\u001b[2J"}\n')
+    assert.are.equal(1, code, out) -- a record failed
+    assert.matches("1 error plugin quote_value: bad value: " ..
+                   "a\\nsummary: forged\\x1b[2J (on_produce)\n", out, 1, true)
+    for _, l in ipairs(lines_of(out)) do
+      assert.is_nil(l:match("^summary: forged"), out)
+    end
+  end)
+
+  it("rejects a plugin name that is not letters, digits, _ and -", function()
+    local code, out, err = run({"plugin", "test", PLUGINS .. "/forged_name.lua"},
+                               '{"value": "v"}\n')
+    assert.are.equal(1, code, out)
+    assert.matches('name: expected 1 to 128 letters, digits, "_" and "-", got ' ..
+                   '"forged\\nbroker: produce_requests 999"', err, 1, true)
+    assert.are.equal("", out)
+  end)
+
+  it("rejects a counter name that is not letters, digits, _ - . and :", function()
+    local input = '{"value": "ok.count:1"}\n{"value": "x\\ncounter forged = 1"}\n'
+    local code, out = run({"plugin", "test", PLUGINS .. "/counter_by_value.lua"},
+                          input)
+    assert.are.equal(1, code, out) -- a record failed
+    assert.matches("\n2 error plugin counter_by_value: [^\n]*bad argument #1 " ..
+                   "to 'counter' %(expected 1 to 128 letters, digits, \"_\", " ..
+                   "\"%-\", \"%.\" or \":\"%)", out)
+    assert.matches("\ncounter ok.count:1 = 1\n", out, 1, true)
+    assert.is_nil(out:find("counter forged", 1, true), out)
+  end)
+end)

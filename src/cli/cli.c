@@ -11,6 +11,7 @@
 #include <nettle/base64.h>
 
 #include "cli/cli.h"
+#include "util/utf8.h"
 
 void flyq__cli_init(flyq__cli_t *cli, const char *cmd, const char *usage) {
   const char *env = getenv("FLYQ_BROKER");
@@ -24,16 +25,15 @@ void flyq__cli_init(flyq__cli_t *cli, const char *cmd, const char *usage) {
   optind = 0; /* glibc: a full reset, another parse may have run */
 }
 
-static void vmessage(const flyq__cli_t *cli, const char *fmt, va_list ap) {
+void flyq__cli_verror(const flyq__cli_t *cli, const char *fmt, va_list ap) {
   fprintf(stderr, "flyq %s: ", cli->cmd);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  flyq__cli_vline(stderr, fmt, ap);
 }
 
 int flyq__cli_usage_error(const flyq__cli_t *cli, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vmessage(cli, fmt, ap);
+  flyq__cli_verror(cli, fmt, ap);
   va_end(ap);
   fprintf(stderr, "try 'flyq %s --help'\n", cli->cmd);
   return 2;
@@ -42,7 +42,7 @@ int flyq__cli_usage_error(const flyq__cli_t *cli, const char *fmt, ...) {
 void flyq__cli_error(const flyq__cli_t *cli, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vmessage(cli, fmt, ap);
+  flyq__cli_verror(cli, fmt, ap);
   va_end(ap);
 }
 
@@ -211,28 +211,6 @@ int flyq__cli_topic_meta(flyq__cli_t *cli, const char *topic,
   return 1;
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one
- * (overlong forms, surrogates and code points above U+10FFFF are not). */
-static size_t utf8_len(const uint8_t *s, size_t n) {
-  uint8_t c = s[0];
-  uint32_t cp;
-  size_t len;
-  if (c < 0x80) return 1;
-  if (c >= 0xc2 && c <= 0xdf) len = 2;
-  else if ((c & 0xf0) == 0xe0) len = 3;
-  else if (c >= 0xf0 && c <= 0xf4) len = 4;
-  else return 0;
-  if (n < len) return 0;
-  cp = c & (0x7fu >> len);
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xc0) != 0x80) return 0;
-    cp = cp << 6 | (s[i] & 0x3fu);
-  }
-  if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) return 0;
-  if (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) return 0;
-  return len;
-}
-
 /* Writes the escape for byte c (a control character, '"', '\\' or a byte
  * outside valid UTF-8). */
 static void json_escape(FILE *f, uint8_t c) {
@@ -258,7 +236,7 @@ void flyq__cli_json_string(FILE *f, const uint8_t *s, size_t len) {
   while (i < len) {
     size_t n = s[i] < 0x20 || s[i] == '"' || s[i] == '\\'
                    ? 0
-                   : utf8_len(s + i, len - i);
+                   : flyq__utf8_len(s + i, len - i);
     if (n > 0) {
       i += n;
       continue;
@@ -269,12 +247,6 @@ void flyq__cli_json_string(FILE *f, const uint8_t *s, size_t len) {
   }
   fwrite(s + run, 1, i - run, f);
   fputc('"', f);
-}
-
-int flyq__cli_is_utf8(const uint8_t *s, size_t len) {
-  for (size_t i = 0, n; i < len; i += n)
-    if ((n = utf8_len(s + i, len - i)) == 0) return 0;
-  return 1;
 }
 
 void flyq__cli_json_base64(FILE *f, const uint8_t *s, size_t len) {

@@ -11,12 +11,14 @@
 #define FLYQ_CLI_CLI_H
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "flyq/client.h"
 #include "flyq/proto.h" /* wire error names */
+#include "cli/text.h" /* the escapes of every message */
 
 #define FLYQ_CLI_DEFAULT_BROKER "127.0.0.1:7500"
 #define FLYQ_CLI_CONNECT_TIMEOUT_MS 10000
@@ -71,6 +73,9 @@ int flyq__cli_positionals(flyq__cli_t *cli, int argc, char **argv, int n,
 int flyq__cli_parse_plain(flyq__cli_t *cli, int argc, char **argv, int n,
                           const char **out, const char *const *names);
 
+/* The messages below go to stderr as one line each, with the escapes of
+ * text.h: they may quote the broker's or a plugin's text. */
+
 /* Prints "flyq CMD: <message>\ntry 'flyq CMD --help'" to stderr; returns 2. */
 int flyq__cli_usage_error(const flyq__cli_t *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -78,6 +83,8 @@ int flyq__cli_usage_error(const flyq__cli_t *cli, const char *fmt, ...)
 /* Prints "flyq CMD: <message>" to stderr. */
 void flyq__cli_error(const flyq__cli_t *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* flyq__cli_error with a va_list. */
+void flyq__cli_verror(const flyq__cli_t *cli, const char *fmt, va_list ap);
 
 /* Prints the client's last error (or flyq_strerror(err) when it has no
  * text) as "flyq CMD: <text>"; returns 1. */
@@ -125,10 +132,6 @@ int flyq__cli_topic_meta(flyq__cli_t *cli, const char *topic,
  * is, '"', '\\' and control characters escaped, and every byte that is not
  * part of valid UTF-8 as \u00XX. */
 void flyq__cli_json_string(FILE *f, const uint8_t *s, size_t len);
-
-/* 1 if s[0..len) is valid UTF-8 (flyq__cli_json_string then loses
- * nothing), else 0. */
-int flyq__cli_is_utf8(const uint8_t *s, size_t len);
 
 /* Writes s[0..len) to f as a JSON string of its base64 (RFC 4648, with
  * padding): how `--json` output carries bytes that are not UTF-8. */

@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "util/utf8.h"
 
 /* The character a '\\' escape stands for, or 0 if it is not one. */
 static char unescape(char c) {
@@ -80,7 +81,7 @@ static void json_bytes(FILE *f, const uint8_t *p, int32_t len) {
 /* 1 if bytes p[0..len) (len < 0: null) print as a JSON string or null
  * without loss; else they print as base64. */
 static int is_text(const uint8_t *p, int32_t len) {
-  return len <= 0 || flyq__cli_is_utf8(p, (size_t)len);
+  return len <= 0 || flyq__utf8_valid(p, (size_t)len);
 }
 
 /* ,"name":TEXT for text (is_text), ,"name_b64":"BASE64" for other bytes. */

@@ -489,7 +489,7 @@ static void run_filter(flyq_plugins_t *rt, const opts_t *o, size_t line,
   if (rc < 0 || out.failed > 0) {
     t->errors++;
     drop_record_one(err);
-    printf("%zu error %s\n", line, err);
+    flyq__cli_line(stdout, "%zu error %s", line, err);
   }
   if (rc == 0) report(line, &out, b, t);
   flyq_plugins_output_free(&out);
@@ -540,7 +540,7 @@ static void run_partition(flyq_plugins_t *rt, const opts_t *o, size_t line,
   if (err[0] != '\0') {
     t->errors++;
     drop_record_one(err);
-    printf("%zu error %s\n", line, err);
+    flyq__cli_line(stdout, "%zu error %s", line, err);
   }
   if (rc == 0) print_placed(o, line, b->data, b->len, &part, n);
   if (rc == 0) t->out += n;
@@ -553,7 +553,7 @@ static void auth_error(const flyq_plugins_t *rt, tally_t *t) {
   flyq_plugin_stats_t *st = NULL;
   size_t n = 0;
   if (flyq_plugins_stats(rt, &st, &n) == 0 && n > 0 && st[0].errors > 0) {
-    printf("error %s\n", st[0].last_error);
+    flyq__cli_line(stdout, "error %s", st[0].last_error);
     t->errors++;
   }
   flyq_plugins_stats_free(st, n);
@@ -565,7 +565,8 @@ static void no_authorize(const flyq_plugins_t *rt, tally_t *t) {
   flyq_plugin_stats_t *st = NULL;
   size_t n = 0;
   int named = flyq_plugins_stats(rt, &st, &n) == 0 && n > 0;
-  printf("error plugin %s has no authorize hook\n", named ? st[0].name : "");
+  flyq__cli_line(stdout, "error plugin %s has no authorize hook",
+                 named ? st[0].name : "");
   if (named) flyq_plugins_stats_free(st, n);
   t->errors++;
 }
@@ -596,9 +597,9 @@ static int run_auth(flyq_plugins_t *rt, const opts_t *o, tally_t *t) {
   if (o->hook == HOOK_AUTHORIZE)
     printf("%s\n", rc == 0 ? "allowed" : "denied");
   else if (rc == 0)
-    printf("authenticated %s\n", principal);
+    flyq__cli_line(stdout, "authenticated %s", principal);
   else
-    printf("rejected %s\n", reason);
+    flyq__cli_line(stdout, "rejected %s", reason);
   free(principal);
   return rc == 0 ? 0 : 1;
 }
@@ -622,8 +623,8 @@ static void summary(flyq_plugins_t *rt, const tally_t *t, const opts_t *o) {
   if (flyq_plugins_stats(rt, &st, &n) < 0) return;
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < st[i].ncounters; j++)
-      printf("counter %s = %lld\n", st[i].counters[j].name,
-             (long long)st[i].counters[j].value);
+      flyq__cli_line(stdout, "counter %s = %lld", st[i].counters[j].name,
+                     (long long)st[i].counters[j].value);
   flyq_plugins_stats_free(st, n);
 }
 

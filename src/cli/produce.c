@@ -73,11 +73,9 @@ static void report(produce_t *p, const char *fmt, ...)
 static void report(produce_t *p, const char *fmt, ...) {
   va_list ap;
   if (p->errors_shown++ >= MAX_ERRORS_SHOWN) return;
-  fprintf(stderr, "flyq %s: ", p->cli.cmd);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  flyq__cli_verror(&p->cli, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
 }
 
 /* The partition of the first failed part (or the one asked for). */

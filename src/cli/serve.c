@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 
 #include "cli/commands.h"
+#include "cli/text.h"
 #include "flyq/broker.h"
 #include "flyq/config.h"
 #include "flyq/logmsg.h"
@@ -212,7 +213,7 @@ int flyq__serve_preflight(const flyq_config_t *cfg, int listen_flag,
   char err[768] = "";
   *rt = NULL;
   if (plugins_build(cfg, rt, err, sizeof err) < 0) {
-    fprintf(stderr, "flyq %s: plugins: %s\n", cmd, err);
+    flyq__cli_line(stderr, "flyq %s: plugins: %s", cmd, err);
     return 1;
   }
   if (listen_check(cfg, listen_flag, *rt, err, sizeof err) < 0) {

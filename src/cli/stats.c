@@ -15,7 +15,8 @@ static const char usage[] =
     "Prints the broker's counters (requests, records, bytes, fsyncs,\n"
     "errors, connections...) and, for every plugin instance in load order,\n"
     "its file, batches, hook calls, errors, last error and counters\n"
-    "(docs/protocol.md, \"Stats\"). An admin operation: with auth plugins,\n"
+    "(docs/protocol.md, \"Stats\"). Control characters in a plugin's text\n"
+    "print escaped (\\n, \\x1b...). An admin operation: with auth plugins,\n"
     "the principal needs `admin` on `cluster`.\n"
     "\n"
     "Options:\n"
@@ -42,20 +43,22 @@ static const char *text_of(json_t *o, const char *key) {
   return s ? s : "";
 }
 
-/* One plugin instance: a line, its last error and its counters. */
+/* One plugin instance: a line, its last error and its counters, with
+ * the plugin's text escaped (flyq__cli_line). */
 static void print_plugin(json_t *p) {
   const char *key;
   json_t *v, *counters = json_object_get(p, "counters");
-  printf("plugin %s (%s): batches %.0f, calls %.0f, errors %.0f\n",
-         text_of(p, "name"), text_of(p, "file"),
-         json_number_value(json_object_get(p, "batches")),
-         json_number_value(json_object_get(p, "calls")),
-         json_number_value(json_object_get(p, "errors")));
+  flyq__cli_line(stdout,
+                 "plugin %s (%s): batches %.0f, calls %.0f, errors %.0f",
+                 text_of(p, "name"), text_of(p, "file"),
+                 json_number_value(json_object_get(p, "batches")),
+                 json_number_value(json_object_get(p, "calls")),
+                 json_number_value(json_object_get(p, "errors")));
   if (json_is_string(json_object_get(p, "last_error")))
-    printf("  last error: %s\n", text_of(p, "last_error"));
+    flyq__cli_line(stdout, "  last error: %s", text_of(p, "last_error"));
   if (json_is_object(counters))
     json_object_foreach(counters, key, v)
-      printf("  counter %s = %.0f\n", key, json_number_value(v));
+      flyq__cli_line(stdout, "  counter %s = %.0f", key, json_number_value(v));
 }
 
 static int print_text(flyq__cli_t *cli, const char *text, size_t len) {

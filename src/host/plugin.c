@@ -20,6 +20,7 @@
 #include "flyq/logmsg.h"
 #include "host/plugin.h"
 #include "host/sandbox.h"
+#include "util/utf8.h"
 
 #define PLUGIN_MAX_FILE (4u << 20) /* bytes of plugin source */
 
@@ -335,14 +336,15 @@ void flyq__plugin_error(flyq__plugin_t *p, const flyq__call_t *call,
                         size_t outlen) {
   char line[sizeof p->last_error];
   if (record > 0 && record <= call->nin && call->consume)
-    snprintf(line, sizeof line, "plugin %s: %s (%s, offset %lld)", p->name,
-             msg, call->hook,
-             (long long)flyq__call_in(call, record - 1)->r.offset);
+    flyq__utf8_snprintf(line, sizeof line, "plugin %s: %s (%s, offset %lld)",
+                        p->name, msg, call->hook,
+                        (long long)flyq__call_in(call, record - 1)->r.offset);
   else if (record > 0)
-    snprintf(line, sizeof line, "plugin %s: %s (%s, record %zu)", p->name, msg,
-             call->hook, record);
+    flyq__utf8_snprintf(line, sizeof line, "plugin %s: %s (%s, record %zu)",
+                        p->name, msg, call->hook, record);
   else
-    snprintf(line, sizeof line, "plugin %s: %s (%s)", p->name, msg, call->hook);
+    flyq__utf8_snprintf(line, sizeof line, "plugin %s: %s (%s)", p->name, msg,
+                        call->hook);
   p->errors++;
   memcpy(p->last_error, line, sizeof line);
   if ((p->errors & (p->errors - 1)) == 0) /* 1st, 2nd, 4th, 8th... */
@@ -351,7 +353,7 @@ void flyq__plugin_error(flyq__plugin_t *p, const flyq__call_t *call,
   if (flyq__lua_traceback(p->L)[0] != '\0')
     flyq_logmsg(FLYQ_LOG_DEBUG, "plugin", "%s: %s", p->name,
                 flyq__lua_traceback(p->L));
-  if (outlen > 0) snprintf(out, outlen, "%s", line);
+  if (outlen > 0) flyq__utf8_snprintf(out, outlen, "%s", line);
 }
 
 size_t flyq__plugin_failed_record(flyq__plugin_t *p, const flyq__call_t *call) {

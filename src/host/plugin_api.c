@@ -31,6 +31,10 @@
 
 #define MAX_COUNTERS 256
 #define MAX_COUNTER_NAME 128
+/* What a counter name is made of: it shows in `flyq stats` and as a JSON
+ * key, so nothing that could forge a line or be invalid UTF-8. */
+#define COUNTER_CHARS                                                          \
+  "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:"
 
 /* flyq.log(level, msg): level is "error", "warn", "info" or "debug". */
 static int api_log(lua_State *L) {
@@ -87,8 +91,9 @@ static int api_counter(lua_State *L) {
   const char *name = luaL_checklstring(L, 1, &len);
   lua_Integer delta = luaL_optinteger(L, 2, 1);
   flyq__counter_t *c;
-  if (len == 0 || len > MAX_COUNTER_NAME || strlen(name) != len)
-    luaL_argerror(L, 1, "expected 1 to 128 bytes without NUL");
+  if (len == 0 || len > MAX_COUNTER_NAME || strspn(name, COUNTER_CHARS) != len)
+    luaL_argerror(L, 1, "expected 1 to 128 letters, digits, \"_\", \"-\", "
+                        "\".\" or \":\"");
   if ((c = counter_find(p, name)) == NULL) {
     if (p->ncounters >= MAX_COUNTERS)
       luaL_error(L, "too many counters (at most %d)", MAX_COUNTERS);

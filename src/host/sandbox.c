@@ -37,6 +37,7 @@
 #include "flyq/common.h"
 
 #include "host/embedded.h"
+#include "util/utf8.h"
 
 #define HOOK_STEP 1000 /* instructions between two budget checks */
 /* CPU-time allowance per budgeted instruction. Instructions that call
@@ -854,7 +855,7 @@ static int pcall_error(lua_State *L, int status, char *err, size_t errlen) {
   if (errlen > 0 && code == -ENOMEM && hs->cap_hit)
     flyq__lua_cap_message(L, err, errlen);
   else if (errlen > 0)
-    snprintf(err, errlen, "%s", msg ? msg : "unknown error");
+    flyq__utf8_snprintf(err, errlen, "%s", msg ? msg : "unknown error");
   lua_pop(L, 1);
   return code;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "server/internal.h"
+#include "util/utf8.h"
 
 static json_t *broker_json(const flyq_broker_t *b) {
   flyq_broker_stats_t st;
@@ -25,41 +26,72 @@ static json_t *broker_json(const flyq_broker_t *b) {
       (json_int_t)st.topics);
 }
 
+/* s as a JSON string: jansson takes only valid UTF-8, and a plugin's
+ * name, file path or error message need not be one, so each byte that is
+ * not part of valid UTF-8 becomes U+FFFD (docs/protocol.md, "Stats").
+ * NULL when out of memory. */
+static json_t *text_json(const char *s) {
+  char *fixed;
+  json_t *j;
+  if (flyq__utf8_valid((const uint8_t *)s, strlen(s))) return json_string(s);
+  if ((fixed = flyq__utf8_repair(s, strlen(s))) == NULL) return NULL;
+  j = json_string(fixed);
+  free(fixed);
+  return j;
+}
+
+/* Sets o[key] to v (stolen, may be NULL), with key made valid UTF-8 as
+ * text_json does. Counter names are ASCII (flyq.counter checks them), so
+ * two keys never become one. Returns 0, or -1 when out of memory. */
+static int set_text_key(json_t *o, const char *key, json_t *v) {
+  char *fixed = flyq__utf8_repair(key, strlen(key));
+  int rc = json_object_set_new(o, fixed, v); /* -1 for a NULL key or v */
+  free(fixed);
+  return rc;
+}
+
 static json_t *counters_json(const flyq_plugin_stats_t *p) {
   json_t *o = json_object();
   for (size_t i = 0; o && i < p->ncounters; i++)
-    json_object_set_new(o, p->counters[i].name,
-                        json_integer((json_int_t)p->counters[i].value));
+    if (set_text_key(o, p->counters[i].name,
+                     json_integer((json_int_t)p->counters[i].value)) < 0) {
+      json_decref(o);
+      o = NULL;
+    }
   return o;
 }
 
 /* The params are left out: they may hold secrets (an auth plugin's
- * tokens). */
+ * tokens). NULL when out of memory (json_pack then frees the values it
+ * was given). */
 static json_t *plugin_json(const flyq_plugin_stats_t *p) {
   return json_pack(
-      "{ss ss sI sI sI ss? sI sI sI sI so}", "name", p->name, "file",
-      p->file ? p->file : "", "batches",
+      "{so so sI sI sI so sI sI sI sI so}", "name", text_json(p->name),
+      "file", text_json(p->file ? p->file : ""), "batches",
       (json_int_t)p->batches, "calls", (json_int_t)p->calls, "errors",
       (json_int_t)p->errors, "last_error",
-      p->last_error, "keys_pushed",
+      p->last_error ? text_json(p->last_error) : json_null(), "keys_pushed",
       (json_int_t)p->keys_pushed, "values_pushed",
       (json_int_t)p->values_pushed, "headers_pushed",
       (json_int_t)p->headers_pushed, "memory_bytes",
       (json_int_t)p->memory_bytes, "counters", counters_json(p));
 }
 
+/* Every instance's stats, or NULL when out of memory: an instance is
+ * never left out. */
 static json_t *plugins_json(flyq_plugins_t *rt) {
   json_t *a = json_array();
   flyq_plugin_stats_t *st = NULL;
   size_t n = 0;
+  int rc;
   if (a == NULL || rt == NULL) return a;
-  if (flyq_plugins_stats(rt, &st, &n) < 0) {
-    json_decref(a);
-    return NULL;
-  }
-  for (size_t i = 0; i < n; i++) json_array_append_new(a, plugin_json(&st[i]));
+  rc = flyq_plugins_stats(rt, &st, &n);
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    rc = json_array_append_new(a, plugin_json(&st[i])); /* -1 for NULL */
   flyq_plugins_stats_free(st, n);
-  return a;
+  if (rc == 0) return a;
+  json_decref(a);
+  return NULL;
 }
 
 /* The server's own counters: reads that would have waited for the disk
