@@ -469,6 +469,16 @@ end }
     assert.are.same({"elsewhere", 7}, {o[4][3].topic, o[4][3].partition})
   end)
 
+  it("needs a readable NAME.lua", function()
+    local code, _, err = server.run({"plugin", "test", dir .. "/none.lua", "--input", "/dev/null"})
+    assert.are.equal(1, code)
+    assert.matches("cannot read .*/none%.lua: No such file or directory", err)
+    local file = write("tagger", plugin)
+    code, _, err = server.run({"plugin", "test", file, "--input", "/dev/null"})
+    assert.are.equal(1, code)
+    assert.matches("tagger: a plugin file is NAME%.lua", err)
+  end)
+
   it("reports a plugin that does not load", function()
     local file = write("tagger.lua", plugin)
     local code, _, err = server.run({"plugin", "test", file}, {stdin = ""})

@@ -618,8 +618,10 @@ static void summary(flyq_plugins_t *rt, const tally_t *t, const opts_t *o) {
     printf("summary: %zu records in, %zu stored: %zu kept, %zu changed, %zu "
            "dropped, %zu fanned out, %zu errors\n", t->records, t->out,
            t->kept, t->changed, t->dropped, t->fanned, t->errors);
-  printf("time: %.3f ms total, %.1f us per record\n", (double)t->ns / 1e6,
-         t->records ? (double)t->ns / 1e3 / (double)t->records : 0.0);
+  printf("time: %.3f ms total, %.1f us per %s\n", (double)t->ns / 1e6,
+         t->records ? (double)t->ns / 1e3 / (double)t->records : 0.0,
+         o->hook == HOOK_AUTHENTICATE || o->hook == HOOK_AUTHORIZE ? "call"
+                                                                  : "record");
   if (flyq_plugins_stats(rt, &st, &n) < 0) return;
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < st[i].ncounters; j++)
@@ -683,6 +685,21 @@ static int run(flyq__cli_t *cli, flyq_plugins_t *rt, const opts_t *o, int fd,
   return bad != NULL || r < 0;
 }
 
+/* 1 if file can be the plugin under test: a readable NAME.lua (the
+ * runtime finds a plugin by that name); else says why. */
+static int readable_plugin(flyq__cli_t *cli, const char *file) {
+  size_t n = strlen(file);
+  if (n < 5 || strcmp(file + n - 4, ".lua") != 0 || file[n - 5] == '/') {
+    flyq__cli_error(cli, "%s: a plugin file is NAME.lua", file);
+    return 0;
+  }
+  if (access(file, R_OK) != 0) {
+    flyq__cli_error(cli, "cannot read %s: %s", file, strerror(errno));
+    return 0;
+  }
+  return 1;
+}
+
 static int cmd_test(int argc, char **argv) {
   flyq__cli_t cli;
   opts_t o;
@@ -691,6 +708,7 @@ static int cmd_test(int argc, char **argv) {
   int fd = 0, r;
   flyq__cli_init(&cli, "plugin test", usage);
   if ((r = parse(&cli, argc, argv, &o)) >= 0) return r;
+  if (!readable_plugin(&cli, o.file)) return 1;
   if (o.input && (fd = open(o.input, O_RDONLY | O_CLOEXEC)) < 0) {
     flyq__cli_error(&cli, "%s: %s", o.input, strerror(errno));
     return 1;
