@@ -119,13 +119,26 @@ static void push_hex(lua_State *L, const uint8_t *d, size_t n) {
   lua_pushlstring(L, hex, 2 * n);
 }
 
+/* Hashes s[0..len) into ctx with update, HASH_POLL bytes at a time with
+ * a budget poll after each: hashing tens of MiB in one piece would run
+ * past the time limit out of its reach. */
+#define HASH_POLL (256u << 10)
+#define HASH_IN_PIECES(L, update, ctx, s, len)                          \
+  do {                                                                  \
+    for (size_t off_ = 0; off_ < (len); off_ += HASH_POLL) {            \
+      size_t n_ = (len) - off_ < HASH_POLL ? (len) - off_ : HASH_POLL;  \
+      update((ctx), n_, (const uint8_t *)(s) + off_);                   \
+      flyq__lua_poll(L);                                                \
+    }                                                                   \
+  } while (0)
+
 static int api_sha256(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   struct sha256_ctx ctx;
   uint8_t digest[SHA256_DIGEST_SIZE];
   sha256_init(&ctx);
-  sha256_update(&ctx, len, (const uint8_t *)s);
+  HASH_IN_PIECES(L, sha256_update, &ctx, s, len);
   sha256_digest(&ctx, sizeof digest, digest);
   push_hex(L, digest, sizeof digest);
   return 1;
@@ -138,7 +151,7 @@ static int api_hmac_sha256(lua_State *L) {
   struct hmac_sha256_ctx ctx;
   uint8_t digest[SHA256_DIGEST_SIZE];
   hmac_sha256_set_key(&ctx, klen, (const uint8_t *)key);
-  hmac_sha256_update(&ctx, len, (const uint8_t *)s);
+  HASH_IN_PIECES(L, hmac_sha256_update, &ctx, s, len);
   hmac_sha256_digest(&ctx, sizeof digest, digest);
   push_hex(L, digest, sizeof digest);
   return 1;

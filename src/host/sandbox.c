@@ -72,8 +72,6 @@ typedef struct host_state {
   lua_State *main;      /* the state's main thread */
   int watching;
   volatile sig_atomic_t tick; /* the timer fired since the last look */
-  volatile int64_t tick_ns;   /* the thread's CPU time then (the first tick
-                                 since the last look) */
   lua_State *volatile running; /* the coroutine being resumed, or NULL */
   int64_t limit_ns;     /* CPU time one call may use */
   flyq__lua_progress_fn progress; /* flyq__lua_set_calls */
@@ -332,8 +330,6 @@ static void on_watch_signal(int sig) {
     watch_running = 0;
   } else {
     lua_State *T = hs->running ? hs->running : hs->main;
-    if (!hs->tick) hs->tick_ns = cpu_now_ns(); /* clock_gettime: safe here */
-    atomic_signal_fence(memory_order_seq_cst);
     hs->tick = 1;
     lua_sethook(T, watch_hook,
                 LUA_MASKCOUNT | (T == hs->main && hs->probing ? LUA_MASKRET : 0),
@@ -357,25 +353,23 @@ static int into_driver(lua_State *L, const host_state_t *hs) {
          is_driver(L, hs, 1, &caller);
 }
 
-/* A tick, seen at level of L (the running Lua function, or the Lua caller
- * of the C function that polls): opens a probe, or checks the open one; 1
- * once the call it times has run for longer than the limit. A probe opens
- * at most a tick after its call started and is checked at ticks, so a call
- * fails after between 1 and 1 + 2 / WATCH_TICKS limits. A probe that opens
- * in the user's code starts at the tick, not now: a C call the code made
- * (table.sort, sha256 of megabytes) may have run long past it, in one
- * piece, and that time is the call's too; one that opens in FlyQ's own
- * code (the driver, between records) starts now. */
-static int watch_tick(lua_State *L, host_state_t *hs, int level) {
+/* A tick: opens a probe, or checks the open one; 1 once the call it times
+ * has run for longer than the limit. A probe opens at most a tick after
+ * its call started and is checked at ticks, so a call fails after between
+ * 1 and 1 + 2 / WATCH_TICKS limits. The probe starts when the tick is
+ * seen, not when it fired: what ran in between in one piece of C (a
+ * garbage collection over the batch's records, a table growing in the
+ * runtime, or a library call such as a sha256 of megabytes) is not the
+ * record's to pay for. Library calls that can run long poll instead
+ * (flyq__lua_poll), so that they are timed as they go. */
+static int watch_tick(host_state_t *hs) {
   uint64_t token = progress_of(hs);
   int64_t now = cpu_now_ns();
-  lua_Debug ar;
   if (!hs->probing || token != hs->probe_token) {
     hs->probing = 1;
     hs->probe_token = token;
-    hs->probe_since = lua_getstack(L, level, &ar) && is_user_code(L, &ar)
-                          ? hs->tick_ns
-                          : now;
+    hs->probe_since = now;
+    return 0;
   }
   return now - hs->probe_since > hs->limit_ns;
 }
@@ -406,7 +400,7 @@ static void watch_hook(lua_State *L, lua_Debug *ar) {
     int ticked = hs->tick && hs->watching, expired = 0;
     if (ticked) {
       hs->tick = 0;
-      expired = watch_tick(L, hs, 0);
+      expired = watch_tick(hs);
     }
     if (!expired) { /* the count hook of 1 was for this look */
       if (ticked || L == hs->main) main_hook(hs);
@@ -423,8 +417,8 @@ void flyq__lua_poll(lua_State *L) {
   if (!hs->over_budget) {
     if (hs->watching && hs->tick) {
       hs->tick = 0;
-      if (!watch_tick(L, hs, 1)) return; /* the count hook of 1 set by the
-                                            signal tidies up afterwards */
+      if (!watch_tick(hs)) return; /* the count hook of 1 set by the
+                                      signal tidies up afterwards */
     } else if (hs->watching || !hs->counting || !out_of_time(hs)) {
       return;
     }
