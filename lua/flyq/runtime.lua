@@ -315,6 +315,8 @@ local function credentials(mechanism, data)
   return c
 end
 
+local PRINCIPAL_MAX = 255 -- bytes: it is logged, and sent in responses
+
 --- authenticate(credentials, conn, ctx) -> principal | nil, reason.
 -- Returns the principal, or nil and the reason (a string or nil).
 function M.authenticate(inst, mechanism, data, remote, loc)
@@ -327,6 +329,12 @@ function M.authenticate(inst, mechanism, data, remote, loc)
   if type(principal) ~= "string" or principal == "" then
     error("authenticate returned " .. describe(principal) ..
           " (expected a principal string, or nil and a reason)", 0)
+  end
+  -- Not quoted: a principal may be made of what the client sent.
+  if #principal > PRINCIPAL_MAX or principal:find("[%z\1-\31\127]") then
+    error(string.format("authenticate returned a principal of %d bytes that is " ..
+                        "not one (at most %d bytes, no control characters)",
+                        #principal, PRINCIPAL_MAX), 0)
   end
   return principal
 end

@@ -162,3 +162,91 @@ describe("listening beyond loopback", function()
     srv:close()
   end)
 end)
+
+-- A careless authenticate hook (spec/fixtures/plugins/leaky_auth.lua)
+-- quotes the credentials in its reasons and errors: no copy of them, whole
+-- or cut to a buffer's size, reaches a response, the log or the stats; a
+-- principal it makes from client bytes must be one; and a failed
+-- Authenticate leaves the connection with no principal.
+describe("credentials a plugin quotes", function()
+  local srv
+
+  before_each(function()
+    srv = server.start({config = {plugin_path = {PLUGINS},
+                                  auth = {plugin = "leaky_auth"},
+                                  topics = {t = {}}}})
+  end)
+
+  after_each(function() srv:finish() end)
+
+  -- A secret of n bytes that no message would contain by chance.
+  local function secret(n)
+    local parts = {}
+    for i = 1, n do parts[i] = string.char(65 + (i * 7) % 26) end
+    return table.concat(parts)
+  end
+
+  -- Raises if text holds any 8-byte piece of s.
+  local function assert_hidden(text, s, what)
+    for i = 1, #s - 7 do
+      assert(not text:find(s:sub(i, i + 7), 1, true),
+             what .. " shows part of the secret: " .. text)
+    end
+  end
+
+  local function stats_text()
+    local code, out, err = server.run({"stats", "--json", "-b", srv.addr,
+                                       "--token", "ok:admin"})
+    assert.are.equal(0, code, err)
+    return out
+  end
+
+  it("hides them in reasons, errors, the log and the stats, cut or not", function()
+    for _, n in ipairs({20, 300, 700}) do
+      for _, token in ipairs({secret(n), "boom:" .. secret(n)}) do
+        local c, err, code = client.connect(srv.addr, {token = token})
+        assert.is_nil(c)
+        assert.are.equal("AUTHENTICATION_FAILED", code)
+        assert_hidden(err, token, "the response")
+      end
+    end
+    local raw = assert(client.connect(srv.addr, {token = "ok:x"}))
+    local _, err = raw:authenticate("plain", "\0carol\0" .. secret(40))
+    assert.matches("bad user carol pw ***", err, 1, true)
+    raw:close()
+    srv:stop()
+    for _, n in ipairs({20, 300, 700}) do
+      assert_hidden(srv:log_text(), secret(n), "the log")
+    end
+    assert_hidden(srv:log_text(), secret(40), "the log")
+  end)
+
+  it("keeps no copy in the stats' last error", function()
+    local c = client.connect(srv.addr, {token = "boom:" .. secret(300)})
+    assert.is_nil(c)
+    local out = stats_text()
+    assert.matches("cannot parse", out, 1, true)
+    assert_hidden(out, secret(300), "the stats")
+  end)
+
+  it("refuses a principal that is too long or has control characters", function()
+    for _, name in ipairs({("x"):rep(256), "eve\nroot", "a\0b"}) do
+      local c, err, code = client.connect(srv.addr, {token = "ok:" .. name})
+      assert.is_nil(c, name)
+      assert.are.equal("AUTHENTICATION_FAILED", code)
+      assert.matches("plugin leaky_auth failed", err, 1, true)
+    end
+    assert(client.connect(srv.addr, {token = "ok:" .. ("x"):rep(255)})):close()
+  end)
+
+  it("leaves a connection whose Authenticate failed with no principal", function()
+    local c = assert(client.connect(srv.addr, {token = "ok:bob"}))
+    assert(c:metadata())
+    local ok, _, code = c:authenticate("token", "wrong")
+    assert.is_nil(ok)
+    assert.are.equal("AUTHENTICATION_FAILED", code)
+    local _, _, mcode = c:metadata()
+    assert.are.equal("CLUSTER_AUTHORIZATION_FAILED", mcode)
+    c:close()
+  end)
+end)

@@ -334,7 +334,12 @@ static int run_protected(lua_State *L) {
 void flyq__plugin_error(flyq__plugin_t *p, const flyq__call_t *call,
                         size_t record, const char *msg, char *out,
                         size_t outlen) {
-  char line[sizeof p->last_error];
+  char line[sizeof p->last_error], clean[sizeof p->last_error];
+  if (call->scrub) {
+    snprintf(clean, sizeof clean, "%s", msg);
+    call->scrub(clean, call->scrub_arg);
+    msg = clean;
+  }
   if (record > 0 && record <= call->nin && call->consume)
     flyq__utf8_snprintf(line, sizeof line, "plugin %s: %s (%s, offset %lld)",
                         p->name, msg, call->hook,

@@ -120,6 +120,10 @@ enum { FLYQ__REC_FAILED = 1, FLYQ__REC_DEAD = 2 };
  * runtime, valid during flyq__plugin_run only. */
 typedef struct flyq__call {
   const char *hook;        /* "on_produce", ... (for messages) */
+  void (*scrub)(char *text, const void *arg); /* applied to an error's
+                              message before it is kept, logged or
+                              returned (authenticate: hides credentials) */
+  const void *scrub_arg;
   const flyq__prec_t *in;  /* this hook's input */
   size_t nin;
   flyq__recs_t *out;       /* what it emits (NULL for partition) */

@@ -16,7 +16,56 @@ typedef struct auth_request {
   const uint8_t *credentials;
   size_t len;
   const flyq_plugins_conn_t *conn;
+  const uint8_t *password; /* "plain": the password inside credentials */
+  size_t password_len;
 } auth_request_t;
+
+#define SCRUB_TAIL_MIN 4  /* shortest cut copy recognised at a text's end */
+
+/* Replaces in text every copy of secret[0..n) by "***", and a text that
+ * ends with at least SCRUB_TAIL_MIN bytes of its beginning (a copy cut by
+ * a buffer's size) too; a secret of 1 or 2 bytes, too short to hide,
+ * found anywhere replaces the whole text. Only shrinks text. */
+static void scrub_one(char *text, const uint8_t *secret, size_t n) {
+  char *from = text, *p;
+  size_t len;
+  if (n == 0) return;
+  while ((p = memmem(from, strlen(from), secret, n)) != NULL) {
+    if (n < 3) {
+      strcpy(text, "***");
+      return;
+    }
+    memmove(p + 3, p + n, strlen(p + n) + 1);
+    memcpy(p, "***", 3);
+    from = p + 3;
+  }
+  len = strlen(text);
+  for (size_t k = n - 1 < len ? n - 1 : len; k >= SCRUB_TAIL_MIN; k--)
+    if (memcmp(text + len - k, secret, k) == 0) {
+      strcpy(text + len - k, "***");
+      return;
+    }
+}
+
+/* flyq__call_t.scrub for authenticate: hides the credentials and, for
+ * "plain", the password alone, wherever a plugin's text quotes them. */
+static void scrub_credentials(char *text, const void *arg) {
+  const auth_request_t *req = arg;
+  scrub_one(text, req->credentials, req->len);
+  scrub_one(text, req->password, req->password_len);
+}
+
+/* The password of RFC 4616 credentials ([authzid] NUL user NUL pass). */
+static void find_password(auth_request_t *req) {
+  const uint8_t *a, *b;
+  if (req->mechanism == NULL || strcmp(req->mechanism, "plain") != 0) return;
+  a = memchr(req->credentials, '\0', req->len);
+  b = a ? memchr(a + 1, '\0', req->len - (size_t)(a + 1 - req->credentials))
+        : NULL;
+  if (b == NULL) return;
+  req->password = b + 1;
+  req->password_len = req->len - (size_t)(b + 1 - req->credentials);
+}
 
 typedef struct authz_request {
   const char *principal;
@@ -54,7 +103,8 @@ static int push_authz(lua_State *L, void *arg) {
  * (passed: reason updated) or a negative code (failed). */
 static int ask_authenticate(flyq__plugin_t *p, auth_request_t *req,
                             char **principal, char *reason, size_t reasonlen) {
-  flyq__call_t call = {.hook = "authenticate"};
+  flyq__call_t call = {.hook = "authenticate", .scrub = scrub_credentials,
+                       .scrub_arg = req};
   char err[512];
   int rc = flyq__plugin_run(p, &call, "authenticate", push_auth, req, 2, err,
                             sizeof err);
@@ -67,6 +117,7 @@ static int ask_authenticate(flyq__plugin_t *p, auth_request_t *req,
     rc = (*principal = strdup(lua_tostring(p->L, -2))) ? 1 : -ENOMEM;
   } else if (lua_type(p->L, -1) == LUA_TSTRING) {
     snprintf(reason, reasonlen, "%s", lua_tostring(p->L, -1));
+    scrub_credentials(reason, req);
   }
   lua_pop(p->L, 2);
   return rc;
@@ -79,11 +130,12 @@ int flyq_plugins_authenticate(flyq_plugins_t *rt, const char *mechanism,
                               size_t reasonlen) {
   char ignored[1];
   auth_request_t req = {mechanism, credentials ? credentials : (const uint8_t *)"",
-                        credentials ? len : 0, conn};
+                        credentials ? len : 0, conn, NULL, 0};
   int asked = 0;
   if (reason == NULL || reasonlen == 0) reason = ignored, reasonlen = sizeof ignored;
   snprintf(reason, reasonlen, "no authentication plugin accepted the credentials");
   *principal = NULL;
+  find_password(&req);
   for (size_t i = 0; i < rt->nauth; i++) {
     int rc;
     if (!(rt->auth[i]->hooks & FLYQ__HOOK_AUTHENTICATE)) continue;

@@ -131,27 +131,11 @@ int flyq__gate(flyq__req_t *req, const flyq_proto_request_t *r) {
 
 /* ---- Authenticate ------------------------------------------------------ */
 
-/* Replaces every copy of the credentials in text by "***": a plugin's
- * reason must not carry a token into a response or the log. */
-static void scrub(char *text, const uint8_t *cred, size_t len) {
-  char *from = text, *p;
-  if (len == 0) return;
-  while ((p = memmem(from, strlen(from), cred, len)) != NULL) {
-    if (len < 3) { /* too short to hide: drop the whole text */
-      snprintf(text, 4, "***");
-      return;
-    }
-    memmove(p + 3, p + len, strlen(p + len) + 1);
-    memcpy(p, "***", 3);
-    from = p + 3;
-  }
-}
-
 static void auth_ok(flyq__req_t *req, char *principal, const char *mech) {
   flyq__sconn_t *sc = req->sc;
   free(sc->principal);
   sc->principal = principal;
-  flyq_logmsg(FLYQ_LOG_INFO, "auth", "%s: authenticated as %s (%s)",
+  flyq_logmsg(FLYQ_LOG_INFO, "auth", "%s: authenticated as %s (%.64s)",
               flyq_conn_peer(sc->conn), principal, mech);
   flyq_proto_authenticate_resp_t resp = {{req->correlation_id, 0, {NULL, -1}},
                                          flyq_str(principal)};
@@ -185,8 +169,12 @@ void flyq__handle_authenticate(flyq__req_t *req,
     auth_ok(req, principal, mech);
     return;
   }
-  scrub(reason, r->credentials.ptr, len);
-  flyq_logmsg(FLYQ_LOG_WARN, "auth", "%s: authentication failed (%s): %s",
+  /* The reason has no copy of the credentials (the runtime hides them). A
+   * failed Authenticate leaves the connection with no principal, not the
+   * one an earlier Authenticate gave it. */
+  free(req->sc->principal);
+  req->sc->principal = NULL;
+  flyq_logmsg(FLYQ_LOG_WARN, "auth", "%s: authentication failed (%.64s): %s",
               conn.remote, mech, reason[0] ? reason : flyq_strerror(rc));
   flyq__req_error(req,
                   rc == FLYQ_ERR_UNSUPPORTED
