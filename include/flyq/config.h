@@ -24,6 +24,9 @@ typedef struct flyq_config_plugin {
   char *params; /* a JSON object ("{}" without params); NULL when inline */
   int inline_fn; /* 1: the function topics.<topic>.partitioner of the file
                     (cfg->source), re-run by the plugin runtime */
+  char *path;    /* where the file wrote it, as the schema writes key paths
+                    ("topics[\"a-b\"].on_produce[2]", "auth"); NULL (a
+                    config built in C) for messages without a key path */
 } flyq_config_plugin_t;
 
 /* One topic declared in the config file. */

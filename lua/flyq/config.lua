@@ -402,12 +402,13 @@ local function plugin_name(v, path, ctx)
 end
 
 --- plugin(): "name" or { plugin = "name", params = {...} }, normalized to
--- { name = "name", params = "<JSON object>" }.
+-- { name = "name", params = "<JSON object>", path = "<key path>" }, where
+-- path is where the file wrote it (for the plugin runtime's messages).
 function T.plugin()
   local fields = {plugin = true, params = true}
   return {check = function(v, path, ctx)
     if type(v) == "string" then
-      return {name = plugin_name(v, path, ctx), params = "{}"}
+      return {name = plugin_name(v, path, ctx), params = "{}", path = path}
     end
     if type(v) ~= "table" then
       expected(ctx, path, 'plugin name or { plugin = "name", params = {...} }', v)
@@ -422,7 +423,7 @@ function T.plugin()
       fail(ctx, ppath, "expected table, got %s", M.kind(params)) -- not shown
     end
     return {name = plugin_name(rawget(v, "plugin"), M.join(path, "plugin"), ctx),
-            params = to_json(params or {}, ppath, ctx, 0)}
+            params = to_json(params or {}, ppath, ctx, 0), path = path}
   end}
 end
 
@@ -439,7 +440,7 @@ local function check_list(v, path, ctx, item, what)
 end
 
 --- plugins(): one plugin (as for plugin()) or a list of them, normalized to
--- a list.
+-- a list (a single plugin keeps its own path: "auth", not "auth[1]").
 function T.plugins()
   local one = T.plugin()
   return {check = function(v, path, ctx)
@@ -457,12 +458,12 @@ local builtin_partitioners = {key_hash = true, round_robin = true, sticky = true
 
 --- partitioner(): "key_hash", "round_robin", "sticky" (built-ins, which take
 -- no params), a plugin (as for plugin()), or an inline function(record, n,
--- ctx), normalized to { inline = true } (the runtime runs the file again to
--- get it back).
+-- ctx), normalized to { inline = true, fn = v, path = "<key path>" } (the
+-- runtime runs the file again to get it back; C reads fn's debug info).
 function T.partitioner()
   local one = T.plugin()
   return {check = function(v, path, ctx)
-    if type(v) == "function" then return {inline = true} end
+    if type(v) == "function" then return {inline = true, fn = v, path = path} end
     local p = one.check(v, path, ctx)
     if builtin_partitioners[p.name] and p.params ~= "{}" then
       fail(ctx, M.join(path, "params"),
@@ -576,10 +577,11 @@ end
 --     defaults = { partitions = ..., ["retention.ms"] = ...,
 --                  ["flush.messages"] = ..., ... },
 --     topics = { { name = "orders", partitions = 6, ...,
---                  partitioner = <plugin> or { inline = true },
+--                  partitioner = <plugin> or { inline = true, fn =, path = },
 --                  on_produce = { <plugin>, ... }, on_error = "pass" },
 --                ... } }
--- where <plugin> is { name = "redact", params = "<JSON object>" }.
+-- where <plugin> is { name = "redact", params = "<JSON object>",
+-- path = 'topics.orders.on_produce[2]' } (path: where the file wrote it).
 -- The top-level flush settings are part of the defaults of every log;
 -- topics are sorted by name.
 function M.export(n)

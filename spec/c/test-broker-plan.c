@@ -334,9 +334,11 @@ TEST(plugin_settings) {
   env_open(&e, start, 1);
   flyq_config_t next = e.cfg;
   flyq_config_topic_t want[] = {topic("A", 1)};
-  flyq_config_plugin_t hooks[] = {{(char *)"redact", (char *)"{}", 0},
-                                  {(char *)"enrich", (char *)"{\"k\":1}", 0}};
-  flyq_config_plugin_t auth = {(char *)"token", (char *)"{}", 0};
+  flyq_config_plugin_t hooks[] = {
+      {.name = (char *)"redact", .params = (char *)"{}"},
+      {.name = (char *)"enrich", .params = (char *)"{\"k\":1}"}};
+  flyq_config_plugin_t auth = {.name = (char *)"token",
+                               .params = (char *)"{}"};
   want[0].on_produce = hooks;
   want[0].non_produce = 2;
   want[0].partitioner.inline_fn = 1;
@@ -376,10 +378,12 @@ TEST(plugin_params_are_not_shown) {
   flyq_config_topic_t start[] = {topic("A", 1)};
   env_open(&e, start, 1);
   flyq_config_t cur = e.cfg, next = e.cfg;
-  flyq_config_plugin_t old_auth = {(char *)"auth_token",
-                                   (char *)"{\"tokens\":{\"ci\":\"s3cret\"}}", 0};
-  flyq_config_plugin_t new_auth = {(char *)"auth_token",
-                                   (char *)"{\"tokens\":{\"ci\":\"n3w\"}}", 0};
+  flyq_config_plugin_t old_auth = {
+      .name = (char *)"auth_token",
+      .params = (char *)"{\"tokens\":{\"ci\":\"s3cret\"}}"};
+  flyq_config_plugin_t new_auth = {
+      .name = (char *)"auth_token",
+      .params = (char *)"{\"tokens\":{\"ci\":\"n3w\"}}"};
   flyq_broker_plan_t p;
   cur.auth = &old_auth;
   cur.nauth = 1;

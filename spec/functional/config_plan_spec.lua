@@ -389,6 +389,15 @@ describe("flyq config plan refuses what apply would", function()
       'params.n: expected integer, got "x"')
   end)
 
+  it("names the plugin entry by the key path the file has", function()
+    refused(config_file(srv, "dashed.lua", {
+      plugin_path = {dir}, topics = {["alice-syn"] = {on_produce = {"nosuch"}}}}),
+      'plugins: topics["alice-syn"].on_produce[1]: plugin nosuch: no ')
+    refused(config_file(srv, "auth.lua", {
+      plugin_path = {dir}, auth = {plugin = "nosuch"}}),
+      "plugins: auth: plugin nosuch: no nosuch.lua")
+  end)
+
   it("fails with INVALID_CONFIG for a plugin file that is gone", function()
     os.remove(dir .. "/tag.lua")
     for _, cmd in ipairs({"plan", "apply"}) do

@@ -183,13 +183,14 @@ describe("flyq.config", function()
                                                      params = {a = 1}}}}}))
         local out = check({topics = {t = {partitioner = {plugin = name,
                                                          params = {}}}}})
-        assert.are.same({name = name, params = "{}"}, out.topics[1].partitioner)
+        assert.are.same({name = name, params = "{}", path = "topics.t.partitioner"},
+                        out.topics[1].partitioner)
       end
       -- A plugin partitioner takes them.
       local out = check({topics = {t = {partitioner = {plugin = "by_region",
                                                        params = {a = 1}}}}})
-      assert.are.same({name = "by_region", params = '{"a":1}'},
-                      out.topics[1].partitioner)
+      assert.are.same({name = "by_region", params = '{"a":1}',
+                       path = "topics.t.partitioner"}, out.topics[1].partitioner)
     end)
 
     it("needs a table", function()

@@ -103,6 +103,7 @@ static void free_plugins(flyq_config_plugin_t *v, size_t n) {
   for (size_t i = 0; i < n; i++) {
     free(v[i].name);
     free(v[i].params);
+    free(v[i].path);
   }
   free(v);
 }
@@ -111,6 +112,7 @@ static void free_topic(flyq_config_topic_t *t) {
   free(t->name);
   free(t->partitioner.name);
   free(t->partitioner.params);
+  free(t->partitioner.path);
   free_plugins(t->on_produce, t->non_produce);
   free_plugins(t->on_consume, t->non_consume);
 }
@@ -189,14 +191,16 @@ static char *dup_field(lua_State *L, int idx, const char *key) {
   return copy;
 }
 
-/* Reads a plugin as flyq.config exports it ({name =, params =} or
- * {inline = true}, at idx) into p, which owns what it got if this raises. */
+/* Reads a plugin as flyq.config exports it ({name =, params =, path =} or
+ * {inline = true, fn =, path =}, at idx) into p, which owns what it got if
+ * this raises. */
 static void apply_plugin(lua_State *L, int idx, flyq_config_plugin_t *p) {
   lua_getfield(L, idx, "inline");
   p->inline_fn = lua_toboolean(L, -1);
   lua_pop(L, 1);
   p->name = dup_field(L, idx, "name");
   p->params = dup_field(L, idx, "params");
+  p->path = dup_field(L, idx, "path");
 }
 
 /* Fills *out[0..*n) from the list of plugins t[key] (t at idx), if any. */
