@@ -27,6 +27,10 @@ typedef struct flyq_config_plugin {
   char *path;    /* where the file wrote it, as the schema writes key paths
                     ("topics[\"a-b\"].on_produce[2]", "auth"); NULL (a
                     config built in C) for messages without a key path */
+  int first_line; /* inline: the lines of cfg->source that hold the function */
+  int last_line;  /* (Lua's linedefined, lastlinedefined); 0 when its value
+                     may depend on other lines too (it reads a local of the
+                     file) or it is not the file's own code */
 } flyq_config_plugin_t;
 
 /* One topic declared in the config file. */

@@ -358,15 +358,41 @@ TEST(plugin_settings) {
   CHECK_OK(flyq_broker_plan(e.b, NULL, &next, &p));
   CHECK_EQ(p.n, 0);
   flyq_broker_plan_free(&p);
-  /* The same inline function in a new config text may have changed. */
+  /* An inline function whose lines are not known (it reads locals of the
+   * file) may have changed whenever the text did. */
   flyq_config_t same = next;
+  flyq_config_topic_t same_topics[] = {want[0]};
+  same.topics = same_topics;
   same.source = (char *)"return {v = 1}";
   next.source = (char *)"return {v = 2}";
   CHECK_OK(flyq_broker_plan(e.b, &same, &next, &p));
   CHECK_EQ(p.n, 1);
   check_change(&p, 0, FLYQ_CHANGE_PLUGINS, "A",
-               "partitioner inline function reloaded from the new config "
-               "text");
+               "partitioner inline function may have changed (it reads "
+               "values from elsewhere in the config text, which changed)");
+  flyq_broker_plan_free(&p);
+  /* One whose lines are known changed only when they did: lines 2-3 of
+   * the old text and 3-4 of the new (CR LF counts as one line end). */
+  same_topics[0].partitioner.first_line = 2;
+  same_topics[0].partitioner.last_line = 3;
+  want[0].partitioner.first_line = 3;
+  want[0].partitioner.last_line = 4;
+  same.source = (char *)"local x = 1\nf = function()\n  return 0 end\n";
+  next.source =
+      (char *)"local x = 2\r\n\r\nf = function()\r\n  return 0 end\r\n";
+  CHECK_OK(flyq_broker_plan(e.b, &same, &next, &p));
+  CHECK_EQ(p.n, 1); /* line ends differ: the text of the lines does */
+  flyq_broker_plan_free(&p);
+  next.source = (char *)"local x = 2\n\nf = function()\n  return 0 end\n";
+  CHECK_OK(flyq_broker_plan(e.b, &same, &next, &p));
+  CHECK_EQ(p.n, 0);
+  flyq_broker_plan_free(&p);
+  next.source = (char *)"local x = 1\n\nf = function()\n  return 1 end\n";
+  CHECK_OK(flyq_broker_plan(e.b, &same, &next, &p));
+  CHECK_EQ(p.n, 1);
+  check_change(&p, 0, FLYQ_CHANGE_PLUGINS, "A",
+               "partitioner inline function changed (lines 3-4 of the new "
+               "config text)");
   flyq_broker_plan_free(&p);
   env_close(&e);
 }

@@ -452,6 +452,35 @@ TEST(env_reads_the_environment) {
   flyq_config_free(&cfg);
 }
 
+/* An inline partitioner keeps the lines that hold it, for the plan: only
+ * when nothing but its own lines can change what it does. */
+TEST(inline_partitioner_lines) {
+  flyq_config_t cfg;
+  CHECK_OK(flyq_config_init(&cfg));
+  CHECK_OK(load(&cfg, "return { topics = {\n"
+                      "  a = { partitioner = function(r, n)\n"
+                      "    return math.max(0, n - 1) end },\n"
+                      "  b = { partitioner = function(r, n) return 0 end },\n"
+                      "} }\n"));
+  CHECK_EQ(cfg.ntopics, 2);
+  CHECK(cfg.topics[0].partitioner.inline_fn);
+  CHECK_EQ(cfg.topics[0].partitioner.first_line, 2);
+  CHECK_EQ(cfg.topics[0].partitioner.last_line, 3);
+  CHECK_EQ(cfg.topics[1].partitioner.first_line, 4);
+  CHECK_EQ(cfg.topics[1].partitioner.last_line, 4);
+  /* A local of the file, or code of another chunk: not known. */
+  CHECK_OK(load(&cfg, "local k = 2\n"
+                      "local f = load('return function(r, n) return 0 end')()\n"
+                      "return { topics = {\n"
+                      "  a = { partitioner = function(r, n) return k end },\n"
+                      "  b = { partitioner = f } } }\n"));
+  CHECK(cfg.topics[0].partitioner.inline_fn);
+  CHECK_EQ(cfg.topics[0].partitioner.first_line, 0);
+  CHECK(cfg.topics[1].partitioner.inline_fn);
+  CHECK_EQ(cfg.topics[1].partitioner.first_line, 0);
+  flyq_config_free(&cfg);
+}
+
 TEST_LIST(TEST_ENTRY(defaults_without_a_file)
           TEST_ENTRY(full_valid_file)
           TEST_ENTRY(empty_table_keeps_defaults)
@@ -474,4 +503,5 @@ TEST_LIST(TEST_ENTRY(defaults_without_a_file)
           TEST_ENTRY(memory_bomb_hits_the_memory_limit)
           TEST_ENTRY(io_os_require_are_unavailable)
           TEST_ENTRY(sandbox_has_only_safe_functions)
-          TEST_ENTRY(env_reads_the_environment));
+          TEST_ENTRY(env_reads_the_environment)
+          TEST_ENTRY(inline_partitioner_lines));

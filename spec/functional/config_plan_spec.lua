@@ -169,6 +169,58 @@ describe("a topic that prune = true deletes", function()
   end)
 end)
 
+-- An inline partitioner is code in the config text: a plan names it when
+-- the lines that hold the function change, not at every edit of the file.
+describe("an inline partitioner in a plan", function()
+  local srv, dir
+
+  -- Config source with topic other's partitions and the function's body,
+  -- after `blank` empty lines.
+  local function source(other, body, blank)
+    return ("\n"):rep(blank or 0) .. table.concat({
+      "return {",
+      "  data_dir = 'data',",
+      "  topics = {",
+      "    other = {partitions = " .. other .. "},",
+      "    clicks = {partitioner = function(record, n)",
+      "      return " .. body,
+      "    end},",
+      "  },",
+      "}",
+    }, "\n") .. "\n"
+  end
+
+  before_each(function()
+    dir = server.tmpdir()
+    server.write_config(dir .. "/flyq.lua", source(1, "0"))
+    srv = server.start({config = false, args = {"-c", dir .. "/flyq.lua"}})
+  end)
+
+  after_each(function()
+    stop(srv)
+    server.rmdir(dir)
+  end)
+
+  local function plan(text)
+    server.write_config(dir .. "/next.lua", text)
+    local code, out, err = flyq(srv, "config", "plan", "-c", dir .. "/next.lua")
+    assert.are.equal(0, code, err)
+    return lines(out)
+  end
+
+  it("is not named when other lines change", function()
+    assert.are.same({"add_partitions other: partitions 1 -> 2", "1 change"},
+                    plan(source(2, "0")))
+    assert.are.same({"no changes"}, plan(source(1, "0", 3))) -- moved down
+  end)
+
+  it("is named when its own lines change", function()
+    assert.are.same({"plugins clicks: partitioner inline function changed "
+                     .. "(lines 7-9 of the new config text)", "1 change"},
+                    plan(source(1, "n - 1", 2)))
+  end)
+end)
+
 describe("sizes and durations written as strings", function()
   local srv
   local declared = {

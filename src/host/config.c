@@ -203,6 +203,30 @@ static void apply_plugin(lua_State *L, int idx, flyq_config_plugin_t *p) {
   p->path = dup_field(L, idx, "path");
 }
 
+/* Notes in p the lines of the config file that hold the inline function
+ * fn of the plugin at idx (see flyq_config_plugin_t): fn must be code of
+ * the file's chunk (named chunk) whose only upvalue, if any, is _ENV, so
+ * that no other line of the file can change what it does. */
+static void inline_lines(lua_State *L, int idx, const char *chunk,
+                         flyq_config_plugin_t *p) {
+  lua_Debug ar;
+  int own = lua_getfield(L, idx, "fn") == LUA_TFUNCTION; /* [fn] */
+  if (own) {
+    lua_pushvalue(L, -1);
+    lua_getinfo(L, ">Su", &ar); /* pops the copy */
+    own = strcmp(ar.what, "Lua") == 0 && strcmp(ar.source, chunk) == 0;
+  }
+  for (int i = 1; own && i <= ar.nups; i++) {
+    const char *up = lua_getupvalue(L, -1, i); /* [fn, value] */
+    own = up != NULL && strcmp(up, "_ENV") == 0;
+    lua_pop(L, up != NULL);
+  }
+  lua_pop(L, 1);
+  if (!own) return;
+  p->first_line = ar.linedefined;
+  p->last_line = ar.lastlinedefined;
+}
+
 /* Fills *out[0..*n) from the list of plugins t[key] (t at idx), if any. */
 static void apply_plugins(lua_State *L, int idx, const char *key,
                           flyq_config_plugin_t **out, size_t *n) {
@@ -234,11 +258,15 @@ static void apply_plugin_path(lua_State *L, int idx, flyq_config_t *cfg) {
   lua_pop(L, 1);
 }
 
-/* The plugin settings of the topic at idx. */
-static void apply_topic_plugins(lua_State *L, int idx, flyq_config_topic_t *t) {
+/* The plugin settings of the topic at idx, from the file run as chunk. */
+static void apply_topic_plugins(lua_State *L, int idx, const char *chunk,
+                                flyq_config_topic_t *t) {
   static const char *const on_error[] = {"reject", "pass", "dead_letter", NULL};
-  if (lua_getfield(L, idx, "partitioner") == LUA_TTABLE)
+  if (lua_getfield(L, idx, "partitioner") == LUA_TTABLE) {
     apply_plugin(L, lua_gettop(L), &t->partitioner);
+    if (t->partitioner.inline_fn)
+      inline_lines(L, lua_gettop(L), chunk, &t->partitioner);
+  }
   lua_pop(L, 1);
   apply_plugins(L, idx, "on_produce", &t->on_produce, &t->non_produce);
   apply_plugins(L, idx, "on_consume", &t->on_consume, &t->non_consume);
@@ -249,7 +277,8 @@ static void apply_topic_plugins(lua_State *L, int idx, flyq_config_topic_t *t) {
 
 /* Fills cfg->topics from the array at idx; each topic starts from the
  * defaults already in cfg. */
-static void apply_topics(lua_State *L, int idx, flyq_config_t *cfg) {
+static void apply_topics(lua_State *L, int idx, const char *chunk,
+                         flyq_config_t *cfg) {
   size_t n = lua_rawlen(L, idx);
   if (n == 0) return;
   cfg->topics = calloc(n, sizeof *cfg->topics);
@@ -267,19 +296,21 @@ static void apply_topics(lua_State *L, int idx, flyq_config_t *cfg) {
     t->log = cfg->log;
     apply_partitions(L, lua_gettop(L), &t->partitions);
     apply_fields(L, lua_gettop(L), log_fields, &t->log);
-    apply_topic_plugins(L, lua_gettop(L), t);
+    apply_topic_plugins(L, lua_gettop(L), chunk, t);
     lua_pop(L, 1);
   }
 }
 
-/* Applies the table exported by flyq.config (at idx) to cfg. */
-static void apply(lua_State *L, int idx, flyq_config_t *cfg) {
+/* Applies the table exported by flyq.config (at idx) to cfg; chunk is the
+ * name the file ran under ("@FILE"). */
+static void apply(lua_State *L, int idx, const char *chunk,
+                  flyq_config_t *cfg) {
   apply_fields(L, idx, config_fields, cfg);
   lua_getfield(L, idx, "defaults");
   apply_fields(L, lua_gettop(L), log_fields, &cfg->log);
   apply_partitions(L, lua_gettop(L), &cfg->default_partitions);
   lua_getfield(L, idx, "topics");
-  apply_topics(L, lua_gettop(L), cfg);
+  apply_topics(L, lua_gettop(L), chunk, cfg);
   lua_pop(L, 2);
   apply_plugin_path(L, idx, cfg);
   apply_plugins(L, idx, "auth", &cfg->auth, &cfg->nauth);
@@ -331,7 +362,7 @@ static int load_protected(lua_State *L) {
   lua_pushvalue(L, -3);
   push_check_ctx(L, job->path, job->cfg); /* [..., result, module, check, result, ctx] */
   lua_call(L, 2, 1);
-  apply(L, lua_gettop(L), job->cfg);
+  apply(L, lua_gettop(L), chunkname, job->cfg);
   return 0;
 }
 
