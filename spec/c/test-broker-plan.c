@@ -159,9 +159,10 @@ TEST(undeclared_topic_is_drift_or_pruned) {
   CHECK_EQ(partitions(&e, "X"), 1); /* drift is kept */
   next.prune = 1;
   CHECK_OK(flyq_broker_plan(e.b, &e.cfg, &next, &p));
-  CHECK_EQ(p.n, 1);
-  CHECK_EQ(p.changes[0].kind, FLYQ_CHANGE_DELETE_TOPIC);
-  CHECK(strcmp(p.changes[0].topic, "X") == 0);
+  CHECK_EQ(p.n, 2);
+  check_change(&p, 0, FLYQ_CHANGE_SET, "", "prune false -> true");
+  CHECK_EQ(p.changes[1].kind, FLYQ_CHANGE_DELETE_TOPIC);
+  CHECK(strcmp(p.changes[1].topic, "X") == 0);
   CHECK_EQ(partitions(&e, "X"), 1);
   CHECK_OK(flyq_broker_apply(e.b, &next, &p, NULL, err, sizeof err));
   flyq_broker_plan_free(&p);
@@ -249,10 +250,11 @@ TEST(dead_letter_topic_belongs_to_the_config) {
   next.prune = 1;
   flyq_broker_plan_t p;
   CHECK_OK(flyq_broker_plan(e.b, NULL, &next, &p));
-  CHECK_EQ(p.n, 2); /* B.dlq: B does not dead-letter */
-  check_change(&p, 0, FLYQ_CHANGE_CREATE_TOPIC, "B", "partitions 1");
-  CHECK_EQ(p.changes[1].kind, FLYQ_CHANGE_DELETE_TOPIC);
-  CHECK(strcmp(p.changes[1].topic, "B.dlq") == 0);
+  CHECK_EQ(p.n, 3); /* B.dlq: B does not dead-letter */
+  check_change(&p, 0, FLYQ_CHANGE_SET, "", "prune false -> true");
+  check_change(&p, 1, FLYQ_CHANGE_CREATE_TOPIC, "B", "partitions 1");
+  CHECK_EQ(p.changes[2].kind, FLYQ_CHANGE_DELETE_TOPIC);
+  CHECK(strcmp(p.changes[2].topic, "B.dlq") == 0);
   flyq_broker_plan_free(&p);
   env_close(&e);
 }

@@ -157,12 +157,16 @@ describe("a topic that prune = true deletes", function()
                                                 topics = {b = {}}})
     local deleted = "delete_topic a: not in the config and prune = true: "
       .. "the topic and its data are deleted"
+    local set = "set: prune false -> true" -- a broker-wide setting
     local code, out, err = flyq(srv, "config", "plan", "-c", file)
     assert.are.equal(0, code, err)
-    assert.are.same({deleted, "1 change"}, lines(out))
+    assert.are.same({set, deleted, "2 changes"}, lines(out))
     code, out, err = flyq(srv, "config", "apply", "-c", file)
     assert.are.equal(0, code, err)
-    assert.are.same({deleted, "1 change applied"}, lines(out))
+    assert.are.same({set, deleted, "2 changes applied"}, lines(out))
+    code, out, err = flyq(srv, "config", "plan", "-c", file)
+    assert.are.equal(0, code, err)
+    assert.are.same({"no changes"}, lines(out))
     code, out = flyq(srv, "topic", "list")
     assert.are.equal(0, code)
     assert.are.equal("b\n", out)

@@ -43,6 +43,7 @@ static const field_t config_fields[] = {
     CFG("limits.max_output_bytes", F_U64, max_output_bytes, RESTART),
     CFG("limits.request_timeout_ms", F_I64, request_timeout_ms, RESTART),
     CFG("limits.max_topics", F_U32, max_topics, SET),
+    CFG("prune", F_BOOL, prune, SET),
     CFG("plugins.limits.instructions", F_I64, plugin_instructions, PLUGINS),
     CFG("plugins.limits.time_ms", F_I64, plugin_time_ms, PLUGINS),
     CFG("plugins.limits.memory", F_U64, plugin_memory, PLUGINS),
