@@ -141,12 +141,14 @@ function M.parse_size(v)
   return n * mult
 end
 
---- Milliseconds for a duration: an integer, or a string of one or more
+--- Milliseconds for a duration: an integer, a string of digits ("1500",
+-- milliseconds, as a size's digits are bytes), or a string of one or more
 -- <digits><unit> parts ("250ms", "10s", "30m", "1h", "7d", "1h30m"). nil if
--- v is not a duration.
+-- v is not a duration (or does not fit in an integer).
 function M.parse_duration(v)
   local n = integer(v)
   if n or type(v) ~= "string" or v == "" then return n end
+  if v:match("^%d+$") then return math.tointeger(tonumber(v)) end
   local total, pos = 0, 1
   while pos <= #v do
     local digits, unit, nxt = v:match("^(%d+)(%a+)()", pos)
@@ -413,6 +415,10 @@ function T.plugin()
     if type(v) ~= "table" then
       expected(ctx, path, 'plugin name or { plugin = "name", params = {...} }', v)
     end
+    if rawget(v, "plugin") == nil then -- { "redact", { fields = ... } }?
+      fail(ctx, path, 'a table without "plugin" (a plugin with params is '
+           .. 'written { plugin = "name", params = { ... } })')
+    end
     for _, k in ipairs(sorted_keys(v)) do
       if not fields[k] then
         fail(ctx, M.join(path, k), "unknown key%s", suggestion(k, fields))
@@ -444,7 +450,8 @@ end
 function T.plugins()
   local one = T.plugin()
   return {check = function(v, path, ctx)
-    if type(v) == "string" or (type(v) == "table" and rawget(v, "plugin") ~= nil) then
+    if type(v) == "string" or (type(v) == "table" and
+        (rawget(v, "plugin") ~= nil or rawget(v, "params") ~= nil)) then
       return {one.check(v, path, ctx)}
     end
     if type(v) ~= "table" then

@@ -212,6 +212,7 @@ TEST(duration_units) {
   CHECK_EQ(load_duration("\"1h\""), 3600000);
   CHECK_EQ(load_duration("\"7d\""), 7 * DAY_MS);
   CHECK_EQ(load_duration("\"1h30m\""), 5400000);
+  CHECK_EQ(load_duration("\"1500\""), 1500); /* digits: milliseconds */
 }
 
 TEST(unknown_key) {
@@ -270,6 +271,15 @@ TEST(bad_duration) {
               ": groups.flush_interval_ms: expected duration (milliseconds or "
               "a string like \"7d\", \"1h\", \"30m\", \"10s\", \"250ms\"), "
               "got \"7y\"");
+  check_error("return { defaults = { retention = { ms = \"-1\" } } }",
+              FLYQ_ERR_CONFIG,
+              ": defaults.retention.ms: expected duration (milliseconds or a "
+              "string like \"7d\", \"1h\", \"30m\", \"10s\", \"250ms\") or "
+              "-1 (forever), got \"-1\"");
+  check_error("return { limits = { request_timeout_ms = \"0\" } }",
+              FLYQ_ERR_CONFIG,
+              ": limits.request_timeout_ms: expected duration >= 1ms, got "
+              "\"0\"");
   check_error("return { limits = { request_timeout_ms = 0 } }", FLYQ_ERR_CONFIG,
               ": limits.request_timeout_ms: expected duration >= 1ms, got 0");
 }

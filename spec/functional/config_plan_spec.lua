@@ -233,6 +233,7 @@ describe("sizes and durations written as strings", function()
       s = {segment = {bytes = "1MiB"},
            retention = {ms = "7d", bytes = "10GiB"}},
       d = {},
+      digits = {segment = {bytes = "2048"}, retention = {ms = "5000"}},
     },
   }
 
@@ -258,6 +259,10 @@ describe("sizes and durations written as strings", function()
     assert.are.equal("3600000", d["retention.ms"])
     assert.are.equal("-1", d["retention.bytes"])
     assert.are.equal("1073741824", d["segment.bytes"])
+    -- Digits alone: bytes for a size, milliseconds for a duration.
+    d = described_config(srv, "digits")
+    assert.are.equal("2048", d["segment.bytes"])
+    assert.are.equal("5000", d["retention.ms"])
   end)
 
   local bad = {

@@ -139,6 +139,18 @@ describe("flyq.config plugin keys", function()
     assert.are.equal('topics["alice-syn"].partitioner', t.partitioner.path)
   end)
 
+  it("hints at the plugin form for a table without plugin", function()
+    local hint = 'a table without "plugin" (a plugin with params is written '
+                 .. '{ plugin = "name", params = { ... } })'
+    assert.are.equal("f.lua: topics.t.on_produce[2]: " .. hint,
+                     check_error({topics = {t = {on_produce = {
+                       "redact", {fields = {"card"}}}}}}))
+    assert.are.equal("f.lua: auth: " .. hint,
+                     check_error({auth = {params = {tokens = {}}}}))
+    assert.are.equal("f.lua: topics.t.partitioner: " .. hint,
+                     check_error({topics = {t = {partitioner = {}}}}))
+  end)
+
   it("names the key path of a bad plugin entry", function()
     assert.are.equal('f.lua: topics.t.on_produce[2]: expected plugin name or ' ..
                      '{ plugin = "name", params = {...} }, got 5',
