@@ -103,6 +103,15 @@ int flyq_config_load(flyq_config_t *cfg, const char *path, char *err,
 int flyq_config_load_string(flyq_config_t *cfg, const char *text, size_t len,
                             const char *name, char *err, size_t errlen);
 
+/* Reads text, the value of topic setting key ("retention.ms",
+ * "segment.bytes", "flush.ms", ...: `flyq topic create --config KEY=TEXT`),
+ * by the config file's rules (docs/config.md, "Units": "1h", "256MiB",
+ * digits, -1 where allowed) into *out. Returns 0; FLYQ_ERR_NOT_FOUND for a
+ * key that is not a topic setting (*out untouched); FLYQ_ERR_CONFIG for a
+ * bad value, with "KEY: reason" in err (may be NULL); or -ENOMEM. */
+int flyq_config_topic_setting(const char *key, const char *text, int64_t *out,
+                              char *err, size_t errlen);
+
 /* Frees everything cfg owns (not cfg itself) and zeroes it; safe to call
  * twice. */
 void flyq_config_free(flyq_config_t *cfg);

@@ -556,6 +556,28 @@ M.schema = T.record{
   auth = T.plugins(),
 }
 
+-- A topic's settings as `flyq topic create --config KEY=VALUE` names them:
+-- the log keys of a topic in the file, dotted ("retention.ms"), with the
+-- flush keys, and Kafka's "flush.ms" for "flush.interval_ms".
+local topic_settings = {["flush.ms"] = flush.fields.interval_ms}
+for name, t in pairs(with(log_fields, {flush = flush})) do
+  for k, sub in pairs(t.fields or {[""] = t}) do
+    topic_settings[k == "" and name or name .. "." .. k] = sub
+  end
+end
+
+--- The integer value of topic setting key written as text (a `flyq topic
+-- create --config` value), read as the config file reads it: digits (with
+-- "-1" where the key allows it), or a size or a duration with units
+-- ("256MiB", "1h"). nil for a key that is not a topic setting (the broker
+-- names it); raises "key: reason" (error level 0) for a bad value.
+function M.topic_setting(key, text)
+  local t = topic_settings[key]
+  if t == nil then return nil end
+  local n = text:match("^%-?%d+$") and math.tointeger(tonumber(text))
+  return t.check(n or text, key, {})
+end
+
 -- The shape handed to C ------------------------------------------------------
 
 -- Keys whose values C reads as they are (lists, plugins), not flattened.

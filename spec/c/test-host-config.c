@@ -491,6 +491,30 @@ TEST(inline_partitioner_lines) {
   flyq_config_free(&cfg);
 }
 
+/* `flyq topic create --config` values, read as the config file reads them. */
+TEST(topic_setting_text) {
+  int64_t v = 7;
+  CHECK_OK(flyq_config_topic_setting("retention.ms", "1h", &v, err,
+                                     sizeof err));
+  CHECK_EQ(v, 3600000);
+  CHECK_OK(flyq_config_topic_setting("segment.bytes", "256MiB", &v, err,
+                                     sizeof err));
+  CHECK_EQ(v, 256 * MiB);
+  CHECK_OK(flyq_config_topic_setting("retention.bytes", "-1", &v, err,
+                                     sizeof err));
+  CHECK_EQ(v, -1);
+  CHECK_OK(flyq_config_topic_setting("flush.ms", "250", &v, err, sizeof err));
+  CHECK_EQ(v, 250);
+  CHECK_EQ(flyq_config_topic_setting("segment.bytes", "512", &v, err,
+                                     sizeof err), FLYQ_ERR_CONFIG);
+  CHECK(strcmp(err, "segment.bytes: expected size >= 1024 bytes, got 512") ==
+        0);
+  v = 7;
+  CHECK_EQ(flyq_config_topic_setting("colour", "red", &v, err, sizeof err),
+           FLYQ_ERR_NOT_FOUND);
+  CHECK_EQ(v, 7);
+}
+
 TEST_LIST(TEST_ENTRY(defaults_without_a_file)
           TEST_ENTRY(full_valid_file)
           TEST_ENTRY(empty_table_keeps_defaults)
@@ -514,4 +538,5 @@ TEST_LIST(TEST_ENTRY(defaults_without_a_file)
           TEST_ENTRY(io_os_require_are_unavailable)
           TEST_ENTRY(sandbox_has_only_safe_functions)
           TEST_ENTRY(env_reads_the_environment)
-          TEST_ENTRY(inline_partitioner_lines));
+          TEST_ENTRY(inline_partitioner_lines)
+          TEST_ENTRY(topic_setting_text));

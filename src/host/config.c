@@ -401,6 +401,55 @@ static int run_job(load_job_t *job, char *err, size_t errlen) {
   return r == FLYQ_ERR_LIMIT ? r : FLYQ_ERR_CONFIG;
 }
 
+typedef struct setting_job {
+  const char *key, *text;
+  int found;     /* key is a topic setting */
+  int64_t value;
+} setting_job_t;
+
+/* Calls flyq.config's topic_setting(key, text). Called protected, with the
+ * job as light userdata. */
+static int setting_protected(lua_State *L) {
+  setting_job_t *job = lua_touserdata(L, 1);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "flyq.config");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "topic_setting"); /* [job, module, topic_setting] */
+  lua_pushstring(L, job->key);
+  lua_pushstring(L, job->text);
+  lua_call(L, 2, 1);
+  job->found = lua_isinteger(L, -1);
+  job->value = lua_tointeger(L, -1);
+  return 0;
+}
+
+int flyq_config_topic_setting(const char *key, const char *text, int64_t *out,
+                              char *err, size_t errlen) {
+  setting_job_t job = {key, text, 0, 0};
+  char ignored[1], msg[512];
+  lua_State *L = flyq__lua_new(CONFIG_MAX_MEMORY);
+  int r;
+  if (err == NULL || errlen == 0) err = ignored, errlen = sizeof ignored;
+  err[0] = '\0';
+  if (L == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  flyq__lua_set_budget_ns(L, CONFIG_MAX_INSTRUCTIONS, CONFIG_MAX_CPU_NS);
+  lua_pushcfunction(L, setting_protected);
+  lua_pushlightuserdata(L, &job);
+  r = flyq__lua_pcall(L, 1, 0, msg, sizeof msg);
+  flyq__lua_close(L);
+  if (r < 0) {
+    snprintf(err, errlen, "%s", msg);
+    one_line(err);
+    return r == -ENOMEM ? r : FLYQ_ERR_CONFIG;
+  }
+  if (!job.found) return FLYQ_ERR_NOT_FOUND;
+  *out = job.value;
+  return 0;
+}
+
 /* Reads the whole file at path (at most CONFIG_MAX_FILE bytes) into a
  * malloc'd buffer the caller frees. */
 static int read_file(const char *path, char **out, size_t *len, char *err,
