@@ -24,6 +24,13 @@ typedef struct flyq_config_plugin {
   char *params; /* a JSON object ("{}" without params); NULL when inline */
   int inline_fn; /* 1: the function topics.<topic>.partitioner of the file
                     (cfg->source), re-run by the plugin runtime */
+  char *path;    /* where the file wrote it, as the schema writes key paths
+                    ("topics[\"a-b\"].on_produce[2]", "auth"); NULL (a
+                    config built in C) for messages without a key path */
+  int first_line; /* inline: the lines of cfg->source that hold the function */
+  int last_line;  /* (Lua's linedefined, lastlinedefined); 0 when its value
+                     may depend on other lines too (it reads a local of the
+                     file) or it is not the file's own code */
 } flyq_config_plugin_t;
 
 /* One topic declared in the config file. */
@@ -95,6 +102,15 @@ int flyq_config_load(flyq_config_t *cfg, const char *path, char *err,
  * with len > 0. */
 int flyq_config_load_string(flyq_config_t *cfg, const char *text, size_t len,
                             const char *name, char *err, size_t errlen);
+
+/* Reads text, the value of topic setting key ("retention.ms",
+ * "segment.bytes", "flush.ms", ...: `flyq topic create --config KEY=TEXT`),
+ * by the config file's rules (docs/config.md, "Units": "1h", "256MiB",
+ * digits, -1 where allowed) into *out. Returns 0; FLYQ_ERR_NOT_FOUND for a
+ * key that is not a topic setting (*out untouched); FLYQ_ERR_CONFIG for a
+ * bad value, with "KEY: reason" in err (may be NULL); or -ENOMEM. */
+int flyq_config_topic_setting(const char *key, const char *text, int64_t *out,
+                              char *err, size_t errlen);
 
 /* Frees everything cfg owns (not cfg itself) and zeroes it; safe to call
  * twice. */

@@ -141,12 +141,14 @@ function M.parse_size(v)
   return n * mult
 end
 
---- Milliseconds for a duration: an integer, or a string of one or more
+--- Milliseconds for a duration: an integer, a string of digits ("1500",
+-- milliseconds, as a size's digits are bytes), or a string of one or more
 -- <digits><unit> parts ("250ms", "10s", "30m", "1h", "7d", "1h30m"). nil if
--- v is not a duration.
+-- v is not a duration (or does not fit in an integer).
 function M.parse_duration(v)
   local n = integer(v)
   if n or type(v) ~= "string" or v == "" then return n end
+  if v:match("^%d+$") then return math.tointeger(tonumber(v)) end
   local total, pos = 0, 1
   while pos <= #v do
     local digits, unit, nxt = v:match("^(%d+)(%a+)()", pos)
@@ -402,15 +404,20 @@ local function plugin_name(v, path, ctx)
 end
 
 --- plugin(): "name" or { plugin = "name", params = {...} }, normalized to
--- { name = "name", params = "<JSON object>" }.
+-- { name = "name", params = "<JSON object>", path = "<key path>" }, where
+-- path is where the file wrote it (for the plugin runtime's messages).
 function T.plugin()
   local fields = {plugin = true, params = true}
   return {check = function(v, path, ctx)
     if type(v) == "string" then
-      return {name = plugin_name(v, path, ctx), params = "{}"}
+      return {name = plugin_name(v, path, ctx), params = "{}", path = path}
     end
     if type(v) ~= "table" then
       expected(ctx, path, 'plugin name or { plugin = "name", params = {...} }', v)
+    end
+    if rawget(v, "plugin") == nil then -- { "redact", { fields = ... } }?
+      fail(ctx, path, 'a table without "plugin" (a plugin with params is '
+           .. 'written { plugin = "name", params = { ... } })')
     end
     for _, k in ipairs(sorted_keys(v)) do
       if not fields[k] then
@@ -422,7 +429,7 @@ function T.plugin()
       fail(ctx, ppath, "expected table, got %s", M.kind(params)) -- not shown
     end
     return {name = plugin_name(rawget(v, "plugin"), M.join(path, "plugin"), ctx),
-            params = to_json(params or {}, ppath, ctx, 0)}
+            params = to_json(params or {}, ppath, ctx, 0), path = path}
   end}
 end
 
@@ -439,11 +446,12 @@ local function check_list(v, path, ctx, item, what)
 end
 
 --- plugins(): one plugin (as for plugin()) or a list of them, normalized to
--- a list.
+-- a list (a single plugin keeps its own path: "auth", not "auth[1]").
 function T.plugins()
   local one = T.plugin()
   return {check = function(v, path, ctx)
-    if type(v) == "string" or (type(v) == "table" and rawget(v, "plugin") ~= nil) then
+    if type(v) == "string" or (type(v) == "table" and
+        (rawget(v, "plugin") ~= nil or rawget(v, "params") ~= nil)) then
       return {one.check(v, path, ctx)}
     end
     if type(v) ~= "table" then
@@ -457,12 +465,12 @@ local builtin_partitioners = {key_hash = true, round_robin = true, sticky = true
 
 --- partitioner(): "key_hash", "round_robin", "sticky" (built-ins, which take
 -- no params), a plugin (as for plugin()), or an inline function(record, n,
--- ctx), normalized to { inline = true } (the runtime runs the file again to
--- get it back).
+-- ctx), normalized to { inline = true, fn = v, path = "<key path>" } (the
+-- runtime runs the file again to get it back; C reads fn's debug info).
 function T.partitioner()
   local one = T.plugin()
   return {check = function(v, path, ctx)
-    if type(v) == "function" then return {inline = true} end
+    if type(v) == "function" then return {inline = true, fn = v, path = path} end
     local p = one.check(v, path, ctx)
     if builtin_partitioners[p.name] and p.params ~= "{}" then
       fail(ctx, M.join(path, "params"),
@@ -548,6 +556,28 @@ M.schema = T.record{
   auth = T.plugins(),
 }
 
+-- A topic's settings as `flyq topic create --config KEY=VALUE` names them:
+-- the log keys of a topic in the file, dotted ("retention.ms"), with the
+-- flush keys, and Kafka's "flush.ms" for "flush.interval_ms".
+local topic_settings = {["flush.ms"] = flush.fields.interval_ms}
+for name, t in pairs(with(log_fields, {flush = flush})) do
+  for k, sub in pairs(t.fields or {[""] = t}) do
+    topic_settings[k == "" and name or name .. "." .. k] = sub
+  end
+end
+
+--- The integer value of topic setting key written as text (a `flyq topic
+-- create --config` value), read as the config file reads it: digits (with
+-- "-1" where the key allows it), or a size or a duration with units
+-- ("256MiB", "1h"). nil for a key that is not a topic setting (the broker
+-- names it); raises "key: reason" (error level 0) for a bad value.
+function M.topic_setting(key, text)
+  local t = topic_settings[key]
+  if t == nil then return nil end
+  local n = text:match("^%-?%d+$") and math.tointeger(tonumber(text))
+  return t.check(n or text, key, {})
+end
+
 -- The shape handed to C ------------------------------------------------------
 
 -- Keys whose values C reads as they are (lists, plugins), not flattened.
@@ -576,10 +606,11 @@ end
 --     defaults = { partitions = ..., ["retention.ms"] = ...,
 --                  ["flush.messages"] = ..., ... },
 --     topics = { { name = "orders", partitions = 6, ...,
---                  partitioner = <plugin> or { inline = true },
+--                  partitioner = <plugin> or { inline = true, fn =, path = },
 --                  on_produce = { <plugin>, ... }, on_error = "pass" },
 --                ... } }
--- where <plugin> is { name = "redact", params = "<JSON object>" }.
+-- where <plugin> is { name = "redact", params = "<JSON object>",
+-- path = 'topics.orders.on_produce[2]' } (path: where the file wrote it).
 -- The top-level flush settings are part of the defaults of every log;
 -- topics are sorted by name.
 function M.export(n)

@@ -159,9 +159,10 @@ TEST(undeclared_topic_is_drift_or_pruned) {
   CHECK_EQ(partitions(&e, "X"), 1); /* drift is kept */
   next.prune = 1;
   CHECK_OK(flyq_broker_plan(e.b, &e.cfg, &next, &p));
-  CHECK_EQ(p.n, 1);
-  CHECK_EQ(p.changes[0].kind, FLYQ_CHANGE_DELETE_TOPIC);
-  CHECK(strcmp(p.changes[0].topic, "X") == 0);
+  CHECK_EQ(p.n, 2);
+  check_change(&p, 0, FLYQ_CHANGE_SET, "", "prune false -> true");
+  CHECK_EQ(p.changes[1].kind, FLYQ_CHANGE_DELETE_TOPIC);
+  CHECK(strcmp(p.changes[1].topic, "X") == 0);
   CHECK_EQ(partitions(&e, "X"), 1);
   CHECK_OK(flyq_broker_apply(e.b, &next, &p, NULL, err, sizeof err));
   flyq_broker_plan_free(&p);
@@ -249,10 +250,11 @@ TEST(dead_letter_topic_belongs_to_the_config) {
   next.prune = 1;
   flyq_broker_plan_t p;
   CHECK_OK(flyq_broker_plan(e.b, NULL, &next, &p));
-  CHECK_EQ(p.n, 2); /* B.dlq: B does not dead-letter */
-  check_change(&p, 0, FLYQ_CHANGE_CREATE_TOPIC, "B", "partitions 1");
-  CHECK_EQ(p.changes[1].kind, FLYQ_CHANGE_DELETE_TOPIC);
-  CHECK(strcmp(p.changes[1].topic, "B.dlq") == 0);
+  CHECK_EQ(p.n, 3); /* B.dlq: B does not dead-letter */
+  check_change(&p, 0, FLYQ_CHANGE_SET, "", "prune false -> true");
+  check_change(&p, 1, FLYQ_CHANGE_CREATE_TOPIC, "B", "partitions 1");
+  CHECK_EQ(p.changes[2].kind, FLYQ_CHANGE_DELETE_TOPIC);
+  CHECK(strcmp(p.changes[2].topic, "B.dlq") == 0);
   flyq_broker_plan_free(&p);
   env_close(&e);
 }
@@ -334,9 +336,11 @@ TEST(plugin_settings) {
   env_open(&e, start, 1);
   flyq_config_t next = e.cfg;
   flyq_config_topic_t want[] = {topic("A", 1)};
-  flyq_config_plugin_t hooks[] = {{(char *)"redact", (char *)"{}", 0},
-                                  {(char *)"enrich", (char *)"{\"k\":1}", 0}};
-  flyq_config_plugin_t auth = {(char *)"token", (char *)"{}", 0};
+  flyq_config_plugin_t hooks[] = {
+      {.name = (char *)"redact", .params = (char *)"{}"},
+      {.name = (char *)"enrich", .params = (char *)"{\"k\":1}"}};
+  flyq_config_plugin_t auth = {.name = (char *)"token",
+                               .params = (char *)"{}"};
   want[0].on_produce = hooks;
   want[0].non_produce = 2;
   want[0].partitioner.inline_fn = 1;
@@ -356,15 +360,41 @@ TEST(plugin_settings) {
   CHECK_OK(flyq_broker_plan(e.b, NULL, &next, &p));
   CHECK_EQ(p.n, 0);
   flyq_broker_plan_free(&p);
-  /* The same inline function in a new config text may have changed. */
+  /* An inline function whose lines are not known (it reads locals of the
+   * file) may have changed whenever the text did. */
   flyq_config_t same = next;
+  flyq_config_topic_t same_topics[] = {want[0]};
+  same.topics = same_topics;
   same.source = (char *)"return {v = 1}";
   next.source = (char *)"return {v = 2}";
   CHECK_OK(flyq_broker_plan(e.b, &same, &next, &p));
   CHECK_EQ(p.n, 1);
   check_change(&p, 0, FLYQ_CHANGE_PLUGINS, "A",
-               "partitioner inline function reloaded from the new config "
-               "text");
+               "partitioner inline function may have changed (it reads "
+               "values from elsewhere in the config text, which changed)");
+  flyq_broker_plan_free(&p);
+  /* One whose lines are known changed only when they did: lines 2-3 of
+   * the old text and 3-4 of the new (CR LF counts as one line end). */
+  same_topics[0].partitioner.first_line = 2;
+  same_topics[0].partitioner.last_line = 3;
+  want[0].partitioner.first_line = 3;
+  want[0].partitioner.last_line = 4;
+  same.source = (char *)"local x = 1\nf = function()\n  return 0 end\n";
+  next.source =
+      (char *)"local x = 2\r\n\r\nf = function()\r\n  return 0 end\r\n";
+  CHECK_OK(flyq_broker_plan(e.b, &same, &next, &p));
+  CHECK_EQ(p.n, 1); /* line ends differ: the text of the lines does */
+  flyq_broker_plan_free(&p);
+  next.source = (char *)"local x = 2\n\nf = function()\n  return 0 end\n";
+  CHECK_OK(flyq_broker_plan(e.b, &same, &next, &p));
+  CHECK_EQ(p.n, 0);
+  flyq_broker_plan_free(&p);
+  next.source = (char *)"local x = 1\n\nf = function()\n  return 1 end\n";
+  CHECK_OK(flyq_broker_plan(e.b, &same, &next, &p));
+  CHECK_EQ(p.n, 1);
+  check_change(&p, 0, FLYQ_CHANGE_PLUGINS, "A",
+               "partitioner inline function changed (lines 3-4 of the new "
+               "config text)");
   flyq_broker_plan_free(&p);
   env_close(&e);
 }
@@ -376,10 +406,12 @@ TEST(plugin_params_are_not_shown) {
   flyq_config_topic_t start[] = {topic("A", 1)};
   env_open(&e, start, 1);
   flyq_config_t cur = e.cfg, next = e.cfg;
-  flyq_config_plugin_t old_auth = {(char *)"auth_token",
-                                   (char *)"{\"tokens\":{\"ci\":\"s3cret\"}}", 0};
-  flyq_config_plugin_t new_auth = {(char *)"auth_token",
-                                   (char *)"{\"tokens\":{\"ci\":\"n3w\"}}", 0};
+  flyq_config_plugin_t old_auth = {
+      .name = (char *)"auth_token",
+      .params = (char *)"{\"tokens\":{\"ci\":\"s3cret\"}}"};
+  flyq_config_plugin_t new_auth = {
+      .name = (char *)"auth_token",
+      .params = (char *)"{\"tokens\":{\"ci\":\"n3w\"}}"};
   flyq_broker_plan_t p;
   cur.auth = &old_auth;
   cur.nauth = 1;

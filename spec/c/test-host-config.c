@@ -212,6 +212,7 @@ TEST(duration_units) {
   CHECK_EQ(load_duration("\"1h\""), 3600000);
   CHECK_EQ(load_duration("\"7d\""), 7 * DAY_MS);
   CHECK_EQ(load_duration("\"1h30m\""), 5400000);
+  CHECK_EQ(load_duration("\"1500\""), 1500); /* digits: milliseconds */
 }
 
 TEST(unknown_key) {
@@ -270,6 +271,15 @@ TEST(bad_duration) {
               ": groups.flush_interval_ms: expected duration (milliseconds or "
               "a string like \"7d\", \"1h\", \"30m\", \"10s\", \"250ms\"), "
               "got \"7y\"");
+  check_error("return { defaults = { retention = { ms = \"-1\" } } }",
+              FLYQ_ERR_CONFIG,
+              ": defaults.retention.ms: expected duration (milliseconds or a "
+              "string like \"7d\", \"1h\", \"30m\", \"10s\", \"250ms\") or "
+              "-1 (forever), got \"-1\"");
+  check_error("return { limits = { request_timeout_ms = \"0\" } }",
+              FLYQ_ERR_CONFIG,
+              ": limits.request_timeout_ms: expected duration >= 1ms, got "
+              "\"0\"");
   check_error("return { limits = { request_timeout_ms = 0 } }", FLYQ_ERR_CONFIG,
               ": limits.request_timeout_ms: expected duration >= 1ms, got 0");
 }
@@ -452,6 +462,59 @@ TEST(env_reads_the_environment) {
   flyq_config_free(&cfg);
 }
 
+/* An inline partitioner keeps the lines that hold it, for the plan: only
+ * when nothing but its own lines can change what it does. */
+TEST(inline_partitioner_lines) {
+  flyq_config_t cfg;
+  CHECK_OK(flyq_config_init(&cfg));
+  CHECK_OK(load(&cfg, "return { topics = {\n"
+                      "  a = { partitioner = function(r, n)\n"
+                      "    return math.max(0, n - 1) end },\n"
+                      "  b = { partitioner = function(r, n) return 0 end },\n"
+                      "} }\n"));
+  CHECK_EQ(cfg.ntopics, 2);
+  CHECK(cfg.topics[0].partitioner.inline_fn);
+  CHECK_EQ(cfg.topics[0].partitioner.first_line, 2);
+  CHECK_EQ(cfg.topics[0].partitioner.last_line, 3);
+  CHECK_EQ(cfg.topics[1].partitioner.first_line, 4);
+  CHECK_EQ(cfg.topics[1].partitioner.last_line, 4);
+  /* A local of the file, or code of another chunk: not known. */
+  CHECK_OK(load(&cfg, "local k = 2\n"
+                      "local f = load('return function(r, n) return 0 end')()\n"
+                      "return { topics = {\n"
+                      "  a = { partitioner = function(r, n) return k end },\n"
+                      "  b = { partitioner = f } } }\n"));
+  CHECK(cfg.topics[0].partitioner.inline_fn);
+  CHECK_EQ(cfg.topics[0].partitioner.first_line, 0);
+  CHECK(cfg.topics[1].partitioner.inline_fn);
+  CHECK_EQ(cfg.topics[1].partitioner.first_line, 0);
+  flyq_config_free(&cfg);
+}
+
+/* `flyq topic create --config` values, read as the config file reads them. */
+TEST(topic_setting_text) {
+  int64_t v = 7;
+  CHECK_OK(flyq_config_topic_setting("retention.ms", "1h", &v, err,
+                                     sizeof err));
+  CHECK_EQ(v, 3600000);
+  CHECK_OK(flyq_config_topic_setting("segment.bytes", "256MiB", &v, err,
+                                     sizeof err));
+  CHECK_EQ(v, 256 * MiB);
+  CHECK_OK(flyq_config_topic_setting("retention.bytes", "-1", &v, err,
+                                     sizeof err));
+  CHECK_EQ(v, -1);
+  CHECK_OK(flyq_config_topic_setting("flush.ms", "250", &v, err, sizeof err));
+  CHECK_EQ(v, 250);
+  CHECK_EQ(flyq_config_topic_setting("segment.bytes", "512", &v, err,
+                                     sizeof err), FLYQ_ERR_CONFIG);
+  CHECK(strcmp(err, "segment.bytes: expected size >= 1024 bytes, got 512") ==
+        0);
+  v = 7;
+  CHECK_EQ(flyq_config_topic_setting("colour", "red", &v, err, sizeof err),
+           FLYQ_ERR_NOT_FOUND);
+  CHECK_EQ(v, 7);
+}
+
 TEST_LIST(TEST_ENTRY(defaults_without_a_file)
           TEST_ENTRY(full_valid_file)
           TEST_ENTRY(empty_table_keeps_defaults)
@@ -474,4 +537,6 @@ TEST_LIST(TEST_ENTRY(defaults_without_a_file)
           TEST_ENTRY(memory_bomb_hits_the_memory_limit)
           TEST_ENTRY(io_os_require_are_unavailable)
           TEST_ENTRY(sandbox_has_only_safe_functions)
-          TEST_ENTRY(env_reads_the_environment));
+          TEST_ENTRY(env_reads_the_environment)
+          TEST_ENTRY(inline_partitioner_lines)
+          TEST_ENTRY(topic_setting_text));

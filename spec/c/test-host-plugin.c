@@ -491,7 +491,16 @@ TEST(bad_plugins_are_config_errors) {
   pt_write("noname.lua", "return { on_produce = function(r) return r end }");
   CHECK_EQ(pt_runtime("return { plugin_path = {DIR}, topics = { t = {\n"
                       "  on_consume = 'same' } } }", &rt), FLYQ_ERR_CONFIG);
-  CHECK_HAS(pt_err, "topics.t.on_consume[1]: plugin same has no on_consume hook");
+  /* A single plugin is named by the key the file wrote, not as a list. */
+  CHECK_HAS(pt_err, "topics.t.on_consume: plugin same has no on_consume hook");
+  CHECK_EQ(pt_runtime("return { plugin_path = {DIR}, topics = {\n"
+                      "  ['a-b'] = { on_consume = { 'same' } } } }", &rt),
+           FLYQ_ERR_CONFIG);
+  CHECK_HAS(pt_err,
+            "topics[\"a-b\"].on_consume[1]: plugin same has no on_consume");
+  CHECK_EQ(pt_runtime("return { plugin_path = {DIR}, auth = {\n"
+                      "  plugin = 'same' } }", &rt), FLYQ_ERR_CONFIG);
+  CHECK_HAS(pt_err, "auth: plugin same has no authenticate or authorize hook");
   CHECK_EQ(pt_runtime("return { plugin_path = {DIR, DIR .. '/x'}, topics = {\n"
                       "  t = { on_produce = 'nope' } } }", &rt),
            FLYQ_ERR_NOT_FOUND);

@@ -325,7 +325,22 @@ describe("flyq topic", function()
                    ok({"topic", "describe", "f2"}), 1, true)
     ok({"topic", "delete", "f1"})
     ok({"topic", "delete", "f2"})
-    local code, _, err = flyq({"topic", "create", "tt"})
+    -- Values are read as in the config file: sizes and durations with units.
+    ok({"topic", "create", "u", "--config", "retention.ms=1h", "--config",
+        "segment.bytes=256MiB", "--config", "flush.ms=2s", "--config",
+        "retention.bytes=-1"})
+    d = ok({"topic", "describe", "u"})
+    assert.matches("\n  retention.ms = 3600000\n", d, 1, true)
+    assert.matches("\n  segment.bytes = 268435456\n", d, 1, true)
+    assert.matches("\n  flush.interval_ms = 2000\n", d, 1, true)
+    assert.matches("\n  retention.bytes = -1\n", d, 1, true)
+    ok({"topic", "delete", "u"})
+    local code, out, err = flyq({"topic", "create", "u", "--config",
+                                 "retention.ms=1y"})
+    assert.are.equal(2, code, out)
+    assert.matches('bad --config: retention.ms: expected duration '
+                   .. '(milliseconds or a string like "7d"', err, 1, true)
+    code, _, err = flyq({"topic", "create", "tt"})
     assert.are.equal(1, code)
     assert.matches("TOPIC_ALREADY_EXISTS", err, 1, true)
     ok({"topic", "delete", "tt"})

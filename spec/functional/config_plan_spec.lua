@@ -157,15 +157,71 @@ describe("a topic that prune = true deletes", function()
                                                 topics = {b = {}}})
     local deleted = "delete_topic a: not in the config and prune = true: "
       .. "the topic and its data are deleted"
+    local set = "set: prune false -> true" -- a broker-wide setting
     local code, out, err = flyq(srv, "config", "plan", "-c", file)
     assert.are.equal(0, code, err)
-    assert.are.same({deleted, "1 change"}, lines(out))
+    assert.are.same({set, deleted, "2 changes"}, lines(out))
     code, out, err = flyq(srv, "config", "apply", "-c", file)
     assert.are.equal(0, code, err)
-    assert.are.same({deleted, "1 change applied"}, lines(out))
+    assert.are.same({set, deleted, "2 changes applied"}, lines(out))
+    code, out, err = flyq(srv, "config", "plan", "-c", file)
+    assert.are.equal(0, code, err)
+    assert.are.same({"no changes"}, lines(out))
     code, out = flyq(srv, "topic", "list")
     assert.are.equal(0, code)
     assert.are.equal("b\n", out)
+  end)
+end)
+
+-- An inline partitioner is code in the config text: a plan names it when
+-- the lines that hold the function change, not at every edit of the file.
+describe("an inline partitioner in a plan", function()
+  local srv, dir
+
+  -- Config source with topic other's partitions and the function's body,
+  -- after `blank` empty lines.
+  local function source(other, body, blank)
+    return ("\n"):rep(blank or 0) .. table.concat({
+      "return {",
+      "  data_dir = 'data',",
+      "  topics = {",
+      "    other = {partitions = " .. other .. "},",
+      "    clicks = {partitioner = function(record, n)",
+      "      return " .. body,
+      "    end},",
+      "  },",
+      "}",
+    }, "\n") .. "\n"
+  end
+
+  before_each(function()
+    dir = server.tmpdir()
+    server.write_config(dir .. "/flyq.lua", source(1, "0"))
+    srv = server.start({config = false, args = {"-c", dir .. "/flyq.lua"}})
+  end)
+
+  after_each(function()
+    stop(srv)
+    server.rmdir(dir)
+  end)
+
+  local function plan(text)
+    server.write_config(dir .. "/next.lua", text)
+    local code, out, err = flyq(srv, "config", "plan", "-c", dir .. "/next.lua")
+    assert.are.equal(0, code, err)
+    return lines(out)
+  end
+
+  it("is not named when other lines change", function()
+    assert.are.same({"add_partitions other: partitions 1 -> 2", "1 change"},
+                    plan(source(2, "0")))
+    assert.are.same({"no changes"}, plan(source(1, "0", 3))) -- moved down
+  end)
+
+  it("is named when its own lines change", function()
+    assert.are.same({"plugins clicks: partitioner inline function changed "
+                     .. "(lines 7-9 of the new config text)", "1 change"},
+                    plan(source(1, "n - 1", 2)))
   end)
 end)
 
@@ -177,6 +233,7 @@ describe("sizes and durations written as strings", function()
       s = {segment = {bytes = "1MiB"},
            retention = {ms = "7d", bytes = "10GiB"}},
       d = {},
+      digits = {segment = {bytes = "2048"}, retention = {ms = "5000"}},
     },
   }
 
@@ -202,6 +259,10 @@ describe("sizes and durations written as strings", function()
     assert.are.equal("3600000", d["retention.ms"])
     assert.are.equal("-1", d["retention.bytes"])
     assert.are.equal("1073741824", d["segment.bytes"])
+    -- Digits alone: bytes for a size, milliseconds for a duration.
+    d = described_config(srv, "digits")
+    assert.are.equal("2048", d["segment.bytes"])
+    assert.are.equal("5000", d["retention.ms"])
   end)
 
   local bad = {
@@ -387,6 +448,15 @@ describe("flyq config plan refuses what apply would", function()
       plugin_path = {dir},
       topics = {t = {on_produce = {{plugin = "tag", params = {n = "x"}}}}}}),
       'params.n: expected integer, got "x"')
+  end)
+
+  it("names the plugin entry by the key path the file has", function()
+    refused(config_file(srv, "dashed.lua", {
+      plugin_path = {dir}, topics = {["alice-syn"] = {on_produce = {"nosuch"}}}}),
+      'plugins: topics["alice-syn"].on_produce[1]: plugin nosuch: no ')
+    refused(config_file(srv, "auth.lua", {
+      plugin_path = {dir}, auth = {plugin = "nosuch"}}),
+      "plugins: auth: plugin nosuch: no nosuch.lua")
   end)
 
   it("fails with INVALID_CONFIG for a plugin file that is gone", function()

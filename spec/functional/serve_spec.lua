@@ -226,7 +226,7 @@ describe("flyq config check", function()
                                  .. '"}, topics = { t = { on_produce = "nosuch" } } }')
     assert.are.equal(1, code)
     assert.are.equal("", out)
-    assert.are.equal("flyq config check: plugins: topics.t.on_produce[1]: "
+    assert.are.equal("flyq config check: plugins: topics.t.on_produce: "
                      .. "plugin nosuch: no nosuch.lua on plugin_path (" .. dir
                      .. ")\n", err)
     -- A near miss gets a suggestion: a plugin file on the path, or a
@@ -236,7 +236,7 @@ describe("flyq config check", function()
     code, _, err = check('return { plugin_path = {"' .. dir
                          .. '"}, topics = { t = { on_produce = "taggr" } } }')
     assert.are.equal(1, code)
-    assert.matches('topics.t.on_produce[1]: plugin taggr: no taggr.lua on '
+    assert.matches('topics.t.on_produce: plugin taggr: no taggr.lua on '
                    .. 'plugin_path (' .. dir .. ') (did you mean "tagger"?)\n',
                    err, 1, true)
     code, _, err = check('return { topics = { t = { partitioner = "keyhash" } } }')
@@ -249,7 +249,7 @@ describe("flyq config check", function()
                          .. '/plugins"}, topics = { t = { on_produce = '
                          .. '{ plugin = "sample", params = { n = "ten" } } } } }')
     assert.are.equal(1, code)
-    assert.matches("^flyq config check: plugins: topics.t.on_produce%[1%]: "
+    assert.matches("^flyq config check: plugins: topics.t.on_produce: "
                    .. "plugin sample: params.n: ", err)
     -- A plugin whose init fails.
     write(dir .. "/badinit.lua", 'return { name = "badinit", on_produce = '

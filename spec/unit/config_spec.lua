@@ -52,6 +52,7 @@ describe("flyq.config", function()
       {1500, 1500}, {-1, -1}, {"250ms", 250}, {"10s", 10000},
       {"30m", 1800000}, {"1h", 3600000}, {"7d", 604800000},
       {"1h30m", 5400000}, {"1d12h", 129600000}, {"0s", 0},
+      {"10", 10}, {"0", 0}, {"9223372036854775807", math.maxinteger},
     }
     for _, c in ipairs(cases) do
       it("reads " .. config.show(c[1]), function()
@@ -60,7 +61,8 @@ describe("flyq.config", function()
     end
 
     it("rejects what is not a duration", function()
-      for _, v in ipairs({"7y", "1.5h", "h", "10", "", " 1h", "1h ",
+      for _, v in ipairs({"7y", "1.5h", "h", "", " 1h", "1h ", "-1", "-10",
+                          "1h30", "9223372036854775808", "99999999999999999999",
                           "99999999999999999999d", "100000000000000d", 2.5, {}}) do
         assert.is_nil(config.parse_duration(v), config.show(v))
       end
@@ -183,13 +185,14 @@ describe("flyq.config", function()
                                                      params = {a = 1}}}}}))
         local out = check({topics = {t = {partitioner = {plugin = name,
                                                          params = {}}}}})
-        assert.are.same({name = name, params = "{}"}, out.topics[1].partitioner)
+        assert.are.same({name = name, params = "{}", path = "topics.t.partitioner"},
+                        out.topics[1].partitioner)
       end
       -- A plugin partitioner takes them.
       local out = check({topics = {t = {partitioner = {plugin = "by_region",
                                                        params = {a = 1}}}}})
-      assert.are.same({name = "by_region", params = '{"a":1}'},
-                      out.topics[1].partitioner)
+      assert.are.same({name = "by_region", params = '{"a":1}',
+                       path = "topics.t.partitioner"}, out.topics[1].partitioner)
     end)
 
     it("needs a table", function()

@@ -118,13 +118,37 @@ describe("flyq.config plugin keys", function()
     assert.are.equal(true, out.prune)
     assert.are.equal(5000, out["plugins.limits.instructions"])
     assert.are.equal(2097152, out["plugins.limits.memory"])
-    assert.are.same({{name = "tokens", params = '{"f":0.5,"n":2,"tokens":{"a":"alice"}}'}},
-                    out.auth)
+    assert.are.same({{name = "tokens", params = '{"f":0.5,"n":2,"tokens":{"a":"alice"}}',
+                      path = "auth"}}, out.auth) -- one plugin: no [1]
     local t = out.topics[1]
-    assert.are.same({inline = true}, t.partitioner)
+    assert.is_true(t.partitioner.inline)
+    assert.are.equal("topics.t.partitioner", t.partitioner.path)
+    assert.are.equal("function", type(t.partitioner.fn))
     assert.are.equal("pass", t.on_error)
-    assert.are.same({{name = "a", params = "{}"},
-                     {name = "b", params = '{"list":[1,"x",true]}'}}, t.on_produce)
+    assert.are.same({{name = "a", params = "{}", path = "topics.t.on_produce[1]"},
+                     {name = "b", params = '{"list":[1,"x",true]}',
+                      path = "topics.t.on_produce[2]"}}, t.on_produce)
+  end)
+
+  it("gives each plugin the key path of the schema's messages", function()
+    local out = config.check({topics = {["alice-syn"] = {
+      on_produce = {"a"}, on_consume = "b", partitioner = "p"}}}, ctx)
+    local t = out.topics[1]
+    assert.are.equal('topics["alice-syn"].on_produce[1]', t.on_produce[1].path)
+    assert.are.equal('topics["alice-syn"].on_consume', t.on_consume[1].path)
+    assert.are.equal('topics["alice-syn"].partitioner', t.partitioner.path)
+  end)
+
+  it("hints at the plugin form for a table without plugin", function()
+    local hint = 'a table without "plugin" (a plugin with params is written '
+                 .. '{ plugin = "name", params = { ... } })'
+    assert.are.equal("f.lua: topics.t.on_produce[2]: " .. hint,
+                     check_error({topics = {t = {on_produce = {
+                       "redact", {fields = {"card"}}}}}}))
+    assert.are.equal("f.lua: auth: " .. hint,
+                     check_error({auth = {params = {tokens = {}}}}))
+    assert.are.equal("f.lua: topics.t.partitioner: " .. hint,
+                     check_error({topics = {t = {partitioner = {}}}}))
   end)
 
   it("names the key path of a bad plugin entry", function()

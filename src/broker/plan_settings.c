@@ -43,6 +43,7 @@ static const field_t config_fields[] = {
     CFG("limits.max_output_bytes", F_U64, max_output_bytes, RESTART),
     CFG("limits.request_timeout_ms", F_I64, request_timeout_ms, RESTART),
     CFG("limits.max_topics", F_U32, max_topics, SET),
+    CFG("prune", F_BOOL, prune, SET),
     CFG("plugins.limits.instructions", F_I64, plugin_instructions, PLUGINS),
     CFG("plugins.limits.time_ms", F_I64, plugin_time_ms, PLUGINS),
     CFG("plugins.limits.memory", F_U64, plugin_memory, PLUGINS),
@@ -229,16 +230,56 @@ static int diff_on_error(int a, int b, const char *topic,
                         names[a], names[b]);
 }
 
-/* An inline partitioner is code in the config text: when the text changed,
- * the function may have. */
+/* Lines first..last of the text src (NULL: none) into *start, *len,
+ * counted as Lua counts them: "\n", "\r", "\r\n" and "\n\r" end a line. */
+static void line_span(const char *src, int first, int last,
+                      const char **start, size_t *len) {
+  const char *s = src ? src : "";
+  int line = 1;
+  *start = NULL;
+  for (;; s++) {
+    if (line == first && *start == NULL) *start = s;
+    if (*s == '\0' || line > last) break;
+    if (*s == '\n' || *s == '\r') {
+      if ((s[1] == '\n' || s[1] == '\r') && s[1] != *s) s++;
+      line++;
+    }
+  }
+  if (*start == NULL) *start = s;
+  *len = (size_t)(s - *start);
+}
+
+/* 1 when the text of inline partitioner a in a_src and b in b_src is the
+ * same: the function's own lines when both are known, else the texts. */
+static int inline_same(const flyq_config_plugin_t *a, const char *a_src,
+                       const flyq_config_plugin_t *b, const char *b_src) {
+  const char *x, *y;
+  size_t nx, ny;
+  if (a->first_line <= 0 || b->first_line <= 0)
+    return a_src == b_src || (a_src && b_src && strcmp(a_src, b_src) == 0);
+  line_span(a_src, a->first_line, a->last_line, &x, &nx);
+  line_span(b_src, b->first_line, b->last_line, &y, &ny);
+  return nx == ny && memcmp(x, y, nx) == 0;
+}
+
+/* An inline partitioner is code in the config text: a change when the
+ * lines that hold it changed, or, for one whose lines are not known (it
+ * reads locals of the file), when the text did. */
 static int diff_inline(const flyq_config_topic_t *a, const char *a_src,
                        const flyq_config_topic_t *b, const char *b_src,
                        const char *topic, flyq_broker_plan_t *p) {
-  if (!a->partitioner.inline_fn || !b->partitioner.inline_fn) return 0;
-  if (a_src == b_src || (a_src && b_src && strcmp(a_src, b_src) == 0)) return 0;
+  const flyq_config_plugin_t *x = &a->partitioner, *y = &b->partitioner;
+  if (!x->inline_fn || !y->inline_fn || inline_same(x, a_src, y, b_src))
+    return 0;
+  if (x->first_line > 0 && y->first_line > 0)
+    return flyq__plan_add(p, FLYQ_CHANGE_PLUGINS, topic,
+                          "partitioner inline function changed (lines %d-%d "
+                          "of the new config text)", y->first_line,
+                          y->last_line);
   return flyq__plan_add(p, FLYQ_CHANGE_PLUGINS, topic,
-                        "partitioner inline function reloaded from the new "
-                        "config text");
+                        "partitioner inline function may have changed (it "
+                        "reads values from elsewhere in the config text, "
+                        "which changed)");
 }
 
 int flyq__plan_topic_plugins(const flyq_config_topic_t *cur,

@@ -207,7 +207,9 @@ static int split_file(const char *file, flyq_config_t *cfg,
   return 0;
 }
 
-/* A config with one topic that runs the plugin FILE as o->hook. */
+/* A config with one topic that runs the plugin FILE as o->hook. Its
+ * plugin has no key path (spec->path NULL): the runtime's errors then name
+ * none, since this config is not the user's. */
 static int make_config(const opts_t *o, flyq_config_t *cfg) {
   flyq_config_plugin_t *spec = calloc(1, sizeof *spec);
   flyq_config_topic_t *t = calloc(1, sizeof *t);
@@ -234,15 +236,6 @@ static int make_config(const opts_t *o, flyq_config_t *cfg) {
   return rc == 0 && t->name == NULL ? -ENOMEM : rc;
 }
 
-/* err without the config key path the runtime names a failing entry by:
- * here that path is make_config's, not the user's. */
-static const char *without_key_path(const char *err) {
-  const char *p = strstr(err, ": plugin ");
-  if (p && (strncmp(err, "topics.", 7) == 0 || strncmp(err, "auth[", 5) == 0))
-    return p + 2;
-  return err;
-}
-
 /* flyq_plugins_partitions_fn: --partitions for --topic; other topics (a
  * hook may route records to any) are not known here. */
 static int32_t topic_partitions(void *arg, const char *topic) {
@@ -258,7 +251,7 @@ static flyq_plugins_t *load(flyq__cli_t *cli, const opts_t *o) {
   if (rc == 0) rc = flyq_plugins_new(&cfg, &rt, err, sizeof err);
   else snprintf(err, sizeof err, "%s", flyq_strerror(rc));
   flyq_config_free(&cfg);
-  if (rc < 0) flyq__cli_error(cli, "%s", without_key_path(err));
+  if (rc < 0) flyq__cli_error(cli, "%s", err);
   else flyq_plugins_set_partitions(rt, topic_partitions, (void *)o);
   return rt;
 }

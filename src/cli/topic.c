@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "flyq/config.h"
 
 static const char usage[] =
     "usage: flyq topic create NAME [--partitions N] [--config KEY=VALUE]...\n"
@@ -27,7 +28,8 @@ static const char usage[] =
     "      --config KEY=VALUE  (create) a topic setting, repeatable:\n"
     "                          retention.ms, retention.bytes, segment.bytes,\n"
     "                          segment.ms, flush.messages,\n"
-    "                          flush.interval_ms (as in the config file)\n"
+    "                          flush.interval_ms; values as in the config\n"
+    "                          file (retention.ms=7d, segment.bytes=256MiB)\n"
     FLYQ_CLI_COMMON_HELP "\n"
     "Exit status: 0 success, 1 error, 2 usage error.\n";
 
@@ -36,19 +38,39 @@ enum { OPT_PARTITIONS = FLYQ_CLI_OPT_FIRST, OPT_CONFIG };
 typedef struct create {
   int32_t partitions;
   flyq_client_config_pair_t *configs;
+  char (*values)[24]; /* configs[i]'s value in decimal, when read here */
   size_t nconfigs;
 } create_t;
 
 static const char *const plain_names[] = {"NAME"};
 
-/* One --config KEY=VALUE (split in place). Returns -1 or the status. */
+/* One --config KEY=VALUE (split in place), its value read by the config
+ * file's rules (sizes, durations) and sent as an integer; a key that is
+ * not a topic setting goes as it is, for the broker to name. Returns -1 or
+ * the status. */
 static int add_config(flyq__cli_t *cli, create_t *cr, char *arg) {
-  char *eq = strchr(arg, '=');
+  char *eq = strchr(arg, '='), err[512];
+  flyq_client_config_pair_t *pair = &cr->configs[cr->nconfigs];
+  int64_t v;
+  int rc;
   if (eq == NULL || eq == arg || eq[1] == '\0')
     return flyq__cli_usage_error(cli, "bad --config '%s' (KEY=VALUE)", arg);
   *eq = '\0';
-  cr->configs[cr->nconfigs].key = arg;
-  cr->configs[cr->nconfigs++].value = eq + 1;
+  pair->key = arg;
+  pair->value = eq + 1;
+  rc = flyq_config_topic_setting(arg, eq + 1, &v, err, sizeof err);
+  if (rc == FLYQ_ERR_CONFIG)
+    return flyq__cli_usage_error(cli, "bad --config: %s", err);
+  if (rc < 0 && rc != FLYQ_ERR_NOT_FOUND) {
+    flyq__cli_error(cli, "%s", err);
+    return 1;
+  }
+  if (rc == 0) {
+    snprintf(cr->values[cr->nconfigs], sizeof cr->values[0], "%lld",
+             (long long)v);
+    pair->value = cr->values[cr->nconfigs];
+  }
+  cr->nconfigs++;
   return -1;
 }
 
@@ -84,16 +106,22 @@ static int create_topic(flyq__cli_t *cli, const create_t *cr,
 
 static int cmd_create(int argc, char **argv) {
   flyq__cli_t cli;
-  create_t cr = {-1, NULL, 0};
+  create_t cr = {-1, NULL, NULL, 0};
   const char *name;
   int r;
   flyq__cli_init(&cli, "topic create", usage);
   cr.configs = calloc((size_t)argc, sizeof(*cr.configs));
-  if (cr.configs == NULL) return 1;
+  cr.values = calloc((size_t)argc, sizeof(*cr.values));
+  if (cr.configs == NULL || cr.values == NULL) {
+    free(cr.configs);
+    free(cr.values);
+    return 1;
+  }
   r = parse_create(&cli, &cr, argc, argv, &name);
   if (r < 0) r = create_topic(&cli, &cr, name);
   flyq__cli_close(&cli);
   free(cr.configs);
+  free(cr.values);
   return r;
 }
 

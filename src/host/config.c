@@ -103,6 +103,7 @@ static void free_plugins(flyq_config_plugin_t *v, size_t n) {
   for (size_t i = 0; i < n; i++) {
     free(v[i].name);
     free(v[i].params);
+    free(v[i].path);
   }
   free(v);
 }
@@ -111,6 +112,7 @@ static void free_topic(flyq_config_topic_t *t) {
   free(t->name);
   free(t->partitioner.name);
   free(t->partitioner.params);
+  free(t->partitioner.path);
   free_plugins(t->on_produce, t->non_produce);
   free_plugins(t->on_consume, t->non_consume);
 }
@@ -189,14 +191,40 @@ static char *dup_field(lua_State *L, int idx, const char *key) {
   return copy;
 }
 
-/* Reads a plugin as flyq.config exports it ({name =, params =} or
- * {inline = true}, at idx) into p, which owns what it got if this raises. */
+/* Reads a plugin as flyq.config exports it ({name =, params =, path =} or
+ * {inline = true, fn =, path =}, at idx) into p, which owns what it got if
+ * this raises. */
 static void apply_plugin(lua_State *L, int idx, flyq_config_plugin_t *p) {
   lua_getfield(L, idx, "inline");
   p->inline_fn = lua_toboolean(L, -1);
   lua_pop(L, 1);
   p->name = dup_field(L, idx, "name");
   p->params = dup_field(L, idx, "params");
+  p->path = dup_field(L, idx, "path");
+}
+
+/* Notes in p the lines of the config file that hold the inline function
+ * fn of the plugin at idx (see flyq_config_plugin_t): fn must be code of
+ * the file's chunk (named chunk) whose only upvalue, if any, is _ENV, so
+ * that no other line of the file can change what it does. */
+static void inline_lines(lua_State *L, int idx, const char *chunk,
+                         flyq_config_plugin_t *p) {
+  lua_Debug ar;
+  int own = lua_getfield(L, idx, "fn") == LUA_TFUNCTION; /* [fn] */
+  if (own) {
+    lua_pushvalue(L, -1);
+    lua_getinfo(L, ">Su", &ar); /* pops the copy */
+    own = strcmp(ar.what, "Lua") == 0 && strcmp(ar.source, chunk) == 0;
+  }
+  for (int i = 1; own && i <= ar.nups; i++) {
+    const char *up = lua_getupvalue(L, -1, i); /* [fn, value] */
+    own = up != NULL && strcmp(up, "_ENV") == 0;
+    lua_pop(L, up != NULL);
+  }
+  lua_pop(L, 1);
+  if (!own) return;
+  p->first_line = ar.linedefined;
+  p->last_line = ar.lastlinedefined;
 }
 
 /* Fills *out[0..*n) from the list of plugins t[key] (t at idx), if any. */
@@ -230,11 +258,15 @@ static void apply_plugin_path(lua_State *L, int idx, flyq_config_t *cfg) {
   lua_pop(L, 1);
 }
 
-/* The plugin settings of the topic at idx. */
-static void apply_topic_plugins(lua_State *L, int idx, flyq_config_topic_t *t) {
+/* The plugin settings of the topic at idx, from the file run as chunk. */
+static void apply_topic_plugins(lua_State *L, int idx, const char *chunk,
+                                flyq_config_topic_t *t) {
   static const char *const on_error[] = {"reject", "pass", "dead_letter", NULL};
-  if (lua_getfield(L, idx, "partitioner") == LUA_TTABLE)
+  if (lua_getfield(L, idx, "partitioner") == LUA_TTABLE) {
     apply_plugin(L, lua_gettop(L), &t->partitioner);
+    if (t->partitioner.inline_fn)
+      inline_lines(L, lua_gettop(L), chunk, &t->partitioner);
+  }
   lua_pop(L, 1);
   apply_plugins(L, idx, "on_produce", &t->on_produce, &t->non_produce);
   apply_plugins(L, idx, "on_consume", &t->on_consume, &t->non_consume);
@@ -245,7 +277,8 @@ static void apply_topic_plugins(lua_State *L, int idx, flyq_config_topic_t *t) {
 
 /* Fills cfg->topics from the array at idx; each topic starts from the
  * defaults already in cfg. */
-static void apply_topics(lua_State *L, int idx, flyq_config_t *cfg) {
+static void apply_topics(lua_State *L, int idx, const char *chunk,
+                         flyq_config_t *cfg) {
   size_t n = lua_rawlen(L, idx);
   if (n == 0) return;
   cfg->topics = calloc(n, sizeof *cfg->topics);
@@ -263,19 +296,21 @@ static void apply_topics(lua_State *L, int idx, flyq_config_t *cfg) {
     t->log = cfg->log;
     apply_partitions(L, lua_gettop(L), &t->partitions);
     apply_fields(L, lua_gettop(L), log_fields, &t->log);
-    apply_topic_plugins(L, lua_gettop(L), t);
+    apply_topic_plugins(L, lua_gettop(L), chunk, t);
     lua_pop(L, 1);
   }
 }
 
-/* Applies the table exported by flyq.config (at idx) to cfg. */
-static void apply(lua_State *L, int idx, flyq_config_t *cfg) {
+/* Applies the table exported by flyq.config (at idx) to cfg; chunk is the
+ * name the file ran under ("@FILE"). */
+static void apply(lua_State *L, int idx, const char *chunk,
+                  flyq_config_t *cfg) {
   apply_fields(L, idx, config_fields, cfg);
   lua_getfield(L, idx, "defaults");
   apply_fields(L, lua_gettop(L), log_fields, &cfg->log);
   apply_partitions(L, lua_gettop(L), &cfg->default_partitions);
   lua_getfield(L, idx, "topics");
-  apply_topics(L, lua_gettop(L), cfg);
+  apply_topics(L, lua_gettop(L), chunk, cfg);
   lua_pop(L, 2);
   apply_plugin_path(L, idx, cfg);
   apply_plugins(L, idx, "auth", &cfg->auth, &cfg->nauth);
@@ -327,7 +362,7 @@ static int load_protected(lua_State *L) {
   lua_pushvalue(L, -3);
   push_check_ctx(L, job->path, job->cfg); /* [..., result, module, check, result, ctx] */
   lua_call(L, 2, 1);
-  apply(L, lua_gettop(L), job->cfg);
+  apply(L, lua_gettop(L), chunkname, job->cfg);
   return 0;
 }
 
@@ -364,6 +399,55 @@ static int run_job(load_job_t *job, char *err, size_t errlen) {
   one_line(err);
   if (r == -ENOMEM) return FLYQ_ERR_LIMIT;
   return r == FLYQ_ERR_LIMIT ? r : FLYQ_ERR_CONFIG;
+}
+
+typedef struct setting_job {
+  const char *key, *text;
+  int found;     /* key is a topic setting */
+  int64_t value;
+} setting_job_t;
+
+/* Calls flyq.config's topic_setting(key, text). Called protected, with the
+ * job as light userdata. */
+static int setting_protected(lua_State *L) {
+  setting_job_t *job = lua_touserdata(L, 1);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "flyq.config");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "topic_setting"); /* [job, module, topic_setting] */
+  lua_pushstring(L, job->key);
+  lua_pushstring(L, job->text);
+  lua_call(L, 2, 1);
+  job->found = lua_isinteger(L, -1);
+  job->value = lua_tointeger(L, -1);
+  return 0;
+}
+
+int flyq_config_topic_setting(const char *key, const char *text, int64_t *out,
+                              char *err, size_t errlen) {
+  setting_job_t job = {key, text, 0, 0};
+  char ignored[1], msg[512];
+  lua_State *L = flyq__lua_new(CONFIG_MAX_MEMORY);
+  int r;
+  if (err == NULL || errlen == 0) err = ignored, errlen = sizeof ignored;
+  err[0] = '\0';
+  if (L == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  flyq__lua_set_budget_ns(L, CONFIG_MAX_INSTRUCTIONS, CONFIG_MAX_CPU_NS);
+  lua_pushcfunction(L, setting_protected);
+  lua_pushlightuserdata(L, &job);
+  r = flyq__lua_pcall(L, 1, 0, msg, sizeof msg);
+  flyq__lua_close(L);
+  if (r < 0) {
+    snprintf(err, errlen, "%s", msg);
+    one_line(err);
+    return r == -ENOMEM ? r : FLYQ_ERR_CONFIG;
+  }
+  if (!job.found) return FLYQ_ERR_NOT_FOUND;
+  *out = job.value;
+  return 0;
 }
 
 /* Reads the whole file at path (at most CONFIG_MAX_FILE bytes) into a

@@ -51,9 +51,9 @@ static void take_inline(lua_State *L, const flyq__plugin_src_t *src) {
       lua_getfield(L, -1, "topics") != LUA_TTABLE ||
       lua_getfield(L, -1, src->inline_topic) != LUA_TTABLE ||
       lua_getfield(L, -1, "partitioner") != LUA_TFUNCTION)
-    luaL_error(L, "%s: topics[\"%s\"].partitioner is no longer a function "
-               "(the config file must return the same value every time)",
-               src->file, src->inline_topic);
+    luaL_error(L, "%s: %s is no longer a function (the config file must "
+               "return the same value every time)", src->file,
+               src->inline_path);
   lua_createtable(L, 0, 2);
   lua_insert(L, -2);
   lua_setfield(L, -2, "partition");

@@ -251,6 +251,7 @@ typedef struct flyq__plugin_src {
                          --param k=v): read by their schema types */
   const char *inline_topic; /* non-NULL: the inline partitioner of this
                                topic, found by running config_source */
+  const char *inline_path;  /* its key path, for messages */
   const char *config_source;
   size_t config_len;
   int64_t budget;     /* instructions per hook call; <= 0: none */

@@ -158,12 +158,14 @@ static int named_instance(flyq_plugins_t *rt, const char *name,
   return rc;
 }
 
-/* Checks that p has the hook it is used for at the config key path. */
+/* Checks that p has the hook it is used for at the config key path (NULL:
+ * the message names none). */
 static int need_hook(const flyq__plugin_t *p, unsigned hooks,
                      const char *hook, const char *path, char *err,
                      size_t errlen) {
   if (p->hooks & hooks) return 0;
-  snprintf(err, errlen, "%s: plugin %s has no %s hook", path, p->name, hook);
+  snprintf(err, errlen, "%s%splugin %s has no %s hook", path ? path : "",
+           path ? ": " : "", p->name, hook);
   return FLYQ_ERR_CONFIG;
 }
 
@@ -228,11 +230,11 @@ static void suggest(const flyq_plugins_t *rt, const char *name,
     snprintf(err + used, errlen - used, " (did you mean \"%s\"?)", best);
 }
 
-/* The instance for the config entry spec at path, with hook; extra[0..n)
- * are the built-in names the entry could also have meant. An error names
- * the key path. */
+/* The instance for the config entry spec, with hook; extra[0..n) are the
+ * built-in names the entry could also have meant. An error starts with the
+ * entry's key path (spec->path, from the schema), if it has one. */
 static int spec_instance(flyq_plugins_t *rt, const flyq_config_plugin_t *spec,
-                         unsigned hooks, const char *hook, const char *path,
+                         unsigned hooks, const char *hook,
                          const char *const *extra, size_t nextra,
                          flyq__plugin_t **out, char *err, size_t errlen) {
   char inner[1024];
@@ -241,24 +243,27 @@ static int spec_instance(flyq_plugins_t *rt, const flyq_config_plugin_t *spec,
   if (rc == FLYQ_ERR_NOT_FOUND)
     suggest(rt, spec->name, extra, nextra, inner, sizeof inner);
   if (rc < 0) {
-    snprintf(err, errlen, "%s: %s", path, inner);
+    snprintf(err, errlen, "%s%s%s", spec->path ? spec->path : "",
+             spec->path ? ": " : "", inner);
     return rc;
   }
-  return need_hook(*out, hooks, hook, path, err, errlen);
+  return need_hook(*out, hooks, hook, spec->path, err, errlen);
 }
 
 /* ---- Building from the config ------------------------------------------- */
 
 static int inline_partitioner(flyq_plugins_t *rt, const flyq_config_t *cfg,
+                              const flyq_config_plugin_t *spec,
                               flyq__rt_topic_t *t, char *err, size_t errlen) {
   char key[MAX_NAME + 300];
+  const char *path = spec->path ? spec->path : "partitioner";
   flyq__plugin_src_t src = {.name = "inline", .key = key, .file = cfg->path,
-                            .inline_topic = t->name,
+                            .inline_topic = t->name, .inline_path = path,
                             .config_source = cfg->source,
                             .config_len = cfg->source_len};
   if (cfg->source == NULL || cfg->path == NULL) {
-    snprintf(err, errlen, "topics.%s.partitioner: an inline function needs "
-             "the config file's source", t->name);
+    snprintf(err, errlen, "%s: an inline function needs the config file's "
+             "source", path);
     return FLYQ_ERR_CONFIG;
   }
   snprintf(key, sizeof key, "\ninline partitioner of %s", t->name);
@@ -271,8 +276,8 @@ static int partitioner(flyq_plugins_t *rt, const flyq_config_t *cfg,
                        char *err, size_t errlen) {
   static const char *const builtin[] = {"key_hash", "round_robin", "sticky"};
   const char *name = ct->partitioner.name;
-  char path[300];
-  if (ct->partitioner.inline_fn) return inline_partitioner(rt, cfg, t, err, errlen);
+  if (ct->partitioner.inline_fn)
+    return inline_partitioner(rt, cfg, &ct->partitioner, t, err, errlen);
   if (name == NULL) return 0;
   for (int i = 0; i < 3; i++)
     if (strcmp(name, builtin[i]) == 0) {
@@ -280,28 +285,20 @@ static int partitioner(flyq_plugins_t *rt, const flyq_config_t *cfg,
       return 0;
     }
   t->kind = FLYQ_PARTITIONER_PLUGIN;
-  snprintf(path, sizeof path, "topics.%s.partitioner", t->name);
   return spec_instance(rt, &ct->partitioner, FLYQ__HOOK_PARTITION, "partition",
-                       path, builtin, 3, &t->partitioner, err, errlen);
+                       builtin, 3, &t->partitioner, err, errlen);
 }
 
-/* Loads the instances of the list specs[0..n) (topic's key at which). */
-static int chain(flyq_plugins_t *rt, const char *topic, const char *which,
-                 unsigned hook, const flyq_config_plugin_t *specs, size_t n,
+/* Loads the instances of the list specs[0..n), used for hook. */
+static int chain(flyq_plugins_t *rt, const char *hook, unsigned hooks,
+                 const flyq_config_plugin_t *specs, size_t n,
                  flyq__plugin_t ***out, char *err, size_t errlen) {
-  char path[300];
   int rc = 0;
   if (n == 0) return 0;
   if ((*out = calloc(n, sizeof **out)) == NULL) return -ENOMEM;
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    if (topic)
-      snprintf(path, sizeof path, "topics.%s.%s[%zu]", topic, which, i + 1);
-    else
-      snprintf(path, sizeof path, "%s[%zu]", which, i + 1);
-    rc = spec_instance(rt, &specs[i], hook,
-                       topic ? which : "authenticate or authorize", path, NULL,
-                       0, &(*out)[i], err, errlen);
-  }
+  for (size_t i = 0; i < n && rc == 0; i++)
+    rc = spec_instance(rt, &specs[i], hooks, hook, NULL, 0, &(*out)[i], err,
+                       errlen);
   return rc;
 }
 
@@ -313,11 +310,11 @@ static int build_topic(flyq_plugins_t *rt, const flyq_config_t *cfg,
   t->on_error = ct->on_error;
   rc = partitioner(rt, cfg, ct, t, err, errlen);
   if (rc == 0)
-    rc = chain(rt, t->name, "on_produce", FLYQ__HOOK_ON_PRODUCE, ct->on_produce,
+    rc = chain(rt, "on_produce", FLYQ__HOOK_ON_PRODUCE, ct->on_produce,
                ct->non_produce, &t->on_produce, err, errlen);
   if (rc == 0) t->non_produce = ct->non_produce;
   if (rc == 0)
-    rc = chain(rt, t->name, "on_consume", FLYQ__HOOK_ON_CONSUME, ct->on_consume,
+    rc = chain(rt, "on_consume", FLYQ__HOOK_ON_CONSUME, ct->on_consume,
                ct->non_consume, &t->on_consume, err, errlen);
   if (rc == 0) t->non_consume = ct->non_consume;
   return rc;
@@ -347,8 +344,9 @@ static int build(flyq_plugins_t *rt, const flyq_config_t *cfg, char *err,
   for (size_t i = 0; rc == 0 && i < cfg->ntopics; i++, rt->ntopics++)
     rc = build_topic(rt, cfg, &cfg->topics[i], &rt->topics[i], err, errlen);
   if (rc == 0)
-    rc = chain(rt, NULL, "auth", FLYQ__HOOK_AUTHENTICATE | FLYQ__HOOK_AUTHORIZE,
-               cfg->auth, cfg->nauth, &rt->auth, err, errlen);
+    rc = chain(rt, "authenticate or authorize",
+               FLYQ__HOOK_AUTHENTICATE | FLYQ__HOOK_AUTHORIZE, cfg->auth,
+               cfg->nauth, &rt->auth, err, errlen);
   if (rc == 0) rt->nauth = cfg->nauth;
   if (rc == 0 && rt->ntopics > 1)
     qsort(rt->topics, rt->ntopics, sizeof *rt->topics, cmp_topic);
