@@ -352,8 +352,8 @@ typedef struct flyq_plugin_stats {
   char *file;          /* the file it was loaded from */
   char *params;        /* its params as JSON */
   uint64_t batches;    /* driver runs (one per call) */
-  uint64_t calls;      /* hook calls: one per record per hook, one per
-                          auth call */
+  uint64_t calls;      /* hook calls: one per record a hook was called
+                          on (once, reruns included), one per auth call */
   uint64_t errors;     /* failed hook calls and failed driver runs */
   char *last_error;    /* NULL when errors is 0 */
   uint64_t keys_pushed;    /* record keys copied into Lua */

@@ -20,7 +20,8 @@ describe("failing plugins", function()
       -- the time limit (with the default 10 ms the time limit would).
       plugins = {limits = {memory = "2MiB", time_ms = 200}},
       topics = {spin = {on_produce = {"spin"}}, hog = {on_produce = {"hog"}},
-                fail = {on_produce = {"failing"}}},
+                fail = {on_produce = {"failing"}},
+                failpass = {on_produce = {"failing"}, on_error = "pass"}},
     }})
     c = assert(client.connect(srv.addr))
     other = assert(client.connect(srv.addr))
@@ -65,6 +66,24 @@ describe("failing plugins", function()
       end
     end)
   end
+
+  -- Stats' calls are the records a hook was called on, each once: not
+  -- the ones after a rejected record, and not a record twice when the
+  -- loop goes on after a failure.
+  it("counts one call per record the hook ran on", function()
+    assert.is_nil(c:produce("fail", {"ok", "bad", "ok"}))
+    assert.are.equal(0, assert(c:produce("failpass",
+                                         {"bad", "bad", "bad", "bad", "bad"})))
+    assert.are.equal(5, assert(c:produce("failpass", {"ok", "bad", "ok"})))
+    local calls, errors = 0, 0
+    for _, p in ipairs(assert(c:stats()).plugins) do
+      if p.name == "failing" then
+        calls, errors = calls + p.calls, errors + p.errors
+      end
+    end
+    assert.are.equal(1 + 5 + 1, errors)
+    assert.are.equal(2 + 5 + 3, calls)
+  end)
 
   it("shows the error counts with flyq stats", function()
     for _ = 1, 3 do assert.is_nil(c:produce("fail", {"bad"})) end
@@ -137,6 +156,7 @@ describe("a request of looping records under on_error pass", function()
     assert.are.equal(N + 1, got.high_watermark)
     local spin = spin_stats()
     assert.are.equal(N + 1, spin.errors)
+    assert.are.equal(3, spin.calls) -- the hook ran on the first 3 only
     assert.matches("not run: on_produce hit a plugin limit 3 times in this "
                    .. "request (on_produce, record " .. (N + 1) .. ")",
                    spin.last_error, 1, true)
@@ -144,6 +164,7 @@ describe("a request of looping records under on_error pass", function()
     assert.are.equal(N + 1, assert(c:produce("lenient", {"spin"})))
     spin = spin_stats()
     assert.are.equal(N + 2, spin.errors)
+    assert.are.equal(4, spin.calls)
     assert.matches("spin.lua:7: time limit exceeded", spin.last_error, 1, true)
   end)
 

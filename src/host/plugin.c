@@ -384,6 +384,8 @@ int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
   if (r != 0) record = call->fast && !call->settling
                            ? flyq__plugin_failed_record(p, call)
                        : call->nin > 0 ? call->cur + 1 : 0;
+  if (r != 0 && call->fast && !call->settling && record > 0)
+    flyq__call_uncount(p, call, record); /* the loop stopped there */
   p->call = NULL;
   flyq__record_end(p);
   if (call->failed) {
