@@ -136,7 +136,11 @@ static int open_protected(lua_State *L) {
     snprintf(job->bad, sizeof job->bad, "%s", lua_tostring(L, 5));
     return 0;
   }
-  lua_pop(L, 1);
+  lua_getfield(L, 2, "secret_params");
+  lua_pushvalue(L, 3);
+  lua_call(L, 1, 1); /* [job, M, plugin, params, message, secret] */
+  p->secret_params = lua_toboolean(L, -1);
+  lua_pop(L, 2);
   lua_getfield(L, 2, "setup");
   lua_insert(L, 3); /* [job, M, setup, plugin, params] */
   budget_begin(p); /* init gets a budget of its own */
@@ -412,6 +416,7 @@ static int copy_counters(const flyq__plugin_t *p, flyq_plugin_stats_t *s) {
 }
 
 int flyq__plugin_stats(const flyq__plugin_t *p, flyq_plugin_stats_t *s) {
+  uint8_t d[32];
   memset(s, 0, sizeof *s);
   s->batches = p->batches;
   s->calls = p->calls;
@@ -424,6 +429,13 @@ int flyq__plugin_stats(const flyq__plugin_t *p, flyq_plugin_stats_t *s) {
   s->name = strdup(p->name);
   s->file = strdup(p->file);
   s->params = strdup(p->params);
+  /* The config's params are never shown (as in a config plan): an auth
+   * plugin's tokens need not be marked secret. A consumer's filter params
+   * are its own --param text. */
+  s->params_secret = !p->filter || p->secret_params;
+  digest_of(p->params, strlen(p->params), d);
+  for (int i = 0; i < 4; i++)
+    snprintf(s->params_id + 2 * i, 3, "%02x", (unsigned)d[i]);
   if (p->errors > 0) s->last_error = strdup(p->last_error);
   if (s->name == NULL || s->file == NULL || s->params == NULL ||
       (p->errors > 0 && s->last_error == NULL))
