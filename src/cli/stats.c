@@ -11,7 +11,7 @@
 #include "cli/commands.h"
 
 static const char usage[] =
-    "usage: flyq stats [--json]\n"
+    "usage: flyq stats [--json] [-b HOST:PORT] [--token TOKEN]\n"
     "\n"
     "Prints the broker's counters (requests, records, bytes, fsyncs,\n"
     "errors, connections...) and, for every plugin instance in load order,\n"

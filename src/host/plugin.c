@@ -352,8 +352,8 @@ void flyq__plugin_error(flyq__plugin_t *p, const flyq__call_t *call,
   p->errors++;
   memcpy(p->last_error, line, sizeof line);
   if ((p->errors & (p->errors - 1)) == 0) /* 1st, 2nd, 4th, 8th... */
-    flyq_logmsg(FLYQ_LOG_WARN, "plugin", "%s [%llu errors so far]", line,
-                (unsigned long long)p->errors);
+    flyq_logmsg(FLYQ_LOG_WARN, "plugin", "%s [%llu error%s so far]", line,
+                (unsigned long long)p->errors, p->errors == 1 ? "" : "s");
   if (flyq__lua_traceback(p->L)[0] != '\0')
     flyq_logmsg(FLYQ_LOG_DEBUG, "plugin", "%s: %s", p->name,
                 flyq__lua_traceback(p->L));
