@@ -351,9 +351,20 @@ typedef struct flyq_plugin_stats {
                           partitioner) */
   char *file;          /* the file it was loaded from */
   char *params;        /* its params as JSON */
+  int params_secret;   /* the params may hold a secret: a client is never
+                          shown them. Every instance the config names; a
+                          consumer filter whose schema marks one
+                          secret = true, or that has no schema */
+  char params_id[9];   /* the first 8 hex digits of the params' SHA-256:
+                          tells instances apart without showing them */
+  char **uses;         /* where it is used, nuses of them: the config's
+                          key paths ("topics.orders.on_produce[1]",
+                          "topics.orders.partitioner", "auth[2]"), or
+                          "consumer filter" */
+  size_t nuses;
   uint64_t batches;    /* driver runs (one per call) */
-  uint64_t calls;      /* hook calls: one per record per hook, one per
-                          auth call */
+  uint64_t calls;      /* hook calls: one per record a hook was called
+                          on (once, reruns included), one per auth call */
   uint64_t errors;     /* failed hook calls and failed driver runs */
   char *last_error;    /* NULL when errors is 0 */
   uint64_t keys_pushed;    /* record keys copied into Lua */

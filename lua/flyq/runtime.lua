@@ -105,6 +105,15 @@ function M.check(plugin, params, text)
   return params
 end
 
+--- True when the params of a plugin M.check accepted may hold a secret,
+-- so that they are never shown (flyq stats): it declares no schema
+-- (nothing says what they are), or its schema marks one secret. FlyQ's
+-- own work, like M.check.
+function M.secret_params(plugin)
+  local spec = rawget(plugin, "schema")
+  return spec == nil or schema.has_secret(spec)
+end
+
 --- Calls init(params, ctx) of a plugin M.check accepted, with the params it
 -- returned. Returns the instance (the hooks and the ctx every hook gets)
 -- and the plugin's name. An error raised by init propagates.

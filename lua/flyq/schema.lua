@@ -248,4 +248,21 @@ function M.check(schema, params, json)
   return out
 end
 
+-- True when the normalized spec, or a spec inside it, says secret.
+local function secret_inside(spec)
+  if spec.secret then return true end
+  if spec.items and secret_inside(spec.items) then return true end
+  if spec.values and secret_inside(spec.values) then return true end
+  for _, f in pairs(spec.fields or {}) do
+    if secret_inside(f) then return true end
+  end
+  return false
+end
+
+--- True when schema (a plugin's `schema` table that M.check accepted)
+-- marks a param, or a part of one, secret = true.
+function M.has_secret(schema)
+  return secret_inside({fields = normalize_fields(schema, "schema")})
+end
+
 return M

@@ -99,6 +99,9 @@ TEST(authorize_allows_denies_and_abstains) {
            FLYQ_ERR_DENIED);
   /* tokens abstains, admins allows */
   CHECK_OK(flyq_plugins_authorize(rt, "admin", FLYQ_ACTION_ADMIN, "cluster"));
+  /* one call per hook asked: tokens each time, admins after it abstained */
+  CHECK_EQ(pt_stats(rt, "tokens")->calls, 5);
+  CHECK_EQ(pt_stats(rt, "admins")->calls, 3);
   pt_done(rt);
 }
 
@@ -117,6 +120,7 @@ TEST(failing_auth_hooks_deny) {
   CHECK_HAS(reason, "plugin broken failed");
   st = pt_stats(rt, "broken");
   CHECK_EQ(st->errors, 3);
+  CHECK_EQ(st->calls, 3); /* a failed call is a call */
   CHECK_HAS(st->last_error, "broken.lua:2: auth backend down (authenticate)");
   pt_done(rt);
   rt = auth_runtime("{ " TOKENS ", 'admins' }");
@@ -261,6 +265,7 @@ TEST(a_partitioner_that_keeps_hitting_limits_is_cut_short) {
     CHECK_EQ(parts[i], flyq_partition_for_key(kv[2 * i], 4, 3));
   CHECK(flyq_partition_for_key("abcd", 4, 3) != 4 % 3); /* not bylen's */
   CHECK_EQ(pt_stats(rt, "bylen")->errors, 6);
+  CHECK_EQ(pt_stats(rt, "bylen")->calls, 3); /* the hook ran on 3 records */
   CHECK_HAS(pt_stats(rt, "bylen")->last_error,
             "not run: partition hit a plugin limit 3 times in this request "
             "(partition, record 6)");

@@ -315,11 +315,13 @@ static size_t flaky_failures(size_t n) {
   return f;
 }
 
-/* Runs buf through flaky under on_error, with the fast loop (the CPU-time
- * budget) and the protected record-by-record loop (an instruction budget),
- * checks both outputs are the same and returns the fast run's hook calls. */
+/* Runs buf (nrec records) through flaky under on_error, with the fast loop
+ * (the CPU-time budget) and the protected record-by-record loop (an
+ * instruction budget), checks both outputs are the same and that both
+ * stats count one call per record, and returns the fast run's hook calls
+ * (the plugin's own count, reruns included). */
 static int64_t fast_like_exact(const char *on_error, const uint8_t *buf,
-                               size_t len, size_t failures) {
+                               size_t len, size_t nrec, size_t failures) {
   flyq_plugins_output_t fast, exact;
   flyq_plugins_t *rt = open_flaky(on_error, "time_ms = 1000");
   flyq_plugins_t *rx =
@@ -330,6 +332,8 @@ static int64_t fast_like_exact(const char *on_error, const uint8_t *buf,
   CHECK_EQ(fast.failed, failures);
   same_output(&fast, &exact);
   CHECK_EQ(pt_stats(rt, "flaky")->errors, failures);
+  CHECK_EQ(pt_stats(rt, "flaky")->calls, nrec);
+  CHECK_EQ(pt_stats(rx, "flaky")->calls, nrec);
   calls = pt_stats(rt, "flaky")->counters[0].value;
   flyq_plugins_output_free(&fast);
   flyq_plugins_output_free(&exact);
@@ -346,12 +350,12 @@ TEST(pass_and_dead_letter_fail_records_alone_in_the_fast_loop) {
   pt_write("flaky.lua", flaky_lua);
   for (int m = 0; m < 2; m++) {
     /* Each hook ran once: a failure is picked up where it happened. */
-    CHECK_EQ(fast_like_exact(modes[m], buf, len, flaky_failures(N)), N);
+    CHECK_EQ(fast_like_exact(modes[m], buf, len, N, flaky_failures(N)), N);
     /* A memory error names no record: the rest of its chunk (here all 5
      * records) runs again record by record, protected; records 1 and 2
      * were kept but not yet passed on, and 3 was the bomb, so 3 hooks ran
      * twice. The bomb and "97" fail. */
-    CHECK_EQ(fast_like_exact(modes[m], bomb, blen, 2), 5 + 3);
+    CHECK_EQ(fast_like_exact(modes[m], bomb, blen, 5, 2), 5 + 3);
   }
   free(buf);
   free(bomb);
@@ -421,6 +425,7 @@ TEST(a_memory_error_reruns_the_rest_of_its_chunk_from_the_input) {
   CHECK_EQ(out.failed, 1);
   CHECK_EQ(out.records_out, 3000);
   CHECK_EQ(pt_stats(rt, "bang")->counters[0].value, 2500 + (3000 - 2048));
+  CHECK_EQ(pt_stats(rt, "bang")->calls, 3000); /* each record once */
   flyq_plugins_output_free(&out);
   pt_done(rt);
 }

@@ -380,6 +380,7 @@ TEST(on_error_reject_fails_the_batch) {
   CHECK_EQ(out.unchanged, 0);
   st = pt_stats(rt, "failing");
   CHECK_EQ(st->errors, 1);
+  CHECK_EQ(st->calls, 2); /* the batch stopped at b: c's hook never ran */
   CHECK(st->last_error != NULL);
   CHECK_HAS(st->last_error, "cannot handle b");
   pt_done(rt);
@@ -402,6 +403,7 @@ TEST(on_error_pass_stores_the_record_unchanged) {
   pt_record(out.batches[0].data, out.batches[0].len, 1, &rec);
   CHECK(pt_is(rec.value, rec.value_len, "y")); /* as it came */
   CHECK_EQ(pt_stats(rt, "failing")->errors, 1);
+  CHECK_EQ(pt_stats(rt, "failing")->calls, 3); /* the loop went on after b */
   flyq_plugins_output_free(&out);
   pt_done(rt);
 }

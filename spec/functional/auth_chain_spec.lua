@@ -155,7 +155,7 @@ describe("the authorize chain", function()
     assert_denied("TOPIC_AUTHORIZATION_FAILED", other:produce("broken", {"y"}))
     other:close()
     wait_log("authz_error.lua:11: authz backend down (authorize) " ..
-             "[1 errors so far]")
+             "[1 error so far]")
     wait_log("authz_error.lua:11: authz backend down (authorize) " ..
              "[2 errors so far]")
     wait_log("denied fetch on topic:broken to bob")
@@ -186,7 +186,7 @@ describe("the authorize chain", function()
       local shown = type(answer) == "string" and '"' .. answer .. '"' or
                     tostring(answer)
       wait_log("plugin authz_answer: authorize returned " .. shown ..
-               " (expected true, false or nil) (authorize) [1 errors so far]")
+               " (expected true, false or nil) (authorize) [1 error so far]")
       wait_log("denied produce on topic:t to bob")
     end)
   end

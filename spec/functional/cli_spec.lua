@@ -414,7 +414,21 @@ describe("flyq command line", function()
     {{"config", "check"}, {"-c", "--config"}},
     {{"config", "plan"}, {"-c", "--config"}},
     {{"config", "apply"}, {"-c", "--config"}},
+    {{"stats"}, {"--json"}},
   }
+
+  it("names the broker flags in the usage line of a broker admin command",
+     function()
+    for _, cmd in ipairs({{"stats"}, {"config", "plan"}}) do
+      local args = {table.unpack(cmd)}
+      args[#args + 1] = "--help"
+      local code, out = flyq(args)
+      assert.are.equal(0, code)
+      local usage = out:match("^(usage: [^\n]*)\n")
+      assert.is_truthy(usage, out)
+      assert.matches("[-b HOST:PORT] [--token TOKEN]", usage, 1, true)
+    end
+  end)
 
   it("documents every flag in --help", function()
     for _, h in ipairs(helps) do

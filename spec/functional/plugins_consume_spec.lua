@@ -214,6 +214,95 @@ describe("on_consume from inside a stored batch", function()
   end)
 end)
 
+-- A filter that fails on a record (on_error reject) fails the fetch of
+-- that partition only: `flyq consume` across the topic reports it once,
+-- with how to get past it, and goes on printing (and committing) the
+-- other partitions; its exit status says a partition failed.
+describe("a consumer filter failing on one partition of many", function()
+  local srv, c
+
+  before_each(function()
+    srv = server.start({config = {plugin_path = {PLUGINS},
+                                  topics = {four = {partitions = 4}}}})
+    c = assert(client.connect(srv.addr))
+    assert(c:produce("four", {"a0"}, {partition = 0}))
+    for p = 1, 3 do
+      assert(c:produce("four", {"x" .. p, "y" .. p}, {partition = p}))
+    end
+  end)
+
+  after_each(function()
+    c:close()
+    srv:finish()
+  end)
+
+  local function consume(...)
+    return server.run({"consume", "four", "--filter", "failing_consume",
+                       "--format", "%p %v\\n", ...},
+                      {env = {FLYQ_BROKER = srv.addr}, timeout = 20})
+  end
+
+  local function sorted_lines(s)
+    local t = {}
+    for l in s:gmatch("([^\n]*)\n") do t[#t + 1] = l end
+    table.sort(t)
+    return table.concat(t, ",")
+  end
+
+  it("prints the healthy partitions and reports the failing one once", function()
+    assert(c:produce("four", {"bad", "c0"}, {partition = 0}))
+    local status, out, err = consume()
+    assert.are.equal(1, status)
+    -- Nothing of partition 0 is sent (not even a0, before the record).
+    assert.are.equal("1 x1,1 y1,2 x2,2 y2,3 x3,3 y3", sorted_lines(out))
+    local _, n = err:gsub("PLUGIN_ERROR", "")
+    assert.are.equal(1, n, err)
+    assert.matches("Fetch four[0]: PLUGIN_ERROR: plugin failing_consume: ",
+                   err, 1, true)
+    assert.matches("bad record (on_consume, offset 1)", err, 1, true)
+    assert.matches("four[0]: stopped at offset 0; to skip the record: " ..
+                   "-p 0 --from 2, or the topic's on_error = \"pass\"", err,
+                   1, true)
+    -- The hint gets past it.
+    status, out, err = consume("-p", "0", "--from", "2")
+    assert.are.equal(0, status, err)
+    assert.are.equal("0 c0\n", out)
+  end)
+
+  it("counts -n over the healthy partitions", function()
+    assert(c:produce("four", {"bad"}, {partition = 0}))
+    local status, out = consume("-n", "3")
+    assert.are.equal(1, status)
+    assert.are.equal("1 x1,1 y1,2 x2", sorted_lines(out))
+  end)
+
+  it("follows the healthy partitions with -f", function()
+    assert(c:produce("four", {"bad"}, {partition = 0}))
+    local status, out = consume("-f", "-n", "6")
+    assert.are.equal(1, status)
+    assert.are.equal("1 x1,1 y1,2 x2,2 y2,3 x3,3 y3", sorted_lines(out))
+    -- With no healthy partition left there is nothing to follow.
+    status, out = consume("-f", "-p", "0")
+    assert.are.equal(1, status)
+    assert.are.equal("", out)
+  end)
+
+  it("never commits a group's position past the failing record", function()
+    local status, out, err = consume("-g", "g")
+    assert.are.equal(0, status, err)
+    assert.are.equal("0 a0,1 x1,1 y1,2 x2,2 y2,3 x3,3 y3", sorted_lines(out))
+    assert(c:produce("four", {"bad", "c0"}, {partition = 0}))
+    assert(c:produce("four", {"z1"}, {partition = 1}))
+    status, out = consume("-g", "g")
+    assert.are.equal(1, status)
+    assert.are.equal("1 z1", sorted_lines(out))
+    assert.are.equal(1, assert(c:committed("g", "four", 0)))
+    for p = 1, 3 do
+      assert.are.equal(p == 1 and 3 or 2, assert(c:committed("g", "four", p)))
+    end
+  end)
+end)
+
 -- A large fetch through a trivial hook: hundreds of thousands of records in
 -- one call make the runtime's tables grow and the garbage collector run in
 -- long single pieces of C; none of that is a record's to pay for, so the

@@ -20,7 +20,8 @@ describe("failing plugins", function()
       -- the time limit (with the default 10 ms the time limit would).
       plugins = {limits = {memory = "2MiB", time_ms = 200}},
       topics = {spin = {on_produce = {"spin"}}, hog = {on_produce = {"hog"}},
-                fail = {on_produce = {"failing"}}},
+                fail = {on_produce = {"failing"}},
+                failpass = {on_produce = {"failing"}, on_error = "pass"}},
     }})
     c = assert(client.connect(srv.addr))
     other = assert(client.connect(srv.addr))
@@ -66,6 +67,24 @@ describe("failing plugins", function()
     end)
   end
 
+  -- Stats' calls are the records a hook was called on, each once: not
+  -- the ones after a rejected record, and not a record twice when the
+  -- loop goes on after a failure.
+  it("counts one call per record the hook ran on", function()
+    assert.is_nil(c:produce("fail", {"ok", "bad", "ok"}))
+    assert.are.equal(0, assert(c:produce("failpass",
+                                         {"bad", "bad", "bad", "bad", "bad"})))
+    assert.are.equal(5, assert(c:produce("failpass", {"ok", "bad", "ok"})))
+    local calls, errors = 0, 0
+    for _, p in ipairs(assert(c:stats()).plugins) do
+      if p.name == "failing" then
+        calls, errors = calls + p.calls, errors + p.errors
+      end
+    end
+    assert.are.equal(1 + 5 + 1, errors)
+    assert.are.equal(2 + 5 + 3, calls)
+  end)
+
   it("shows the error counts with flyq stats", function()
     for _ = 1, 3 do assert.is_nil(c:produce("fail", {"bad"})) end
     assert(c:produce("fail", {"ok"}))
@@ -73,7 +92,9 @@ describe("failing plugins", function()
     assert.are.equal(0, code, err)
     local line = out:match("\nplugin failing %(([^\n]*)")
     assert.is_truthy(line, out)
-    assert.matches("failing.lua%): batches 4, calls 4, errors 3$", line)
+    assert.matches("failing.lua%) as topics.fail.on_produce%[1%], " ..
+                   "topics.failpass.on_produce%[1%]: batches 4, calls 4, " ..
+                   "errors 3$", line)
     assert.matches("\n  last error: plugin failing: [^\n]*failing.lua:5: bad record",
                    out)
     assert.matches("^broker: produce_requests %d+ produced_records", out)
@@ -137,6 +158,7 @@ describe("a request of looping records under on_error pass", function()
     assert.are.equal(N + 1, got.high_watermark)
     local spin = spin_stats()
     assert.are.equal(N + 1, spin.errors)
+    assert.are.equal(3, spin.calls) -- the hook ran on the first 3 only
     assert.matches("not run: on_produce hit a plugin limit 3 times in this "
                    .. "request (on_produce, record " .. (N + 1) .. ")",
                    spin.last_error, 1, true)
@@ -144,6 +166,7 @@ describe("a request of looping records under on_error pass", function()
     assert.are.equal(N + 1, assert(c:produce("lenient", {"spin"})))
     spin = spin_stats()
     assert.are.equal(N + 2, spin.errors)
+    assert.are.equal(4, spin.calls)
     assert.matches("spin.lua:7: time limit exceeded", spin.last_error, 1, true)
   end)
 
@@ -288,7 +311,8 @@ describe("plugin text in stats and the CLI", function()
     assert.is_true(#p.last_error < 512)
     local code2, out, err2 = run({"stats"})
     assert.are.equal(0, code2, err2)
-    assert.matches("\nplugin long_error %([^\n]*%): batches 1, calls 1, errors 1\n" ..
+    assert.matches("\nplugin long_error %([^\n]*%) as topics.long.on_produce%[1%]: " ..
+                   "batches 1, calls 1, errors 1\n" ..
                    "  last error: plugin long_error: bad value: [é]+\n", out)
     code2, out, err2 = run({"stats", "--json"})
     assert.are.equal(0, code2, err2)
@@ -359,5 +383,86 @@ describe("plugin text in stats and the CLI", function()
                    "\"%-\", \"%.\" or \":\"%)", out)
     assert.matches("\ncounter ok.count:1 = 1\n", out, 1, true)
     assert.is_nil(out:find("counter forged", 1, true), out)
+  end)
+end)
+
+-- Two instances of one plugin (other params, other uses) must be told
+-- apart in `flyq stats`: each says where the config uses it (its key
+-- paths) or that it is a consumer filter, and its params when they cannot
+-- hold a secret (a consumer filter's own --param text whose schema marks
+-- none secret); else a hash of them.
+describe("plugin instances in flyq stats", function()
+  local srv, c
+
+  before_each(function()
+    srv = server.start({config = {
+      plugin_path = {PLUGINS},
+      topics = {
+        t = {on_consume = {{plugin = "contains", params = {text = "p"}}}},
+        orders = {on_produce = {"failing", {plugin = "failing",
+                                            params = {note = "hush-hush"}}}},
+        pay = {on_produce = {"failing"}},
+      },
+    }})
+    c = assert(client.connect(srv.addr))
+    assert(c:produce("t", {"apple", "pear", "p-s3cr3t"}))
+  end)
+
+  after_each(function()
+    c:close()
+    srv:finish()
+  end)
+
+  local function run(...)
+    return server.run({...}, {env = {FLYQ_BROKER = srv.addr}})
+  end
+
+  it("says where each instance is used, hiding params that may be secret",
+     function()
+    local code, out, err = run("consume", "t", "--filter", "contains",
+                               "--param", "text=ap")
+    assert.are.equal(0, code, err)
+    assert.are.equal("apple\n", out)
+    code, out, err = run("consume", "t", "--filter", "keyed_filter",
+                         "--param", "key=p-s3cr3t")
+    assert.are.equal(0, code, err)
+    assert.are.equal("p-s3cr3t\n", out) -- the topic's "p" keeps it too
+    code, out, err = run("stats")
+    assert.are.equal(0, code, err)
+    local function line(pattern)
+      local l = out:match("\n(plugin " .. pattern .. ": batches [^\n]*)")
+      assert.is_truthy(l, pattern .. " in:\n" .. out)
+      return l
+    end
+    line("contains %([^)]*contains.lua%) as topics.t.on_consume%[1%] " ..
+         "params #%x%x%x%x%x%x%x%x")
+    line('contains %([^)]*contains.lua%) as consumer filter {"text":"ap"}')
+    line("keyed_filter %([^)]*%) as consumer filter params #%x+")
+    line("failing %([^)]*%) as topics.orders.on_produce%[1%], " ..
+         "topics.pay.on_produce%[1%]")
+    line("failing %([^)]*%) as topics.orders.on_produce%[2%] params #%x+")
+    assert.is_nil(out:find("hush-hush", 1, true))
+    assert.is_nil(out:find("s3cr3t", 1, true))
+    -- The same in the JSON.
+    code, out, err = run("stats", "--json")
+    assert.are.equal(0, code, err)
+    assert.is_nil(out:find("hush-hush", 1, true))
+    assert.is_nil(out:find("s3cr3t", 1, true))
+    local cjson = require("cjson")
+    local seen = {}
+    for _, p in ipairs(cjson.decode(out).plugins) do
+      assert.matches("^%x%x%x%x%x%x%x%x$", p.params_id)
+      local params = p.params ~= cjson.null and cjson.encode(p.params) or "-"
+      seen[#seen + 1] = p.name .. " " .. table.concat(p.used_as, ",") ..
+                        " " .. params
+    end
+    table.sort(seen)
+    assert.are.same({
+      "contains consumer filter {\"text\":\"ap\"}",
+      "contains topics.t.on_consume[1] -",
+      "failing topics.orders.on_produce[1],topics.pay.on_produce[1] {}",
+      "failing topics.orders.on_produce[2] -",
+      "keyed_filter consumer filter -",
+    }, seen)
   end)
 end)

@@ -3,8 +3,10 @@
  * from a chosen start or a consumer group's committed offsets, until the
  * end of the log, a message count, or (with -f) SIGINT/SIGTERM. With -g the
  * position is committed after each printed fetch and at exit. With
- * --filter a plugin on the broker chooses the messages (Fetch version 1).
- * How a message is printed is in output.c.
+ * --filter a plugin on the broker chooses the messages (Fetch version 1);
+ * a partition it (or the topic's on_consume) fails on is reported and
+ * left behind while the others go on. How a message is printed is in
+ * output.c.
  */
 #include <errno.h>
 #include <signal.h>
@@ -54,8 +56,12 @@ static const char usage[] =
     "      --filter NAME  only the messages the plugin NAME (on the broker's\n"
     "                     plugin_path) keeps cross the network\n"
     "      --param K=V    a param of the filter (repeatable)\n" FLYQ_CLI_COMMON_HELP "\n"
-    "Exit status: 0 done, 1 error (unknown topic, broker error), 2 usage\n"
-    "error.\n";
+    "A partition whose fetch a plugin fails on a record (PLUGIN_ERROR) is\n"
+    "reported once, with how to skip the record, and left behind; the\n"
+    "other partitions go on.\n"
+    "\n"
+    "Exit status: 0 done, 1 error (unknown topic, broker error, a partition\n"
+    "a plugin failed on), 2 usage error.\n";
 
 enum { OPT_FROM = FLYQ_CLI_OPT_FIRST, OPT_FORMAT, OPT_JSON, OPT_FILTER,
        OPT_PARAM };
@@ -64,7 +70,9 @@ typedef struct part {
   int32_t id;
   int64_t offset;    /* next to print */
   int64_t committed; /* last committed by us, -1 none */
-  int done;          /* caught up (without -f) */
+  int done;          /* caught up (without -f), or failed */
+  int failed;        /* a plugin failed on one of its records: reported,
+                        not fetched again, offset stays before it */
 } part_t;
 
 typedef struct consume {
@@ -80,6 +88,7 @@ typedef struct consume {
   flyq__output_t out;
   part_t *parts;
   size_t nparts;
+  size_t failed;     /* partitions failed (part_t.failed) */
   flyq_fetch_filter_t filter; /* name NULL: none */
   flyq_client_config_pair_t params[MAX_PARAMS];
   char *param_text[MAX_PARAMS]; /* "KEY\0VALUE" copies, owned */
@@ -154,6 +163,45 @@ static int print_records(consume_t *cc, part_t *part,
   return 0;
 }
 
+/* The offset of the record a plugin failed on, from the broker's message
+ * "plugin NAME: ... (on_consume, offset N)" (docs/protocol.md, Fetch), or
+ * -1 when the message does not end so (cut short). */
+static int64_t failed_offset(const char *msg) {
+  const char *at = NULL, *p = msg;
+  size_t n;
+  while ((p = strstr(p, ", offset ")) != NULL) at = p++;
+  if (at == NULL) return -1;
+  at += strlen(", offset ");
+  n = strspn(at, "0123456789");
+  if (n == 0 || n > 18 || strcmp(at + n, ")") != 0) return -1;
+  return strtoll(at, NULL, 10);
+}
+
+/* A plugin failed on a record of part (PLUGIN_ERROR, on_error reject):
+ * the broker sent nothing of part, and every fetch of it would fail the
+ * same way. Reports it once with how to get past it; part is not fetched
+ * again and its position (and commit) stays before the record. */
+static void part_failed(consume_t *cc, part_t *part,
+                        const flyq_fetch_result_t *res) {
+  int64_t bad = failed_offset(res->error_message ? res->error_message : "");
+  flyq__cli_client_error(&cc->cli, 0);
+  if (bad >= 0)
+    flyq__cli_error(&cc->cli,
+                    "%s[%d]: stopped at offset %lld; to skip the record: "
+                    "-p %d --from %lld, or the topic's on_error = \"pass\"",
+                    cc->topic, (int)part->id, (long long)part->offset,
+                    (int)part->id, (long long)bad + 1);
+  else
+    flyq__cli_error(&cc->cli,
+                    "%s[%d]: stopped at offset %lld; to skip the record: "
+                    "-p %d --from (its offset + 1), or the topic's "
+                    "on_error = \"pass\"",
+                    cc->topic, (int)part->id, (long long)part->offset,
+                    (int)part->id);
+  part->failed = part->done = 1;
+  cc->failed++;
+}
+
 static int finished(const consume_t *cc) {
   return stop_requested || (cc->max_count > 0 && cc->count >= cc->max_count);
 }
@@ -166,6 +214,10 @@ static int fetch_part(consume_t *cc, part_t *part, int32_t wait_ms, int *got) {
   int r = flyq_client_fetch_filtered(cc->cli.client, cc->topic, part->id,
                                      part->offset, FETCH_MAX_BYTES, wait_ms, 1,
                                      &cc->filter, &res, &next);
+  if (r < 0 && res.error_code == FLYQ_WIRE_PLUGIN_ERROR) {
+    part_failed(cc, part, &res);
+    return 0;
+  }
   if (r < 0) return flyq__cli_client_error(&cc->cli, r);
   if (print_records(cc, part, &res) != 0) return 1;
   if (finished(cc)) next = -1; /* stopped inside the records */
@@ -179,7 +231,9 @@ static int fetch_part(consume_t *cc, part_t *part, int32_t wait_ms, int *got) {
 
 /* Fetches the partitions in turn until finished. Without -f a partition
  * drops out once caught up; with -f a round that got nothing is followed
- * by one whose fetches long-poll (sharing FOLLOW_WAIT_MS between them). */
+ * by one whose fetches long-poll (sharing FOLLOW_WAIT_MS between them). A
+ * partition a plugin failed on drops out (part_failed); the others go
+ * on. */
 static int loop(consume_t *cc) {
   int32_t wait = 0;
   size_t active = cc->nparts;
@@ -240,6 +294,7 @@ static int run(consume_t *cc) {
   if (r != 0) return r;
   catch_signals();
   r = loop(cc);
+  if (r == 0 && cc->failed > 0) r = 1; /* reported by part_failed */
   if (flush_output(cc) != 0) return 1;
   for (size_t i = 0; i < cc->nparts; i++)
     if (r == 0 || flyq_client_connected(cc->cli.client))

@@ -4,20 +4,24 @@
  */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
 
 static const char usage[] =
-    "usage: flyq stats [--json]\n"
+    "usage: flyq stats [--json] [-b HOST:PORT] [--token TOKEN]\n"
     "\n"
     "Prints the broker's counters (requests, records, bytes, fsyncs,\n"
     "errors, connections...) and, for every plugin instance in load order,\n"
-    "its file, batches, hook calls, errors, last error and counters\n"
-    "(docs/protocol.md, \"Stats\"). Control characters in a plugin's text\n"
-    "print escaped (\\n, \\x1b...). An admin operation: with auth plugins,\n"
-    "the principal needs `admin` on `cluster`.\n"
+    "its file, where it is used (the config's key paths, such as\n"
+    "topics.orders.on_produce[1], or consumer filter), its params (params\n"
+    "#ID, a hash, when they may hold a secret), batches, hook calls (one\n"
+    "per record a hook ran on, one per auth call), errors, last error and\n"
+    "counters (docs/protocol.md, \"Stats\"). Control characters in a\n"
+    "plugin's text print escaped (\\n, \\x1b...). An admin operation: with\n"
+    "auth plugins, the principal needs `admin` on `cluster`.\n"
     "\n"
     "Options:\n"
     "      --json              print the broker's JSON object as it came\n"
@@ -43,17 +47,42 @@ static const char *text_of(json_t *o, const char *key) {
   return s ? s : "";
 }
 
+/* " as USE, USE... PARAMS" of instance p (malloc'd; NULL when out of
+ * memory): where it is used and its params, as JSON when the broker shows
+ * them (nothing for none), else "params #ID". */
+static char *where_text(json_t *p) {
+  json_t *u, *params = json_object_get(p, "params");
+  char *s = NULL, *text;
+  size_t n, i;
+  FILE *f = open_memstream(&s, &n);
+  if (f == NULL) return NULL;
+  json_array_foreach(json_object_get(p, "used_as"), i, u)
+    fprintf(f, "%s%s", i == 0 ? " as " : ", ",
+            json_string_value(u) ? json_string_value(u) : "");
+  text = json_is_object(params) ? json_dumps(params, JSON_COMPACT) : NULL;
+  if (text && strcmp(text, "{}") != 0)
+    fprintf(f, " %s", text);
+  else if (text == NULL && json_is_string(json_object_get(p, "params_id")))
+    fprintf(f, " params #%s", text_of(p, "params_id"));
+  free(text);
+  if (fclose(f) == 0) return s;
+  free(s);
+  return NULL;
+}
+
 /* One plugin instance: a line, its last error and its counters, with
  * the plugin's text escaped (flyq__cli_line). */
 static void print_plugin(json_t *p) {
   const char *key;
+  char *where = where_text(p);
   json_t *v, *counters = json_object_get(p, "counters");
   flyq__cli_line(stdout,
-                 "plugin %s (%s): batches %.0f, calls %.0f, errors %.0f",
-                 text_of(p, "name"), text_of(p, "file"),
+                 "plugin %s (%s)%s: batches %.0f, calls %.0f, errors %.0f",
+                 text_of(p, "name"), text_of(p, "file"), where ? where : "",
                  json_number_value(json_object_get(p, "batches")),
                  json_number_value(json_object_get(p, "calls")),
                  json_number_value(json_object_get(p, "errors")));
+  free(where);
   if (json_is_string(json_object_get(p, "last_error")))
     flyq__cli_line(stdout, "  last error: %s", text_of(p, "last_error"));
   if (json_is_object(counters))

@@ -136,7 +136,11 @@ static int open_protected(lua_State *L) {
     snprintf(job->bad, sizeof job->bad, "%s", lua_tostring(L, 5));
     return 0;
   }
-  lua_pop(L, 1);
+  lua_getfield(L, 2, "secret_params");
+  lua_pushvalue(L, 3);
+  lua_call(L, 1, 1); /* [job, M, plugin, params, message, secret] */
+  p->secret_params = lua_toboolean(L, -1);
+  lua_pop(L, 2);
   lua_getfield(L, 2, "setup");
   lua_insert(L, 3); /* [job, M, setup, plugin, params] */
   budget_begin(p); /* init gets a budget of its own */
@@ -353,8 +357,8 @@ void flyq__plugin_error(flyq__plugin_t *p, const flyq__call_t *call,
   p->errors++;
   memcpy(p->last_error, line, sizeof line);
   if ((p->errors & (p->errors - 1)) == 0) /* 1st, 2nd, 4th, 8th... */
-    flyq_logmsg(FLYQ_LOG_WARN, "plugin", "%s [%llu errors so far]", line,
-                (unsigned long long)p->errors);
+    flyq_logmsg(FLYQ_LOG_WARN, "plugin", "%s [%llu error%s so far]", line,
+                (unsigned long long)p->errors, p->errors == 1 ? "" : "s");
   if (flyq__lua_traceback(p->L)[0] != '\0')
     flyq_logmsg(FLYQ_LOG_DEBUG, "plugin", "%s: %s", p->name,
                 flyq__lua_traceback(p->L));
@@ -389,6 +393,8 @@ int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
   if (r != 0) record = call->fast && !call->settling
                            ? flyq__plugin_failed_record(p, call)
                        : call->nin > 0 ? call->cur + 1 : 0;
+  if (r != 0 && call->fast && !call->settling && record > 0)
+    flyq__call_uncount(p, call, record); /* the loop stopped there */
   p->call = NULL;
   flyq__record_end(p);
   if (call->failed) {
@@ -415,6 +421,7 @@ static int copy_counters(const flyq__plugin_t *p, flyq_plugin_stats_t *s) {
 }
 
 int flyq__plugin_stats(const flyq__plugin_t *p, flyq_plugin_stats_t *s) {
+  uint8_t d[32];
   memset(s, 0, sizeof *s);
   s->batches = p->batches;
   s->calls = p->calls;
@@ -427,6 +434,13 @@ int flyq__plugin_stats(const flyq__plugin_t *p, flyq_plugin_stats_t *s) {
   s->name = strdup(p->name);
   s->file = strdup(p->file);
   s->params = strdup(p->params);
+  /* The config's params are never shown (as in a config plan): an auth
+   * plugin's tokens need not be marked secret. A consumer's filter params
+   * are its own --param text. */
+  s->params_secret = !p->filter || p->secret_params;
+  digest_of(p->params, strlen(p->params), d);
+  for (int i = 0; i < 4; i++)
+    snprintf(s->params_id + 2 * i, 3, "%02x", (unsigned)d[i]);
   if (p->errors > 0) s->last_error = strdup(p->last_error);
   if (s->name == NULL || s->file == NULL || s->params == NULL ||
       (p->errors > 0 && s->last_error == NULL))

@@ -163,6 +163,8 @@ typedef struct flyq__call {
   int limit_hit;           /* the last protect() ended at the time,
                               instruction or memory limit */
   unsigned limit_fails;    /* records failed so in this call */
+  size_t counted;          /* input records before this one are counted in
+                              the instance's calls (flyq__call_count) */
 } flyq__call_t;
 
 /* Records of one call that may fail at a limit before the hook is run on
@@ -207,6 +209,8 @@ typedef struct flyq__plugin {
   int has_digest;  /* digest is the file's (not for inline partitioners) */
   uint8_t digest[32]; /* SHA-256 of the file's text at load */
   char *params;    /* JSON */
+  int secret_params; /* the params may hold a secret: never shown
+                        (flyq.runtime.secret_params) */
   unsigned hooks;  /* FLYQ__HOOK_* */
   int64_t budget;  /* instructions per hook call; <= 0: none */
   int64_t time_ns; /* CPU time per hook call */
@@ -233,13 +237,36 @@ typedef struct flyq__plugin {
   int filter;      /* loaded for a consumer filter: the runtime may close
                       it when it is the least recently used one */
   uint64_t used;   /* the runtime's use clock at its last use as a filter */
-  uint64_t batches, calls, errors;
+  uint64_t batches, errors;
+  uint64_t calls;  /* hook calls: one per record a hook was called on (in
+                      a call: flyq__call_count), one per auth call */
   uint64_t keys_pushed, values_pushed, headers_pushed;
   char last_error[512];
   flyq__counter_t *counters;
   size_t ncounters;
   struct flyq__plugin *next; /* the runtime's list */
 } flyq__plugin_t;
+
+/* Counts the hook calls of c's input records c->counted .. end-1 in
+ * p->calls: each record once, however often the driver comes back to it
+ * (a chunk handed out again after a failure, a rerun). The fast loop
+ * counts a chunk when it is handed out, before its hooks run. */
+static inline void flyq__call_count(flyq__plugin_t *p, flyq__call_t *c,
+                                    size_t end) {
+  if (end <= c->counted) return;
+  p->calls += end - c->counted;
+  c->counted = end;
+}
+
+/* Takes back what flyq__call_count counted for input records from .. on:
+ * their hooks did not run (the loop stopped before them), or are to run
+ * again and be counted then. */
+static inline void flyq__call_uncount(flyq__plugin_t *p, flyq__call_t *c,
+                                      size_t from) {
+  if (c->counted <= from) return;
+  p->calls -= c->counted - from;
+  c->counted = from;
+}
 
 /* Where an instance comes from. */
 typedef struct flyq__plugin_src {

@@ -37,7 +37,7 @@ static int host_record(lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 1);
   if (i < 1 || (size_t)i > c->nin) luaL_error(L, "record %d out of range", (int)i);
   c->cur = (size_t)i - 1;
-  p->calls++;
+  flyq__call_count(p, c, c->cur + 1);
   p->progress++;
   flyq__plugin_budget(p);
   flyq__record_new(L, p, c->cur);
@@ -58,7 +58,7 @@ static int host_fill(lua_State *L) {
   c->base = (size_t)done;
   c->chunk_end = (size_t)done + m;
   c->first_slot = first;
-  p->calls += m;
+  flyq__call_count(p, c, c->chunk_end); /* a restart's are counted */
   p->progress++;
   lua_pushinteger(L, (lua_Integer)first);
   lua_pushinteger(L, (lua_Integer)(first + m) - 1);
@@ -309,6 +309,7 @@ static int recover_unnamed(lua_State *L, flyq__call_t *c) {
     if (c->out) c->out->n = c->emit_mark;
     from = c->emitting - 1;
   }
+  flyq__call_uncount(flyq__plugin_of(L), c, from); /* record() counts them */
   end = c->chunk_end > from ? c->chunk_end : from;
   flyq__record_forget(flyq__plugin_of(L), from, end);
   c->next = end;
@@ -339,6 +340,7 @@ static int host_recover(lua_State *L) {
   } else {
     settle_kept(L, c, rec - 1);
   }
+  flyq__call_uncount(p, c, rec); /* the rest of the chunk has not run */
   fail_record(L, c, rec - 1, msg);
   if (trip(L, c, rec - 1)) rec = c->nin; /* the rest failed unrun */
   c->next = rec;

@@ -99,15 +99,23 @@ static int push_authz(lua_State *L, void *arg) {
   return 3;
 }
 
+/* Calls hook (authenticate or authorize) of p once, counted in its calls,
+ * with scrub (may be NULL) applied to an error message (flyq__call_t);
+ * flyq__plugin_run's contract (an error is counted and logged). */
+static int run_auth(flyq__plugin_t *p, const char *hook,
+                    flyq__push_args_fn push, void *req, int nresults,
+                    void (*scrub)(char *text, const void *arg)) {
+  flyq__call_t call = {.hook = hook, .scrub = scrub, .scrub_arg = req};
+  char err[512];
+  p->calls++;
+  return flyq__plugin_run(p, &call, hook, push, req, nresults, err, sizeof err);
+}
+
 /* Asks one authenticate hook. Returns 1 (accepted: *principal set), 0
  * (passed: reason updated) or a negative code (failed). */
 static int ask_authenticate(flyq__plugin_t *p, auth_request_t *req,
                             char **principal, char *reason, size_t reasonlen) {
-  flyq__call_t call = {.hook = "authenticate", .scrub = scrub_credentials,
-                       .scrub_arg = req};
-  char err[512];
-  int rc = flyq__plugin_run(p, &call, "authenticate", push_auth, req, 2, err,
-                            sizeof err);
+  int rc = run_auth(p, "authenticate", push_auth, req, 2, scrub_credentials);
   if (rc < 0) {
     snprintf(reason, reasonlen, "authentication failed (plugin %s failed)",
              p->name);
@@ -154,12 +162,8 @@ int flyq_plugins_authenticate(flyq_plugins_t *rt, const char *mechanism,
 
 /* Asks one authorize hook: 1 allow, 0 deny, -1 abstain. A failure denies. */
 static int ask_authorize(flyq__plugin_t *p, authz_request_t *req) {
-  flyq__call_t call = {.hook = "authorize"};
-  char err[512];
   int answer;
-  if (flyq__plugin_run(p, &call, "authorize", push_authz, req, 1, err,
-                       sizeof err) < 0)
-    return 0;
+  if (run_auth(p, "authorize", push_authz, req, 1, NULL) < 0) return 0;
   answer = lua_isnil(p->L, -1) ? -1 : lua_toboolean(p->L, -1);
   lua_pop(p->L, 1);
   return answer;

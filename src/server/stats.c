@@ -61,15 +61,36 @@ static json_t *counters_json(const flyq_plugin_stats_t *p) {
   return o;
 }
 
-/* The params are left out: they may hold secrets (an auth plugin's
- * tokens). NULL when out of memory (json_pack then frees the values it
- * was given). */
+/* Where the instance is used (config key paths, "consumer filter"), or
+ * NULL when out of memory. */
+static json_t *uses_json(const flyq_plugin_stats_t *p) {
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < p->nuses; i++)
+    if (json_array_append_new(a, text_json(p->uses[i])) < 0) {
+      json_decref(a);
+      a = NULL;
+    }
+  return a;
+}
+
+/* The params as a JSON object, or null when they may hold a secret (an
+ * auth plugin's tokens: p->params_secret; none is in no params) or do
+ * not read. */
+static json_t *params_json(const flyq_plugin_stats_t *p) {
+  int hide = p->params_secret && strcmp(p->params, "{}") != 0;
+  json_t *j = hide ? NULL : json_loads(p->params, 0, NULL);
+  return j ? j : json_null();
+}
+
+/* NULL when out of memory (json_pack then frees the values it was
+ * given). */
 static json_t *plugin_json(const flyq_plugin_stats_t *p) {
   return json_pack(
-      "{so so sI sI sI so sI sI sI sI so}", "name", text_json(p->name),
-      "file", text_json(p->file ? p->file : ""), "batches",
-      (json_int_t)p->batches, "calls", (json_int_t)p->calls, "errors",
-      (json_int_t)p->errors, "last_error",
+      "{so so so so ss sI sI sI so sI sI sI sI so}", "name",
+      text_json(p->name), "file", text_json(p->file ? p->file : ""),
+      "used_as", uses_json(p), "params", params_json(p), "params_id",
+      p->params_id, "batches", (json_int_t)p->batches, "calls",
+      (json_int_t)p->calls, "errors", (json_int_t)p->errors, "last_error",
       p->last_error ? text_json(p->last_error) : json_null(), "keys_pushed",
       (json_int_t)p->keys_pushed, "values_pushed",
       (json_int_t)p->values_pushed, "headers_pushed",
