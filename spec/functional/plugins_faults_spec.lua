@@ -465,4 +465,21 @@ describe("plugin instances in flyq stats", function()
       "keyed_filter consumer filter -",
     }, seen)
   end)
+
+  it("draws the params_id key afresh at each start: ids test no guesses", function()
+    local function ids()
+      local code, out, err = run("stats", "--json")
+      assert.are.equal(0, code, err)
+      local t = {}
+      for _, p in ipairs(require("cjson").decode(out).plugins) do
+        t[#t + 1] = p.params_id
+      end
+      table.sort(t)
+      return table.concat(t, " ")
+    end
+    local before = ids()
+    assert.are.equal(before, ids()) -- stable while the broker runs
+    srv:restart()
+    assert.are_not.equal(before, ids())
+  end)
 end)
