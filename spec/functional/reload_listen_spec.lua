@@ -102,7 +102,8 @@ describe("the listen rule at the next start", function()
     local file = config_file("closed.lua", {listen = "0.0.0.0:0",
                                             allow_anonymous = false})
     refused_everywhere(file, "refusing to listen on 0.0.0.0:0: it is not a "
-                       .. "loopback address and no auth plugin is configured")
+                       .. "loopback address and no auth plugin with an "
+                       .. "authenticate hook is configured")
     -- The broker's own file, so edited: SIGHUP refuses it and logs why.
     config_file("flyq.lua", {listen = "0.0.0.0:0", allow_anonymous = false})
     os.execute("kill -HUP " .. srv.pid)
@@ -122,8 +123,8 @@ describe("the listen rule at the next start", function()
       listen = "0.0.0.0:7123", plugin_path = {SOURCE .. "/plugins"},
       auth = {plugin = "acl", params = {rules = {{allow = true}}}}})
     refused_everywhere(file, "refusing to listen on 0.0.0.0:7123: it is not "
-                       .. "a loopback address and no auth plugin is "
-                       .. "configured")
+                       .. "a loopback address and no auth plugin with an "
+                       .. "authenticate hook is configured")
   end)
 
   it("refuses a listen address that does not parse, with or without "

@@ -419,7 +419,7 @@ return {
     assert.matches("^error plugin tagger: .*tagger%.lua:6: no boom %(on_produce%)$",
                    o[6][2])
     assert.matches("summary: 5 records in, 4 stored: 1 kept, 2 changed, 1 dropped, " ..
-                   "1 fanned out, 1 errors", out)
+                   "1 fanned out, 1 error", out)
     assert.matches("time: [%d.]+ ms total, [%d.]+ us per record", out)
     assert.matches("counter tagged = 2", out)
   end)
@@ -462,7 +462,7 @@ end }
       assert.matches("^error plugin pf: returned %-1 %(expected an integer from 0 to 2%) "
                      .. "%(partition%)$", o[2][2])
       assert.matches("summary: 3 records in, " .. (mode == "pass" and 3 or 2) ..
-                     " placed, 1 errors", out, 1, true)
+                     " placed, 1 error", out, 1, true)
     end
   end)
 

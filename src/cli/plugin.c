@@ -602,15 +602,16 @@ static int run_auth(flyq_plugins_t *rt, const opts_t *o, tally_t *t) {
 static void summary(flyq_plugins_t *rt, const tally_t *t, const opts_t *o) {
   flyq_plugin_stats_t *st = NULL;
   size_t n = 0;
+  const char *errs = t->errors == 1 ? "error" : "errors";
   if (o->hook == HOOK_PARTITION)
-    printf("summary: %zu records in, %zu placed, %zu errors\n", t->records,
-           t->out, t->errors);
+    printf("summary: %zu records in, %zu placed, %zu %s\n", t->records,
+           t->out, t->errors, errs);
   else if (o->hook == HOOK_AUTHENTICATE || o->hook == HOOK_AUTHORIZE)
-    printf("summary: 1 call, %zu errors\n", t->errors);
+    printf("summary: 1 call, %zu %s\n", t->errors, errs);
   else
     printf("summary: %zu records in, %zu stored: %zu kept, %zu changed, %zu "
-           "dropped, %zu fanned out, %zu errors\n", t->records, t->out,
-           t->kept, t->changed, t->dropped, t->fanned, t->errors);
+           "dropped, %zu fanned out, %zu %s\n", t->records, t->out,
+           t->kept, t->changed, t->dropped, t->fanned, t->errors, errs);
   printf("time: %.3f ms total, %.1f us per %s\n", (double)t->ns / 1e6,
          t->records ? (double)t->ns / 1e3 / (double)t->records : 0.0,
          o->hook == HOOK_AUTHENTICATE || o->hook == HOOK_AUTHORIZE ? "call"

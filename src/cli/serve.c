@@ -192,7 +192,8 @@ static int listen_rule(const flyq_config_t *cfg,
     return 0;
   snprintf(err, errlen,
            "refusing to listen on %s: it is not a loopback address and no "
-           "auth plugin is configured; configure `auth` (docs/config.md) or "
+           "auth plugin with an authenticate hook is configured; configure "
+           "`auth` (docs/config.md) or "
            "set allow_anonymous = true to accept anonymous clients from the "
            "network",
            cfg->listen);
