@@ -10,7 +10,7 @@
 # embed.cmake) it writes the generated file.
 
 # Modules embedded in the binary: lua/flyq/<name>.lua -> require("flyq.<name>").
-set(FLYQ_EMBED_MODULES config schema runtime)
+set(FLYQ_EMBED_MODULES common config schema runtime)
 
 if(CMAKE_SCRIPT_MODE_FILE)
   set(arrays "")

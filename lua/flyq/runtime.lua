@@ -40,8 +40,8 @@
 --   fail(i, message) -> tripped   set_partition(i, p)
 
 local schema = require("flyq.schema")
-local config = require("flyq.config")
-local show = config.show
+local common = require("flyq.common")
+local show = common.show
 
 local M = {}
 
@@ -76,7 +76,7 @@ local function bad_plugin(plugin)
     return "the plugin file must return a table, got " .. describe(plugin)
   end
   local name = rawget(plugin, "name")
-  if not config.valid_plugin_name(name) then
+  if not common.valid_plugin_name(name) then
     return 'name: expected 1 to 128 letters, digits, "_" and "-", got ' ..
            describe(name)
   end

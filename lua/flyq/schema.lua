@@ -27,10 +27,10 @@
 -- map from JSON. A string that does not read stays as it was, and the
 -- check then says what was expected.
 
-local config = require("flyq.config")
+local common = require("flyq.common")
 
-local show, join = config.show, config.join
-local suggestion, sorted_keys = config.suggestion, config.sorted_keys
+local show, join = common.show, common.join
+local suggestion, sorted_keys = common.suggestion, common.sorted_keys
 
 local M = {}
 
@@ -45,7 +45,7 @@ local hiding = 0
 local function expected(path, what, v)
   local shown = show(v)
   if hiding > 0 and type(v) ~= "table" and type(v) ~= "nil" then
-    shown = config.kind(v)
+    shown = common.kind(v)
   end
   fail(path, "expected %s, got %s", what, shown)
 end
