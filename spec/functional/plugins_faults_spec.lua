@@ -320,7 +320,9 @@ describe("plugin text in stats and the CLI", function()
   end)
 
   it("shows bytes of an error that are not UTF-8 as U+FFFD", function()
-    assert.is_nil(c:produce("quote", {"\xff\xfeok\xc3"}))
+    local _, err = c:produce("quote", {"\xff\xfeok\xc3"})
+    -- the client gets it as UTF-8 text too
+    assert.matches("bad value: \u{FFFD}\u{FFFD}ok\u{FFFD} (on_produce", err, 1, true)
     local p = stats_of("quote_value")
     assert.is_table(p, "quote_value is missing from Stats")
     assert.matches("bad value: \u{FFFD}\u{FFFD}ok\u{FFFD} (on_produce",

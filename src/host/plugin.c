@@ -361,12 +361,15 @@ static int run_protected(lua_State *L) {
 void flyq__plugin_error(flyq__plugin_t *p, const flyq__call_t *call,
                         size_t record, const char *msg, char *out,
                         size_t outlen) {
-  char line[sizeof p->last_error], clean[sizeof p->last_error];
+  char line[sizeof p->last_error], clean[sizeof p->last_error], *valid;
   if (call->scrub) {
     snprintf(clean, sizeof clean, "%s", msg);
     call->scrub(clean, call->scrub_arg);
     msg = clean;
   }
+  /* The message goes to clients, the log and the stats as UTF-8 text: a
+   * plugin may quote bytes that are not (NULL: no memory, kept as is). */
+  if ((valid = flyq__utf8_repair(msg, strlen(msg))) != NULL) msg = valid;
   if (record > 0 && record <= call->nin && call->consume)
     flyq__utf8_snprintf(line, sizeof line, "plugin %s: %s (%s, offset %lld)",
                         p->name, msg, call->hook,
@@ -386,6 +389,7 @@ void flyq__plugin_error(flyq__plugin_t *p, const flyq__call_t *call,
     flyq_logmsg(FLYQ_LOG_DEBUG, "plugin", "%s: %s", p->name,
                 flyq__lua_traceback(p->L));
   if (outlen > 0) flyq__utf8_snprintf(out, outlen, "%s", line);
+  free(valid);
 }
 
 size_t flyq__plugin_failed_record(flyq__plugin_t *p, const flyq__call_t *call) {
