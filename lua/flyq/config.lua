@@ -62,15 +62,18 @@ end
 
 --- Milliseconds for a duration: an integer, a string of digits ("1500",
 -- milliseconds, as a size's digits are bytes), or a string of one or more
--- <digits><unit> parts ("250ms", "10s", "30m", "1h", "7d", "1h30m"). nil if
--- v is not a duration (or does not fit in an integer).
+-- <digits><unit> parts ("250ms", "10s", "30m", "1h", "7d", "1h30m"); spaces
+-- around the whole and its parts are allowed, as in sizes ("1h 30m"). nil
+-- if v is not a duration (or does not fit in an integer).
 function M.parse_duration(v)
   local n = integer(v)
-  if n or type(v) ~= "string" or v == "" then return n end
+  if n or type(v) ~= "string" then return n end
+  v = v:match("^%s*(.-)%s*$")
+  if v == "" then return nil end
   if v:match("^%d+$") then return math.tointeger(tonumber(v)) end
   local total, pos = 0, 1
   while pos <= #v do
-    local digits, unit, nxt = v:match("^(%d+)(%a+)()", pos)
+    local digits, unit, nxt = v:match("^(%d+)%s*(%a+)%s*()", pos)
     local mult = duration_units[unit]
     n = digits and math.tointeger(tonumber(digits))
     if not (n and mult) or n > (math.maxinteger - total) // mult then

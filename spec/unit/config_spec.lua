@@ -53,6 +53,8 @@ describe("flyq.config", function()
       {"30m", 1800000}, {"1h", 3600000}, {"7d", 604800000},
       {"1h30m", 5400000}, {"1d12h", 129600000}, {"0s", 0},
       {"10", 10}, {"0", 0}, {"9223372036854775807", math.maxinteger},
+      {" 1h", 3600000}, {"1h ", 3600000}, {"1h 30m", 5400000},
+      {" 10 s ", 10000}, {" 1500 ", 1500},
     }
     for _, c in ipairs(cases) do
       it("reads " .. config.show(c[1]), function()
@@ -61,7 +63,7 @@ describe("flyq.config", function()
     end
 
     it("rejects what is not a duration", function()
-      for _, v in ipairs({"7y", "1.5h", "h", "", " 1h", "1h ", "-1", "-10",
+      for _, v in ipairs({"7y", "1.5h", "h", "", "  ", "-1", "-10", "10 00",
                           "1h30", "9223372036854775808", "99999999999999999999",
                           "99999999999999999999d", "100000000000000d", 2.5, {}}) do
         assert.is_nil(config.parse_duration(v), config.show(v))
