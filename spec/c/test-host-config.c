@@ -488,6 +488,21 @@ TEST(inline_partitioner_lines) {
   CHECK_EQ(cfg.topics[0].partitioner.first_line, 0);
   CHECK(cfg.topics[1].partitioner.inline_fn);
   CHECK_EQ(cfg.topics[1].partitioner.first_line, 0);
+  /* Globals the file sets, or a library table it changes, are read
+   * through _ENV: any line may then change what the function does. */
+  static const char *const touched[] = {
+      "P = 1\n",
+      "math.max = function() return 1 end\n",
+      "rawset(_G, 'Q', 2)\n"};
+  for (size_t i = 0; i < sizeof touched / sizeof *touched; i++) {
+    char src[256];
+    snprintf(src, sizeof src, "%sreturn { topics = {\n"
+             "  a = { partitioner = function(r, n) return math.max(0, n - 1) end },\n"
+             "} }\n", touched[i]);
+    CHECK_OK(load(&cfg, src));
+    CHECK(cfg.topics[0].partitioner.inline_fn);
+    CHECK_EQ(cfg.topics[0].partitioner.first_line, 0);
+  }
   flyq_config_free(&cfg);
 }
 

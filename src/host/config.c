@@ -203,9 +203,61 @@ static void apply_plugin(lua_State *L, int idx, flyq_config_plugin_t *p) {
   p->path = dup_field(L, idx, "path");
 }
 
+static int same_entries(lua_State *L, int a, int b, int depth);
+
+/* 1 if the values at va and vb (entries of tables a and b) are the same:
+ * equal, C functions with the same code (each sandbox has its own load
+ * closure), each table itself (_G), or, depth levels down, tables with the
+ * same entries (the sandbox's copies of the libraries). */
+static int same_value(lua_State *L, int a, int b, int va, int vb, int depth) {
+  if (lua_rawequal(L, va, vb)) return 1;
+  if (lua_iscfunction(L, va) && lua_iscfunction(L, vb))
+    return lua_tocfunction(L, va) == lua_tocfunction(L, vb);
+  if (lua_rawequal(L, va, a) && lua_rawequal(L, vb, b)) return 1;
+  return depth > 0 && lua_istable(L, va) && lua_istable(L, vb) &&
+         same_entries(L, va, vb, depth - 1);
+}
+
+/* 1 if tables a and b have the same keys with same_value values. */
+static int same_entries(lua_State *L, int a, int b, int depth) {
+  size_t na = 0, nb = 0;
+  a = lua_absindex(L, a);
+  b = lua_absindex(L, b);
+  luaL_checkstack(L, 6, "config: comparing environments");
+  lua_pushnil(L);
+  while (lua_next(L, a)) { /* [key, va] */
+    int same;
+    na++;
+    lua_pushvalue(L, -2);
+    lua_rawget(L, b); /* [key, va, vb] */
+    same = same_value(L, a, b, lua_gettop(L) - 1, lua_gettop(L), depth);
+    lua_pop(L, 2);
+    if (!same) {
+      lua_pop(L, 1);
+      return 0;
+    }
+  }
+  for (lua_pushnil(L); lua_next(L, b); lua_pop(L, 1)) nb++;
+  return na == nb;
+}
+
+/* 1 if the environment table at idx holds just what a fresh sandbox
+ * environment holds: the file set no global and changed no library
+ * table, so what a function reads through _ENV is the same at every
+ * load, whatever the rest of the file says. */
+static int env_pristine(lua_State *L, int idx) {
+  int same;
+  idx = lua_absindex(L, idx);
+  flyq__sandbox_env(L);
+  same = same_entries(L, idx, -1, 1);
+  lua_pop(L, 1);
+  return same;
+}
+
 /* Notes in p the lines of the config file that hold the inline function
  * fn of the plugin at idx (see flyq_config_plugin_t): fn must be code of
- * the file's chunk (named chunk) whose only upvalue, if any, is _ENV, so
+ * the file's chunk (named chunk) whose only upvalue, if any, is _ENV, and
+ * that _ENV the sandbox's as the file left it untouched (env_pristine), so
  * that no other line of the file can change what it does. */
 static void inline_lines(lua_State *L, int idx, const char *chunk,
                          flyq_config_plugin_t *p) {
@@ -218,7 +270,8 @@ static void inline_lines(lua_State *L, int idx, const char *chunk,
   }
   for (int i = 1; own && i <= ar.nups; i++) {
     const char *up = lua_getupvalue(L, -1, i); /* [fn, value] */
-    own = up != NULL && strcmp(up, "_ENV") == 0;
+    own = up != NULL && strcmp(up, "_ENV") == 0 && lua_istable(L, -1) &&
+          env_pristine(L, -1);
     lua_pop(L, up != NULL);
   }
   lua_pop(L, 1);
