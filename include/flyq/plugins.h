@@ -355,10 +355,9 @@ typedef struct flyq_plugin_stats {
                           shown them. Every instance the config names; a
                           consumer filter whose schema marks one
                           secret = true, or that has no schema */
-  char params_id[9];   /* 8 hex digits of a keyed hash of the params (the
-                          key drawn once per process): tells instances
-                          apart without showing them or letting a guess
-                          be tested */
+  char id[9];          /* 8 random hex digits the instance drew when it
+                          was made: tells instances apart (params hidden
+                          or not) and says nothing about them */
   char **uses;         /* where it is used, nuses of them: the config's
                           key paths ("topics.orders.on_produce[1]",
                           "topics.orders.partitioner", "auth[2]"), or

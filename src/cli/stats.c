@@ -49,7 +49,7 @@ static const char *text_of(json_t *o, const char *key) {
 
 /* " as USE, USE... PARAMS" of instance p (malloc'd; NULL when out of
  * memory): where it is used and its params, as JSON when the broker shows
- * them (nothing for none), else "params #ID". */
+ * them (nothing for none), else "#ID", its random id. */
 static char *where_text(json_t *p) {
   json_t *u, *params = json_object_get(p, "params");
   char *s = NULL, *text;
@@ -62,8 +62,8 @@ static char *where_text(json_t *p) {
   text = json_is_object(params) ? json_dumps(params, JSON_COMPACT) : NULL;
   if (text && strcmp(text, "{}") != 0)
     fprintf(f, " %s", text);
-  else if (text == NULL && json_is_string(json_object_get(p, "params_id")))
-    fprintf(f, " params #%s", text_of(p, "params_id"));
+  else if (text == NULL && json_is_string(json_object_get(p, "id")))
+    fprintf(f, " #%s", text_of(p, "id")); /* hidden params: which is which */
   free(text);
   if (fclose(f) == 0) return s;
   free(s);

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <lauxlib.h>
-#include <nettle/hmac.h>
 #include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,27 +186,6 @@ static void digest_of(const char *text, size_t len, uint8_t out[32]) {
   sha256_digest(&ctx, SHA256_DIGEST_SIZE, out);
 }
 
-/* The first 4 bytes of an HMAC-SHA-256 of params under a key drawn once per
- * process, as 8 hex digits into id: tells instances apart in the stats,
- * and, unlike a plain hash, lets nobody test a guess at a secret param. */
-static void params_id_of(const char *params, char id[9]) {
-  static uint8_t key[32];
-  static int keyed;
-  struct hmac_sha256_ctx ctx;
-  uint8_t d[SHA256_DIGEST_SIZE];
-  if (!keyed) {
-    for (size_t got = 0; got < sizeof key;) {
-      ssize_t n = getrandom(key + got, sizeof key - got, 0);
-      if (n > 0) got += (size_t)n;
-    }
-    keyed = 1;
-  }
-  hmac_sha256_set_key(&ctx, sizeof key, key);
-  hmac_sha256_update(&ctx, strlen(params), (const uint8_t *)params);
-  hmac_sha256_digest(&ctx, sizeof d, d);
-  for (int i = 0; i < 4; i++) snprintf(id + 2 * i, 3, "%02x", (unsigned)d[i]);
-}
-
 int flyq__plugin_file_changed(const flyq__plugin_t *p, const char *file) {
   char *text, err[64];
   size_t len;
@@ -254,9 +232,22 @@ void flyq__plugin_budget(flyq__plugin_t *p) {
 }
 
 /* A new instance with its state; the state knows the instance. */
+/* 8 random hex digits into id: an instance's name in the stats, which
+ * says nothing about its params (a hash of them would let a guess at a
+ * secret param be tested against it). */
+static void random_id(char id[9]) {
+  uint8_t r[4] = {0};
+  if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) { /* cannot fail for 4 */
+    uint32_t x = (uint32_t)(uintptr_t)id ^ (uint32_t)flyq_now_ms();
+    memcpy(r, &x, sizeof r);
+  }
+  for (int i = 0; i < 4; i++) snprintf(id + 2 * i, 3, "%02x", (unsigned)r[i]);
+}
+
 static flyq__plugin_t *plugin_new(const flyq__plugin_src_t *src) {
   flyq__plugin_t *p = calloc(1, sizeof *p);
   if (p == NULL) return NULL;
+  random_id(p->id);
   p->budget = src->budget;
   p->time_ns = src->time_ns;
   p->exact = src->budget > 0 || !flyq__lua_watch_available();
@@ -464,7 +455,7 @@ int flyq__plugin_stats(const flyq__plugin_t *p, flyq_plugin_stats_t *s) {
    * plugin's tokens need not be marked secret. A consumer's filter params
    * are its own --param text. */
   s->params_secret = !p->filter || p->secret_params;
-  params_id_of(p->params, s->params_id);
+  memcpy(s->id, p->id, sizeof s->id);
   if (p->errors > 0) s->last_error = strdup(p->last_error);
   if (s->name == NULL || s->file == NULL || s->params == NULL ||
       (p->errors > 0 && s->last_error == NULL))

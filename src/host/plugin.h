@@ -207,6 +207,7 @@ typedef struct flyq__plugin {
   char *name;      /* the plugin table's name */
   char *file;      /* where it was loaded from */
   int has_digest;  /* digest is the file's (not for inline partitioners) */
+  char id[9];      /* 8 random hex digits, drawn when made (the stats' id) */
   uint8_t digest[32]; /* SHA-256 of the file's text at load */
   char *params;    /* JSON */
   int secret_params; /* the params may hold a secret: never shown
