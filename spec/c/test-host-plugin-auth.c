@@ -87,6 +87,28 @@ TEST(authenticate_finds_the_principal) {
   pt_done(rt);
 }
 
+/* A reason that quotes the credentials is hidden to fit the caller's
+ * buffer, however small: a 1-byte secret empties a 2-byte reason rather
+ * than writing "***" past it. */
+TEST(hidden_credentials_fit_the_reason_buffer) {
+  flyq_plugins_t *rt;
+  char *principal = NULL, buf[8];
+  pt_write("echo.lua", "return { name = 'echo', authenticate = function(c)\n"
+                       "  return nil, c.data end }\n");
+  rt = pt_open("return { plugin_path = {DIR}, auth = 'echo' }\n");
+  memcpy(buf, "ABCDEFG", 8);
+  CHECK_EQ(authenticate(rt, "token", "x", &principal, buf, 2), FLYQ_ERR_AUTH);
+  CHECK_STR(buf, "");
+  CHECK(memcmp(buf + 2, "CDEFG", 6) == 0);
+  CHECK_EQ(authenticate(rt, "token", "x", &principal, buf, sizeof buf),
+           FLYQ_ERR_AUTH);
+  CHECK_STR(buf, "***");
+  CHECK_EQ(authenticate(rt, "token", "s3cr3t-token", &principal, buf,
+                        sizeof buf), FLYQ_ERR_AUTH);
+  CHECK_STR(buf, "***"); /* "s3cr3t-", cut, then hidden */
+  pt_done(rt);
+}
+
 TEST(authorize_allows_denies_and_abstains) {
   flyq_plugins_t *rt = auth_runtime("{ " TOKENS ", 'admins' }");
   CHECK_OK(flyq_plugins_authorize(rt, "alice", FLYQ_ACTION_PRODUCE, "topic:orders"));
@@ -286,6 +308,7 @@ TEST(inline_partitioner_functions) {
 }
 
 TEST_LIST(TEST_ENTRY(authenticate_finds_the_principal)
+          TEST_ENTRY(hidden_credentials_fit_the_reason_buffer)
           TEST_ENTRY(authorize_allows_denies_and_abstains)
           TEST_ENTRY(failing_auth_hooks_deny)
           TEST_ENTRY(without_auth_hooks)

@@ -355,7 +355,7 @@ void flyq__plugin_error(flyq__plugin_t *p, const flyq__call_t *call,
   char line[sizeof p->last_error], clean[sizeof p->last_error], *valid;
   if (call->scrub) {
     snprintf(clean, sizeof clean, "%s", msg);
-    call->scrub(clean, call->scrub_arg);
+    call->scrub(clean, sizeof clean, call->scrub_arg);
     msg = clean;
   }
   /* The message goes to clients, the log and the stats as UTF-8 text: a

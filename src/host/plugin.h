@@ -120,7 +120,7 @@ enum { FLYQ__REC_FAILED = 1, FLYQ__REC_DEAD = 2 };
  * runtime, valid during flyq__plugin_run only. */
 typedef struct flyq__call {
   const char *hook;        /* "on_produce", ... (for messages) */
-  void (*scrub)(char *text, const void *arg); /* applied to an error's
+  void (*scrub)(char *text, size_t size, const void *arg); /* applied to an error's
                               message before it is kept, logged or
                               returned (authenticate: hides credentials) */
   const void *scrub_arg;

@@ -22,17 +22,19 @@ typedef struct auth_request {
 
 #define SCRUB_TAIL_MIN 4  /* shortest cut copy recognised at a text's end */
 
-/* Replaces in text every copy of secret[0..n) by "***", and a text that
- * ends with at least SCRUB_TAIL_MIN bytes of its beginning (a copy cut by
- * a buffer's size) too; a secret of 1 or 2 bytes, too short to hide,
- * found anywhere replaces the whole text. Only shrinks text. */
-static void scrub_one(char *text, const uint8_t *secret, size_t n) {
+/* Replaces in text (a buffer of size bytes) every copy of secret[0..n)
+ * by "***", and a text that ends with at least SCRUB_TAIL_MIN bytes of its
+ * beginning (a copy cut by a buffer's size) too; a secret of 1 or 2 bytes,
+ * too short to hide, found anywhere replaces the whole text ("***", or ""
+ * when that does not fit). Writes nothing past size. */
+static void scrub_one(char *text, size_t size, const uint8_t *secret,
+                      size_t n) {
   char *from = text, *p;
   size_t len;
-  if (n == 0) return;
+  if (n == 0 || size == 0) return;
   while ((p = memmem(from, strlen(from), secret, n)) != NULL) {
     if (n < 3) {
-      strcpy(text, "***");
+      snprintf(text, size, "%s", size >= 4 ? "***" : "");
       return;
     }
     memmove(p + 3, p + n, strlen(p + n) + 1);
@@ -49,10 +51,10 @@ static void scrub_one(char *text, const uint8_t *secret, size_t n) {
 
 /* flyq__call_t.scrub for authenticate: hides the credentials and, for
  * "plain", the password alone, wherever a plugin's text quotes them. */
-static void scrub_credentials(char *text, const void *arg) {
+static void scrub_credentials(char *text, size_t size, const void *arg) {
   const auth_request_t *req = arg;
-  scrub_one(text, req->credentials, req->len);
-  scrub_one(text, req->password, req->password_len);
+  scrub_one(text, size, req->credentials, req->len);
+  scrub_one(text, size, req->password, req->password_len);
 }
 
 /* The password of RFC 4616 credentials ([authzid] NUL user NUL pass). */
@@ -104,7 +106,8 @@ static int push_authz(lua_State *L, void *arg) {
  * flyq__plugin_run's contract (an error is counted and logged). */
 static int run_auth(flyq__plugin_t *p, const char *hook,
                     flyq__push_args_fn push, void *req, int nresults,
-                    void (*scrub)(char *text, const void *arg)) {
+                    void (*scrub)(char *text, size_t size,
+                                  const void *arg)) {
   flyq__call_t call = {.hook = hook, .scrub = scrub, .scrub_arg = req};
   char err[512];
   p->calls++;
@@ -125,7 +128,7 @@ static int ask_authenticate(flyq__plugin_t *p, auth_request_t *req,
     rc = (*principal = strdup(lua_tostring(p->L, -2))) ? 1 : -ENOMEM;
   } else if (lua_type(p->L, -1) == LUA_TSTRING) {
     snprintf(reason, reasonlen, "%s", lua_tostring(p->L, -1));
-    scrub_credentials(reason, req);
+    scrub_credentials(reason, reasonlen, req);
   }
   lua_pop(p->L, 2);
   return rc;
