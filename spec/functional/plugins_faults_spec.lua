@@ -499,3 +499,23 @@ describe("plugin instances in flyq stats", function()
     assert.are_not.equal(before, ids())
   end)
 end)
+
+-- The stats name an instance's uses by the key paths the config's errors
+-- use (the schema's), so that one can be found from the other.
+describe("plugin uses in flyq stats", function()
+  it("are written as the config's error messages write them", function()
+    local srv = server.start({config = {
+      plugin_path = {PLUGINS},
+      topics = {["a-b"] = {on_produce = {"failing"}}, c = {on_produce = "failing"}},
+    }})
+    local code, out, err = server.run({"stats", "--json", "-b", srv.addr})
+    assert.are.equal(0, code, err)
+    local uses = {}
+    for _, p in ipairs(require("cjson").decode(out).plugins) do
+      for _, u in ipairs(p.used_as) do uses[#uses + 1] = u end
+    end
+    table.sort(uses)
+    assert.are.same({"topics.c.on_produce", 'topics["a-b"].on_produce[1]'}, uses)
+    srv:finish()
+  end)
+end)

@@ -324,7 +324,20 @@ void flyq__plugin_close(flyq__plugin_t *p) {
   free(p->name);
   free(p->file);
   free(p->params);
+  for (size_t i = 0; i < p->nuses; i++) free(p->uses[i]);
+  free(p->uses);
   free(p);
+}
+
+int flyq__plugin_add_use(flyq__plugin_t *p, const char *path) {
+  char **v;
+  if (path == NULL) return 0;
+  if ((v = realloc(p->uses, (p->nuses + 1) * sizeof *v)) == NULL)
+    return -ENOMEM;
+  p->uses = v;
+  if ((v[p->nuses] = strdup(path)) == NULL) return -ENOMEM;
+  p->nuses++;
+  return 0;
 }
 
 /* A driver call (run_protected's light userdata). */

@@ -208,6 +208,9 @@ typedef struct flyq__plugin {
   char *file;      /* where it was loaded from */
   int has_digest;  /* digest is the file's (not for inline partitioners) */
   char id[9];      /* 8 random hex digits, drawn when made (the stats' id) */
+  char **uses;     /* the config's key paths of the entries that use it,
+                      as the schema wrote them (flyq_config_plugin_t.path) */
+  size_t nuses;
   uint8_t digest[32]; /* SHA-256 of the file's text at load */
   char *params;    /* JSON */
   int secret_params; /* the params may hold a secret: never shown
@@ -297,6 +300,10 @@ int flyq__plugin_open(const flyq__plugin_src_t *src, flyq__plugin_t **out,
 
 /* Closes the state and frees p (may be NULL). */
 void flyq__plugin_close(flyq__plugin_t *p);
+
+/* Notes that the config entry at key path path (may be NULL: nothing to
+ * note) uses p, for the stats. Returns 0 or -ENOMEM. */
+int flyq__plugin_add_use(flyq__plugin_t *p, const char *path);
 
 /* The instance that owns L (kept in L's extra space). */
 flyq__plugin_t *flyq__plugin_of(lua_State *L);

@@ -247,6 +247,7 @@ static int spec_instance(flyq_plugins_t *rt, const flyq_config_plugin_t *spec,
              spec->path ? ": " : "", inner);
     return rc;
   }
+  if (flyq__plugin_add_use(*out, spec->path) < 0) return -ENOMEM;
   return need_hook(*out, hooks, hook, spec->path, err, errlen);
 }
 
@@ -268,7 +269,8 @@ static int inline_partitioner(flyq_plugins_t *rt, const flyq_config_t *cfg,
   }
   snprintf(key, sizeof key, "\ninline partitioner of %s", t->name);
   t->kind = FLYQ_PARTITIONER_PLUGIN;
-  return instance(rt, &src, &t->partitioner, err, errlen);
+  int rc = instance(rt, &src, &t->partitioner, err, errlen);
+  return rc == 0 ? flyq__plugin_add_use(t->partitioner, path) : rc;
 }
 
 static int partitioner(flyq_plugins_t *rt, const flyq_config_t *cfg,
@@ -502,52 +504,17 @@ int flyq_plugins_has_authorize(const flyq_plugins_t *rt) {
 
 /* ---- Stats ---------------------------------------------------------------- */
 
-/* Appends a copy of use to s->uses. Returns 0 or -ENOMEM. */
-static int add_use(flyq_plugin_stats_t *s, const char *use) {
-  char **v = realloc(s->uses, (s->nuses + 1) * sizeof *v);
-  if (v == NULL) return -ENOMEM;
-  s->uses = v;
-  if ((v[s->nuses] = strdup(use)) == NULL) return -ENOMEM;
-  s->nuses++;
+/* Fills s->uses: where the config uses p (its key paths, as the schema
+ * writes them), or "consumer filter". Returns 0 or -ENOMEM. */
+static int uses_of(const flyq__plugin_t *p, flyq_plugin_stats_t *s) {
+  static const char *const filter[] = {"consumer filter"};
+  const char *const *from = p->filter ? filter : (const char *const *)p->uses;
+  size_t n = p->filter ? 1 : p->nuses;
+  if (n == 0) return 0;
+  if ((s->uses = calloc(n, sizeof *s->uses)) == NULL) return -ENOMEM;
+  for (; s->nuses < n; s->nuses++)
+    if ((s->uses[s->nuses] = strdup(from[s->nuses])) == NULL) return -ENOMEM;
   return 0;
-}
-
-/* Adds the key path of each place of p in chain v[0..n): at prefix
- * ("topics.NAME.on_produce", "auth") plus "[i]". */
-static int chain_uses(flyq_plugin_stats_t *s, const flyq__plugin_t *p,
-                      const char *prefix, flyq__plugin_t *const *v, size_t n) {
-  char use[MAX_NAME + 300];
-  int rc = 0;
-  for (size_t i = 0; rc == 0 && i < n; i++) {
-    if (v[i] != p) continue;
-    snprintf(use, sizeof use, "%s[%zu]", prefix, i + 1);
-    rc = add_use(s, use);
-  }
-  return rc;
-}
-
-/* Adds the uses of p in topic t: its partitioner, on_produce, on_consume. */
-static int topic_uses(flyq_plugin_stats_t *s, const flyq__plugin_t *p,
-                      const flyq__rt_topic_t *t) {
-  char key[MAX_NAME + 300];
-  int rc = 0;
-  snprintf(key, sizeof key, "topics.%s.partitioner", t->name);
-  if (t->partitioner == p) rc = add_use(s, key);
-  snprintf(key, sizeof key, "topics.%s.on_produce", t->name);
-  if (rc == 0) rc = chain_uses(s, p, key, t->on_produce, t->non_produce);
-  snprintf(key, sizeof key, "topics.%s.on_consume", t->name);
-  if (rc == 0) rc = chain_uses(s, p, key, t->on_consume, t->non_consume);
-  return rc;
-}
-
-/* Fills s->uses: the config's key paths of p, or "consumer filter". */
-static int uses_of(const flyq_plugins_t *rt, const flyq__plugin_t *p,
-                   flyq_plugin_stats_t *s) {
-  int rc = 0;
-  if (p->filter) return add_use(s, "consumer filter");
-  for (size_t i = 0; rc == 0 && i < rt->ntopics; i++)
-    rc = topic_uses(s, p, &rt->topics[i]);
-  return rc == 0 ? chain_uses(s, p, "auth", rt->auth, rt->nauth) : rc;
 }
 
 int flyq_plugins_stats(const flyq_plugins_t *rt, flyq_plugin_stats_t **out,
@@ -560,7 +527,7 @@ int flyq_plugins_stats(const flyq_plugins_t *rt, flyq_plugin_stats_t **out,
   if (count == 0) return 0;
   if ((s = calloc(count, sizeof *s)) == NULL) return -ENOMEM;
   for (const flyq__plugin_t *p = rt->first; p; p = p->next, i++) {
-    if (flyq__plugin_stats(p, &s[i]) < 0 || uses_of(rt, p, &s[i]) < 0) {
+    if (flyq__plugin_stats(p, &s[i]) < 0 || uses_of(p, &s[i]) < 0) {
       flyq_plugins_stats_free(s, i + 1);
       return -ENOMEM;
     }
