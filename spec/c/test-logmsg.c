@@ -80,6 +80,9 @@ TEST(control_characters_stay_on_the_line) {
   CHECK(strchr(s, '\r') == NULL && strchr(s, 0x7f) == NULL);
   CHECK_MEM(s + 24, " INFO  storage: hi 2026-01-01T00:00:00.000Z ERROR serve: "
             "fake  \n", 65);
+  /* C1 controls in UTF-8 (CSI is C2 9B) too; other characters stay */
+  s = capture(FLYQ_LOG_INFO, "a\xc2\x9b""31mred \xc2\xa0\xc3\xa9");
+  CHECK_MEM(s + 24, " INFO  storage: a  31mred \xc2\xa0\xc3\xa9\n", 31);
 }
 
 TEST_LIST(TEST_ENTRY(level_parse) TEST_ENTRY(line_format)

@@ -45,10 +45,19 @@ static int format_time(char *buf, size_t size) {
 }
 
 /* Control characters become spaces: a message is one line, whatever text
- * it quotes (a plugin's print or error cannot forge a line of its own). */
+ * it quotes (a plugin's print or error cannot forge a line of its own, nor
+ * send a terminal a C1 control such as CSI, U+009B, in UTF-8: C2 9B). */
 static void one_line(char *s, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) s[i] = ' ';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f) {
+      s[i] = ' ';
+    } else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+               (unsigned char)s[i + 1] <= 0x9f) {
+      s[i] = s[i + 1] = ' ';
+      i++;
+    }
+  }
 }
 
 void flyq_logmsg(int level, const char *component, const char *fmt, ...) {
