@@ -91,27 +91,19 @@ end
 --- Checks the plugin table a plugin file returned and its params (a table
 -- from the config's JSON; text: a consumer's --param values, all strings,
 -- read by the schema's types) against its schema. Returns the params as
--- checked (defaults filled in), or nil and a message when the plugin or its
--- params are wrong. FlyQ's own work: C runs it outside the plugin's budget.
+-- checked (defaults filled in) and whether they may hold a secret, so that
+-- they are never shown (flyq stats): the plugin declares no schema (nothing
+-- says what they are) or its schema marks one secret. Returns nil and a
+-- message when the plugin or its params are wrong. FlyQ's own work: C runs
+-- it outside the plugin's budget.
 function M.check(plugin, params, text)
   local bad = bad_plugin(plugin)
   if bad then return nil, bad end
   local spec = rawget(plugin, "schema")
-  if spec ~= nil then
-    local ok, checked = pcall(schema.check, spec, params, text and json)
-    if not ok then return nil, checked end
-    params = checked
-  end
-  return params
-end
-
---- True when the params of a plugin M.check accepted may hold a secret,
--- so that they are never shown (flyq stats): it declares no schema
--- (nothing says what they are), or its schema marks one secret. FlyQ's
--- own work, like M.check.
-function M.secret_params(plugin)
-  local spec = rawget(plugin, "schema")
-  return spec == nil or schema.has_secret(spec)
+  if spec == nil then return params, true end
+  local ok, checked, secret = pcall(schema.check, spec, params, text and json)
+  if not ok then return nil, checked end
+  return checked, secret
 end
 
 --- Calls init(params, ctx) of a plugin M.check accepted, with the params it

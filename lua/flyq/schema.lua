@@ -234,20 +234,6 @@ function check(v, spec, path)
   return out
 end
 
---- Checks params (a table, or nil for none) against schema (the plugin's
--- `schema` table) and returns the normalized copy. Errors in the schema
--- itself are reported as "schema.key: ...", errors in params as
--- "params.key: ...". json (json(text) -> value | nil), when given, says
--- that the params are text, read with it (see the head of this file).
-function M.check(schema, params, json)
-  local fields = normalize_fields(schema, "schema")
-  text_json, hiding = json, 0
-  local ok, out = pcall(check_record, params or {}, fields, "params")
-  text_json, hiding = nil, 0
-  if not ok then error(out, 0) end
-  return out
-end
-
 -- True when the normalized spec, or a spec inside it, says secret.
 local function secret_inside(spec)
   if spec.secret then return true end
@@ -259,10 +245,19 @@ local function secret_inside(spec)
   return false
 end
 
---- True when schema (a plugin's `schema` table that M.check accepted)
--- marks a param, or a part of one, secret = true.
-function M.has_secret(schema)
-  return secret_inside({fields = normalize_fields(schema, "schema")})
+--- Checks params (a table, or nil for none) against schema (the plugin's
+-- `schema` table) and returns the normalized copy, and whether the schema
+-- marks a param, or a part of one, secret = true. Errors in the schema
+-- itself are reported as "schema.key: ...", errors in params as
+-- "params.key: ...". json (json(text) -> value | nil), when given, says
+-- that the params are text, read with it (see the head of this file).
+function M.check(schema, params, json)
+  local fields = normalize_fields(schema, "schema")
+  text_json, hiding = json, 0
+  local ok, out = pcall(check_record, params or {}, fields, "params")
+  text_json, hiding = nil, 0
+  if not ok then error(out, 0) end
+  return out, secret_inside({fields = fields})
 end
 
 return M

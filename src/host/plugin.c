@@ -132,16 +132,13 @@ static int open_protected(lua_State *L) {
   else
     lua_newtable(L);
   lua_pushboolean(L, job->src->params_text);
-  lua_call(L, 3, 2); /* [job, M, plugin, params|nil, message] */
+  lua_call(L, 3, 2); /* [job, M, plugin, params|nil, secret|message] */
   if (lua_isnil(L, 4)) {
     snprintf(job->bad, sizeof job->bad, "%s", lua_tostring(L, 5));
     return 0;
   }
-  lua_getfield(L, 2, "secret_params");
-  lua_pushvalue(L, 3);
-  lua_call(L, 1, 1); /* [job, M, plugin, params, message, secret] */
-  p->secret_params = lua_toboolean(L, -1);
-  lua_pop(L, 2);
+  p->secret_params = lua_toboolean(L, 5);
+  lua_pop(L, 1);
   lua_getfield(L, 2, "setup");
   lua_insert(L, 3); /* [job, M, setup, plugin, params] */
   budget_begin(p); /* init gets a budget of its own */
@@ -231,19 +228,18 @@ void flyq__plugin_budget(flyq__plugin_t *p) {
     count_budget(p);
 }
 
-/* A new instance with its state; the state knows the instance. */
 /* 8 random hex digits into id: an instance's name in the stats, which
  * says nothing about its params (a hash of them would let a guess at a
- * secret param be tested against it). */
+ * secret param be tested against it). getrandom of a few bytes does not
+ * fail once the kernel's pool is ready; if it did, the id would be zeros,
+ * which still hides the params. */
 static void random_id(char id[9]) {
   uint8_t r[4] = {0};
-  if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) { /* cannot fail for 4 */
-    uint32_t x = (uint32_t)(uintptr_t)id ^ (uint32_t)flyq_now_ms();
-    memcpy(r, &x, sizeof r);
-  }
+  (void)!getrandom(r, sizeof r, 0);
   for (int i = 0; i < 4; i++) snprintf(id + 2 * i, 3, "%02x", (unsigned)r[i]);
 }
 
+/* A new instance with its state; the state knows the instance. */
 static flyq__plugin_t *plugin_new(const flyq__plugin_src_t *src) {
   flyq__plugin_t *p = calloc(1, sizeof *p);
   if (p == NULL) return NULL;

@@ -214,7 +214,7 @@ typedef struct flyq__plugin {
   uint8_t digest[32]; /* SHA-256 of the file's text at load */
   char *params;    /* JSON */
   int secret_params; /* the params may hold a secret: never shown
-                        (flyq.runtime.secret_params) */
+                        (flyq.runtime.check) */
   unsigned hooks;  /* FLYQ__HOOK_* */
   int64_t budget;  /* instructions per hook call; <= 0: none */
   int64_t time_ns; /* CPU time per hook call */

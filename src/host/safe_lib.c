@@ -72,7 +72,8 @@ static int safe_move(lua_State *L) {
   return 1;
 }
 
-/* The comparator for sort_polled: upvalue 1, or a < b when it is nil. */
+/* The comparator safe_sort gives the stock sort: polls the budget, then
+ * calls upvalue 1 (a C comparator), or compares a < b when it is nil. */
 static int polled_less(lua_State *L) {
   flyq__lua_poll(L);
   if (lua_isnil(L, lua_upvalueindex(1)))

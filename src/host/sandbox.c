@@ -115,9 +115,8 @@ static int user_frame(lua_State *L, int from, int to, lua_Debug *ar);
  * runs no message handler for those. A refusal with no such code on the
  * stack (the runtime's own work after the plugin's error) keeps the last
  * position noted in this pcall (flyq__lua_pcall clears it). Called from
- * the allocator, so it
- * only reads the call chain (lua_getinfo with "Sl" allocates nothing and
- * raises nothing). Lua 5.4.5 and later turn the chain's stack pointers
+ * the allocator, so it only reads the call chain (lua_getinfo with "Sl"
+ * allocates nothing and raises nothing). Lua 5.4.5 and later turn the chain's stack pointers
  * into offsets while the stack is being reallocated, and the allocator may
  * be that reallocation: there the chain is not read and the error has no
  * position. */

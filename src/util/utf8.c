@@ -9,16 +9,20 @@
 /* U+FFFD in UTF-8. */
 static const char replacement[] = "\xef\xbf\xbd";
 
+/* The number of bytes the lead byte c announces (2 to 4), else 0. */
+static size_t announced(uint8_t c) {
+  if (c >= 0xc2 && c <= 0xdf) return 2;
+  if ((c & 0xf0) == 0xe0) return 3;
+  if (c >= 0xf0 && c <= 0xf4) return 4;
+  return 0;
+}
+
 size_t flyq__utf8_len(const uint8_t *s, size_t n) {
   uint8_t c = s[0];
   uint32_t cp;
-  size_t len;
+  size_t len = announced(c);
   if (c < 0x80) return 1;
-  if (c >= 0xc2 && c <= 0xdf) len = 2;
-  else if ((c & 0xf0) == 0xe0) len = 3;
-  else if (c >= 0xf0 && c <= 0xf4) len = 4;
-  else return 0;
-  if (n < len) return 0;
+  if (len == 0 || n < len) return 0;
   cp = c & (0x7fu >> len);
   for (size_t i = 1; i < len; i++) {
     if ((s[i] & 0xc0) != 0x80) return 0;
@@ -33,14 +37,6 @@ int flyq__utf8_valid(const uint8_t *s, size_t len) {
   for (size_t i = 0, n; i < len; i += n)
     if ((n = flyq__utf8_len(s + i, len - i)) == 0) return 0;
   return 1;
-}
-
-/* The number of bytes the lead byte c announces (2 to 4), else 0. */
-static size_t announced(uint8_t c) {
-  if (c >= 0xc2 && c <= 0xdf) return 2;
-  if ((c & 0xf0) == 0xe0) return 3;
-  if (c >= 0xf0 && c <= 0xf4) return 4;
-  return 0;
 }
 
 /* Ends the n bytes of s before a last character they hold only part of
