@@ -366,6 +366,10 @@ typedef struct flyq_plugin_stats {
   uint64_t batches;    /* driver runs (one per call) */
   uint64_t calls;      /* hook calls: one per record a hook was called
                           on (once, reruns included), one per auth call */
+  uint64_t chunked_calls; /* of those, made by chunk runners: the hook
+                             returns its record or nothing, and ran on
+                             whole slices of 128 records with nothing
+                             between two calls (docs/plugins.md) */
   uint64_t errors;     /* failed hook calls and failed driver runs */
   char *last_error;    /* NULL when errors is 0 */
   uint64_t keys_pushed;    /* record keys copied into Lua */

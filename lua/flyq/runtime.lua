@@ -9,14 +9,23 @@
 --
 -- Three ways to run a batch through on_produce or on_consume:
 -- - The fast loop (on_error = reject, CPU-time budget): no C call for a
---   record whose hook returns it. host.fill(done) gives the next chunk of
---   records slots first..last, whose proxies are recs[first..last] (recs
---   holds every proxy value, once and for all). C's watchdog sees a record
---   end when its hook returns into this loop, and at an error reads j to
---   know which record it was. A result other than the record itself
---   goes through host.settle(j) (C passes on the kept records before it)
+--   record whose hook returns it. host.fill(done, bare) gives the next
+--   chunk of records, at most a slice: their proxies are s[k1..k2] of the
+--   slice s (a table of proxy values made once and for all) and their
+--   slots j0+k1 .. j0+k2. C's watchdog sees a record end when its hook
+--   returns into a driver, and at an error reads the driver's j0 + k to
+--   know which record it was. A result other than the record itself goes
+--   through host.settle(j0 + k) (C passes on the kept records before it)
 --   and keep(); host.finish() passes on the rest. A hook that declares
---   one parameter gets a copy of the loop that leaves ctx out of the call.
+--   one parameter gets a copy of the loop that leaves ctx out of the call
+--   (bare). When fill gives a chunk runner, run, the chunk is a whole
+--   slice and the hook one that returns its record or nothing (C reads
+--   its bytecode: src/host/hook_shape.c): run calls it on s[1] .. s[last]
+--   (the call for s[k] on line k: its k is its current line) and hands
+--   the results to host.check(), which finds the first one that is not
+--   its record; settle_rest() goes on from there as the loop would have.
+--   No compare and no loop step between two calls: a fifth less of what
+--   the loop costs a record (docs/benchmarks.md).
 -- - The slow loop (the instruction budget is on): host.record(i) per
 --   record, which starts the record's budget, and host.emit per result.
 -- - Protected (on_error pass or dead_letter) with the CPU-time budget: the
@@ -32,7 +41,8 @@
 -- run and C rejects the batch.
 --
 -- The host table (functions written in C, src/host/plugin_host.c):
---   fill(done) -> first, last    settle(j)    finish()    recs    exact
+--   fill(done, bare) -> s, k1, k2, j0, run    check(j0, ...) -> [k, rest]
+--   settle(j)    finish()    exact
 --   params(f) -> nparams, isvararg    json(text) -> value | nil, message
 --   recover(message, nomem) -> done [, upto]
 --   record(i) -> proxy           protect(f, ...) -> true | false, message, nomem
@@ -49,7 +59,8 @@ local HOOKS = {"init", "partition", "on_produce", "on_consume",
                "authenticate", "authorize"}
 
 local record, protect, emit, mark, truncate, fail, set_partition
-local fill, settle, finish, recover, recs, params, exact, json
+local fill, settle, finish, recover, params, exact, json
+local check
 
 --- Receives the host functions; called once per state, before setup.
 function M.attach(host)
@@ -57,7 +68,8 @@ function M.attach(host)
   mark, truncate, fail = host.mark, host.truncate, host.fail
   set_partition = host.set_partition
   fill, settle, finish, recover = host.fill, host.settle, host.finish, host.recover
-  recs, params, exact, json = host.recs, host.params, host.exact, host.json
+  params, exact, json = host.params, host.exact, host.json
+  check = host.check
 end
 
 local function describe(v)
@@ -181,16 +193,39 @@ local function slow_loop(hook, n, ctx)
   end
 end
 
+-- What check() found in a chunk runner's results: from the slice's record
+-- k on, rest[k] did not all come back as themselves; settled as the loop
+-- would have (a driver: an error in keep() names the record j0 + k).
+local function settle_rest(s, k, last, rest, j0)
+  for k = k, last do
+    local res = rest[k]
+    if res ~= s[k] then
+      settle(j0 + k)
+      keep(res)
+    end
+  end
+end
+
+-- Runs the chunk of slice s fill gave (slots j0+1 .. j0+last) through
+-- run, its chunk runner.
+local function run_chunk(run, hook, s, j0, last, ctx)
+  local k, rest = run(check, hook, s, j0, ctx)
+  if k then settle_rest(s, k, last, rest, j0) end
+end
+
 local function fast_loop(hook, n, ctx, done)
-  local recs = recs
   while done < n do
-    local first, last = fill(done)
-    for j = first, last do -- the hot loop: the common answer (the record) first
-      local rec = recs[j]
-      local res = hook(rec, ctx)
-      if res ~= rec then
-        settle(j)
-        keep(res)
+    local s, first, last, j0, run = fill(done, false)
+    if run then
+      run_chunk(run, hook, s, j0, last, ctx)
+    else
+      for k = first, last do -- the hot loop: the common answer (the record) first
+        local rec = s[k]
+        local res = hook(rec, ctx)
+        if res ~= rec then
+          settle(j0 + k)
+          keep(res)
+        end
       end
     end
     done = done + (last - first + 1)
@@ -203,24 +238,28 @@ end
 -- docs/benchmarks.md). A copy on purpose: choosing the call inside one
 -- loop would cost more than it saves. Keep the two in step.
 local function fast_loop_bare(hook, n, ctx, done)
-  local recs = recs
   while done < n do
-    local first, last = fill(done)
-    for j = first, last do
-      local rec = recs[j]
-      local res = hook(rec)
-      if res ~= rec then
-        settle(j)
-        keep(res)
+    local s, first, last, j0, run = fill(done, true)
+    if run then
+      run_chunk(run, hook, s, j0, last)
+    else
+      for k = first, last do
+        local rec = s[k]
+        local res = hook(rec)
+        if res ~= rec then
+          settle(j0 + k)
+          keep(res)
+        end
       end
     end
     done = done + (last - first + 1)
   end
 end
 
--- C's watchdog: a return into a fast loop ends a record; at an error, the
--- loop's j is the record's slot.
-M.drivers = {[fast_loop] = true, [fast_loop_bare] = true}
+-- C's watchdog: a return into a driver ends a record; at an error, the
+-- innermost driver's j0 + k is the record's slot, k being a chunk
+-- runner's current line (C adds each runner, with the value "line").
+M.drivers = {[fast_loop] = true, [fast_loop_bare] = true, [settle_rest] = true}
 
 -- The fast loop for hook.
 local function fast_loop_for(hook)

@@ -7,7 +7,7 @@
 #include "flyq/common.h"
 #include "test-host-plugin.h"
 
-#define N 10000 /* more than two rings of 4096 slots, in chunks of 1024 */
+#define N 10000 /* more than two rings of 4096 slots, in chunks of 128 */
 
 static uint8_t *numbered(size_t n, size_t *len) {
   static char keys[N][24];
@@ -89,6 +89,100 @@ TEST(every_kind_of_answer_across_chunks) {
   pt_done(rt);
 }
 
+/* A hook that returns its record or nothing (drops, changes in place):
+ * chunk runners call it on whole slices of 128 records; the output is the
+ * same as the loop's, which on_error = pass keeps to. */
+static const char keep_lua[] =
+    "return { name = 'keep', on_produce = function(r)\n"
+    "  local i = tonumber(r.key)\n"
+    "  if i % 7 == 0 then return nil end\n"
+    "  if i % 11 == 0 then r.value = 'changed' .. i end\n"
+    "  if i % 500 == 0 then return end\n"
+    "  return r\n"
+    "end }\n";
+
+static void check_kept(const flyq_plugins_output_t *out, size_t n) {
+  size_t k = 0;
+  for (size_t i = 1; i <= n; i++) {
+    char v[32];
+    flyq_record_t rec;
+    if (i % 7 == 0 || i % 500 == 0) continue;
+    snprintf(v, sizeof v, i % 11 == 0 ? "changed%zu" : "%zu", i);
+    pt_record(out->batches[0].data, out->batches[0].len, k++, &rec);
+    if (!pt_is(rec.value, rec.value_len, v))
+      flyq_test_fail(__FILE__, __LINE__, "output %zu (input %zu): %.*s, "
+                     "want %s", k - 1, i, (int)rec.value_len,
+                     (const char *)rec.value, v);
+  }
+  CHECK_EQ(out->records_out, k);
+  CHECK_EQ(out->dropped, n - k);
+}
+
+TEST(a_hook_that_returns_its_record_runs_in_chunks) {
+  const char *on_error[] = {"reject", "pass"};
+  size_t len;
+  uint8_t *buf = numbered(N, &len);
+  pt_write("keep.lua", keep_lua);
+  for (int e = 0; e < 2; e++) {
+    flyq_plugins_output_t out;
+    char config[256];
+    flyq_plugins_t *rt;
+    snprintf(config, sizeof config,
+             "return { plugin_path = {DIR},\n"
+             "  topics = { t = { on_produce = 'keep', on_error = '%s' } } }\n",
+             on_error[e]);
+    rt = pt_open(config);
+    run(rt, buf, len, &out);
+    check_kept(&out, N);
+    /* 78 whole slices, then 16 records in the loop; none under pass */
+    CHECK_EQ(pt_stats(rt, "keep")->chunked_calls, e == 0 ? 78 * 128 : 0);
+    CHECK_EQ(pt_stats(rt, "keep")->calls, N);
+    flyq_plugins_output_free(&out);
+    pt_done(rt);
+  }
+  free(buf);
+}
+
+/* In a chunk, each record's hook call is timed alone, as in the loop: 300
+ * calls of 1 ms pass a limit of 20 ms; a call that does not end fails at
+ * its record and line. */
+TEST(a_chunk_times_each_record_alone) {
+  size_t len;
+  uint8_t *buf = numbered(300, &len);
+  flyq_plugins_output_t out;
+  flyq_plugins_t *rt;
+  char err[512];
+  pt_write("slow.lua", "return { name = 'slow', on_produce = function(r)\n"
+           "  local t = os.clock()\n"
+           "  while os.clock() - t < 0.001 do end\n"
+           "  if r.key == '250' and r.value == 'stop' then while true do end end\n"
+           "  return r end }\n");
+  rt = pt_open("return { plugin_path = {DIR},\n"
+               "  plugins = { limits = { time_ms = 20 } },\n"
+               "  topics = { t = { on_produce = 'slow' } } }\n");
+  run(rt, buf, len, &out);
+  CHECK_EQ(out.unchanged, 1);
+  CHECK_EQ(pt_stats(rt, "slow")->chunked_calls, 256);
+  flyq_plugins_output_free(&out);
+  free(buf);
+  {
+    static char keys[300][8];
+    static const char *kv[600];
+    for (int i = 0; i < 300; i++) {
+      snprintf(keys[i], sizeof keys[i], "%d", i + 1);
+      kv[2 * i] = keys[i];
+      kv[2 * i + 1] = i == 249 ? "stop" : "go";
+    }
+    buf = pt_batch(kv, 300, &len);
+  }
+  CHECK_EQ(flyq_plugins_on_produce(rt, "t", -1, NULL, buf, len, &out, err,
+                                   sizeof err), FLYQ_ERR_PLUGIN);
+  CHECK_HAS(err, "slow.lua:4: time limit exceeded");
+  CHECK_HAS(err, "(on_produce, record 250)");
+  free(buf);
+  pt_done(rt);
+}
+
 TEST(untouched_records_keep_the_bytes) {
   size_t len;
   uint8_t *buf = numbered(N, &len);
@@ -145,22 +239,33 @@ static const char *const heads[][2] = {
                       "assert(select('#', ...) == 2 and ctx.topic == 't')"},
 };
 
+/* Whichever record of a chunk fails (its first, one inside, its last;
+ * chunk runners for the heads that return their record), the error names
+ * it. */
 TEST(an_error_names_its_record) {
+  static const char *const at[] = {"2049", "2100", "2176"};
   size_t len;
   uint8_t *buf = numbered(N, &len);
   for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++) {
-    flyq_plugins_output_t out;
-    flyq_plugins_t *rt;
-    char err[512], src[512];
-    snprintf(src, sizeof src, "return { name = 'boom', on_produce = %s %s\n"
-             "  if r.key == '2049' then error('boom') end\n"
-             "  return r end }\n", heads[h][0], heads[h][1]);
-    pt_write("boom.lua", src);
-    rt = open_chain("'boom'"); /* records 1-2048 pass the asserts */
-    CHECK_EQ(flyq_plugins_on_produce(rt, "t", -1, NULL, buf, len, &out, err,
-                                     sizeof err), FLYQ_ERR_PLUGIN);
-    CHECK_HAS(err, "boom.lua:2: boom (on_produce, record 2049)");
-    pt_done(rt);
+    for (size_t a = 0; a < sizeof at / sizeof at[0]; a++) {
+      flyq_plugins_output_t out;
+      flyq_plugins_t *rt;
+      char err[512], src[512], want[128];
+      snprintf(src, sizeof src, "return { name = 'boom', on_produce = %s %s\n"
+               "  if r.key == '%s' then error('boom') end\n"
+               "  return r end }\n", heads[h][0], heads[h][1], at[a]);
+      pt_write("boom.lua", src);
+      rt = open_chain("'boom'"); /* the records before pass the asserts */
+      CHECK_EQ(flyq_plugins_on_produce(rt, "t", -1, NULL, buf, len, &out, err,
+                                       sizeof err), FLYQ_ERR_PLUGIN);
+      snprintf(want, sizeof want, "boom.lua:2: boom (on_produce, record %s)",
+               at[a]);
+      CHECK_HAS(err, want);
+      CHECK_EQ(pt_stats(rt, "boom")->calls, (uint64_t)atoi(at[a]));
+      if (h < 2) /* function(r) and function(r, ctx): runners */
+        CHECK_EQ(pt_stats(rt, "boom")->chunked_calls, 2048);
+      pt_done(rt);
+    }
   }
   free(buf);
 }
@@ -414,8 +519,9 @@ TEST(a_memory_error_reruns_the_rest_of_its_chunk_from_the_input) {
   CHECK_EQ(out.failed, 1);
   flyq_plugins_output_free(&out);
   pt_done(rt);
-  /* 3000 records in chunks of 1024, the bomb at 2500: 2500 calls, then
-   * the third chunk (2049 .. 3000) runs record by record. */
+  /* 3000 records in chunks of a slice (FLYQ__SLICE, 128), the bomb at
+   * 2500: 2500 calls, then the rest of the 20th chunk (2433 .. 2560) runs
+   * again record by record, and the chunks after it as before. */
   for (int i = 0; i < 3000; i++) {
     snprintf(keys[i], sizeof keys[i], "%d", i + 1);
     kv[2 * i] = keys[i];
@@ -424,7 +530,7 @@ TEST(a_memory_error_reruns_the_rest_of_its_chunk_from_the_input) {
   rt = run_capped("bang", "pass", 0, kv, 3000, &out);
   CHECK_EQ(out.failed, 1);
   CHECK_EQ(out.records_out, 3000);
-  CHECK_EQ(pt_stats(rt, "bang")->counters[0].value, 2500 + (3000 - 2048));
+  CHECK_EQ(pt_stats(rt, "bang")->counters[0].value, 2500 + (3000 - 2432));
   CHECK_EQ(pt_stats(rt, "bang")->calls, 3000); /* each record once */
   flyq_plugins_output_free(&out);
   pt_done(rt);
@@ -479,6 +585,8 @@ TEST(a_memory_error_after_a_settling_failure) {
 }
 
 TEST_LIST(TEST_ENTRY(every_kind_of_answer_across_chunks)
+          TEST_ENTRY(a_hook_that_returns_its_record_runs_in_chunks)
+          TEST_ENTRY(a_chunk_times_each_record_alone)
           TEST_ENTRY(a_memory_error_reruns_the_rest_of_its_chunk_from_the_input)
           TEST_ENTRY(a_memory_error_in_a_fan_out_undoes_it)
           TEST_ENTRY(a_memory_error_after_a_settling_failure)

@@ -33,6 +33,9 @@ describe("on_produce hooks", function()
         pass = {on_produce = {"failing"}, on_error = "pass"},
         dl = {on_produce = {"failing"}, on_error = "dead_letter"},
         chain = {on_produce = {"append1", "append2", "who"}},
+        chunks = {on_produce = {"keep_some"}},
+        chunkspass = {on_produce = {{plugin = "keep_some", params = {tag = "pass"}}},
+                      on_error = "pass"},
         rechain = {on_produce = {"append2", "append1"}},
       },
     }})
@@ -49,6 +52,34 @@ describe("on_produce hooks", function()
     assert(c:produce("plain", {"a", "b"}))
     assert.are.same({"A", "B"}, values(c, "up"))
     assert.are.same({"a", "b"}, values(c, "plain"))
+  end)
+
+  -- A hook that returns its record or nothing runs 128 records at a time
+  -- (docs/plugins.md, "Speed"): the same records come out as one by one.
+  it("stores what a filter keeps, 128 records at a time", function()
+    local batch, want = {}, {}
+    for i = 1, 1000 do
+      batch[i] = "x" .. i
+      if i % 3 ~= 0 then want[#want + 1] = i % 5 == 0 and "X" .. i or "x" .. i end
+    end
+    for _, topic in ipairs({"chunks", "chunkspass"}) do
+      assert(c:produce(topic, batch))
+      assert.are.same(want, values(c, topic))
+    end
+    local chunked = {}
+    for _, p in ipairs(assert(c:stats()).plugins) do
+      if p.name == "keep_some" then
+        assert.are.equal(1000, p.calls)
+        chunked[p.used_as[1]] = p.chunked_calls
+      end
+    end
+    -- 7 whole slices of 128, then 104 records one by one; none under pass
+    assert.are.same({["topics.chunks.on_produce[1]"] = 896,
+                     ["topics.chunkspass.on_produce[1]"] = 0}, chunked)
+    local code, out, err = server.run({"stats", "-b", srv.addr})
+    assert.are.equal(0, code, err)
+    assert.matches("topics.chunks.on_produce%[1%]: batches 1, calls 1000 " ..
+                   "%(896 in chunks%), errors 0\n", out)
   end)
 
   it("runs the chain in order and gives hooks the principal", function()

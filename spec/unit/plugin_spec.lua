@@ -179,19 +179,22 @@ local function fake_host(records)
   local host = {emitted = {}, failed = {}, parts = {}}
   function host.record(i) return records[i] end
   function host.emit(r) host.emitted[#host.emitted + 1] = r end
-  -- As C's message handler does, protect notes the fast loop's j at an
-  -- error (when the loop is on the stack), for recover.
+  -- As C's message handler does, protect notes the fast loop's j0 + k at
+  -- an error (when the loop is on the stack), for recover.
   local failed_slot
   local function note_slot(e)
     for level = 2, 100 do
       local info = debug.getinfo(level, "f")
       if info == nil then break end
       if runtime.drivers[info.func] then
+        local j0, k
         for n = 1, 100 do
           local name, v = debug.getlocal(level, n)
           if name == nil then break end
-          if name == "j" then failed_slot = v end
+          if name == "j0" then j0 = v end
+          if name == "k" then k = v end
         end
+        failed_slot = j0 and k and j0 + k
         break
       end
     end
@@ -208,19 +211,19 @@ local function fake_host(records)
   function host.fail(i, err) host.failed[#host.failed + 1] = {i, err} end
   function host.set_partition(i, p) host.parts[i] = p end
   -- The fast loop's part, as src/host/plugin_host.c does it, with chunks
-  -- of 2 records so that the specs cross chunk boundaries.
+  -- of 2 records so that the specs cross chunk boundaries (and no chunk
+  -- runner: spec/functional/plugins_chunks_spec.lua has those).
   local base, first, settled = 0, 1, 0
-  host.recs = {}
   function host.params(f)
     local info = debug.getinfo(f, "u")
     return info.nparams, info.isvararg
   end
   function host.fill(done)
     local m = math.min(2, #records - done)
-    first = 10 + done -- slots are not record numbers
-    for j = 0, m - 1 do host.recs[first + j] = records[done + j + 1] end
-    base = done
-    return first, first + m - 1
+    local s, j0 = {}, 10 + done -- slots are not record numbers
+    for k = 1, m do s[k] = records[done + k] end
+    first, base = j0 + 1, done
+    return s, 1, m, j0, false
   end
   local function pass_on(upto)
     for i = settled + 1, upto do host.emit(records[i]) end

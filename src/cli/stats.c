@@ -18,7 +18,8 @@ static const char usage[] =
     "its file, where it is used (the config's key paths, such as\n"
     "topics.orders.on_produce[1], or consumer filter), its params (#ID,\n"
     "its random id, when they may hold a secret), batches, hook calls (one\n"
-    "per record a hook ran on, one per auth call), errors, last error and\n"
+    "per record a hook ran on, one per auth call; \"in chunks\": those\n"
+    "made 128 at a time, docs/plugins.md), errors, last error and\n"
     "counters (docs/protocol.md, \"Stats\"). Control characters in a\n"
     "plugin's text print escaped (\\n, \\x1b...). An admin operation: with\n"
     "auth plugins, the principal needs `admin` on `cluster`.\n"
@@ -76,11 +77,15 @@ static void print_plugin(json_t *p) {
   const char *key;
   char *where = where_text(p);
   json_t *v, *counters = json_object_get(p, "counters");
+  double chunked = json_number_value(json_object_get(p, "chunked_calls"));
+  char in_chunks[48] = "";
+  if (chunked > 0)
+    snprintf(in_chunks, sizeof in_chunks, " (%.0f in chunks)", chunked);
   flyq__cli_line(stdout,
-                 "plugin %s (%s)%s: batches %.0f, calls %.0f, errors %.0f",
+                 "plugin %s (%s)%s: batches %.0f, calls %.0f%s, errors %.0f",
                  text_of(p, "name"), text_of(p, "file"), where ? where : "",
                  json_number_value(json_object_get(p, "batches")),
-                 json_number_value(json_object_get(p, "calls")),
+                 json_number_value(json_object_get(p, "calls")), in_chunks,
                  json_number_value(json_object_get(p, "errors")));
   free(where);
   if (json_is_string(json_object_get(p, "last_error")))

@@ -83,25 +83,31 @@ static uint64_t progress(void *arg) {
   return ((const flyq__plugin_t *)arg)->progress;
 }
 
-/* Tells the watchdog that the driver's fast loops (the keys of the
- * module's table drivers, the module at idx) call the hooks; their loop
- * counter j is the slot of the record. */
+/* Tells the watchdog that the driver's fast loops and chunk runners (the
+ * keys of the module's table drivers, the module at idx) call the hooks;
+ * the slot of their record is j0 + k (a runner's k: its current line). */
 static void watch_calls(lua_State *L, flyq__plugin_t *p, int idx) {
   if (lua_getfield(L, idx, "drivers") != LUA_TTABLE)
     luaL_error(L, "flyq.runtime: no drivers");
   p->loop_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  flyq__lua_set_calls(L, progress, p, p->loop_ref, "j");
+  flyq__lua_set_calls(L, progress, p, p->loop_ref, "j0", "k");
 }
 
-/* The hooks the instance table at idx has. */
-static unsigned hooks_of(lua_State *L, int idx) {
+/* The hooks the instance table at idx has; *chunked: those of them a
+ * chunk runner may call (flyq__hook_returns_arg). */
+static unsigned hooks_of(lua_State *L, int idx, unsigned *chunked) {
   static const char *const names[] = {"partition", "on_produce", "on_consume",
                                       "authenticate", "authorize"};
   unsigned hooks = 0;
+  *chunked = 0;
   for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
-    if (lua_getfield(L, idx, names[i]) == LUA_TFUNCTION) hooks |= 1u << i;
+    if (lua_getfield(L, idx, names[i]) == LUA_TFUNCTION) {
+      hooks |= 1u << i;
+      if (flyq__hook_returns_arg(L, -1)) *chunked |= 1u << i;
+    }
     lua_pop(L, 1);
   }
+  *chunked &= FLYQ__HOOK_ON_PRODUCE | FLYQ__HOOK_ON_CONSUME;
   return hooks;
 }
 
@@ -146,7 +152,7 @@ static int open_protected(lua_State *L) {
   free(p->name);
   p->name = NULL;
   p->name = dup_or_raise(L, lua_tostring(L, 4));
-  p->hooks = hooks_of(L, 3);
+  p->hooks = hooks_of(L, 3, &p->chunked);
   lua_settop(L, 3);
   p->inst_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   p->mod_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -248,6 +254,7 @@ static flyq__plugin_t *plugin_new(const flyq__plugin_src_t *src) {
   p->time_ns = src->time_ns;
   p->exact = src->budget > 0 || !flyq__lua_watch_available();
   p->inst_ref = p->mod_ref = p->recs_ref = p->loop_ref = LUA_NOREF;
+  p->runner_ref[0] = p->runner_ref[1] = LUA_NOREF;
   p->key = strdup(src->key);
   p->name = strdup(src->name);
   p->file = strdup(src->file);
@@ -421,7 +428,9 @@ int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
                            ? flyq__plugin_failed_record(p, call)
                        : call->nin > 0 ? call->cur + 1 : 0;
   if (r != 0 && call->fast && !call->settling && record > 0)
-    flyq__call_uncount(p, call, record); /* the loop stopped there */
+    flyq__call_uncount(p, call, record > call->ran ? record : call->ran);
+  /* the loop stopped there, unless a chunk runner had run the hook on
+     later records already */
   p->call = NULL;
   flyq__record_end(p);
   if (call->failed) {
@@ -451,6 +460,7 @@ int flyq__plugin_stats(const flyq__plugin_t *p, flyq_plugin_stats_t *s) {
   memset(s, 0, sizeof *s);
   s->batches = p->batches;
   s->calls = p->calls;
+  s->chunked_calls = p->chunked_calls;
   s->errors = p->errors;
   s->keys_pushed = p->keys_pushed;
   s->values_pushed = p->values_pushed;

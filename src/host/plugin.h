@@ -157,6 +157,8 @@ typedef struct flyq__call {
   size_t emitting;         /* fast loop: 1 + the input record whose answer
                               settle(j) let through (keep() emits it), or 0 */
   size_t emit_mark;        /* out->n before that record's emits */
+  size_t ran;              /* input records before this one went through a
+                              chunk runner (their hooks ran) */
   /* The limit breaker (on_error pass or dead_letter): a request whose
    * records keep running into a limit must not hold the loop thread for
    * records x limit. */
@@ -222,11 +224,16 @@ typedef struct flyq__plugin {
                       not by the CPU-time watchdog */
   int watched;     /* this run's budget is the watchdog (else a count) */
   int mod_ref;     /* registry: the flyq.runtime module */
-  int recs_ref;    /* registry: the driver's table of every proxy value */
-  int loop_ref;    /* registry: the driver's fast loops, as the keys of a
-                      table (the watchdog's drivers: their loop counter j
-                      is the record's slot) */
+  int recs_ref;    /* registry: the driver's slices of the proxy values */
+  int loop_ref;    /* registry: the driver's fast loops and chunk
+                      runners, as the keys of a table (the watchdog's
+                      drivers: their j0 + k is the record's slot) */
   uint64_t progress; /* moves on at each chunk and slow-loop record */
+  int runner_ref[2]; /* registry: the chunk runners (host.fill), with ctx
+                        and bare, or LUA_NOREF until first used */
+  unsigned chunked; /* FLYQ__HOOK_ON_PRODUCE, _ON_CONSUME: the hook returns
+                       its record or nothing (flyq__hook_returns_arg), so a
+                       chunk runner may call it (host.fill) */
   int inst_ref;    /* registry: the instance table from setup */
   const char *field_names[8]; /* the state's strings "key", "value"...,
                                  by field number (flyq__record_open) */
@@ -244,6 +251,7 @@ typedef struct flyq__plugin {
   uint64_t batches, errors;
   uint64_t calls;  /* hook calls: one per record a hook was called on (in
                       a call: flyq__call_count), one per auth call */
+  uint64_t chunked_calls; /* of those, in chunks a runner completed */
   uint64_t keys_pushed, values_pushed, headers_pushed;
   char last_error[512];
   flyq__counter_t *counters;
@@ -308,6 +316,12 @@ int flyq__plugin_add_use(flyq__plugin_t *p, const char *path);
 /* The instance that owns L (kept in L's extra space). */
 flyq__plugin_t *flyq__plugin_of(lua_State *L);
 
+/* 1 if the function at idx is Lua code whose bytecode shows that it
+ * returns its first argument, as it got it, or no value, whatever it does
+ * in between (hook_shape.c); 0 if not or if that cannot be shown. Allocates
+ * and runs a little code in L. [-0, +0, m] */
+int flyq__hook_returns_arg(lua_State *L, int idx);
+
 /* Pushes the arguments of a driver function after the instance table and
  * returns how many; runs in protected mode, so it may allocate. */
 typedef int (*flyq__push_args_fn)(lua_State *L, void *arg);
@@ -370,15 +384,25 @@ int flyq__record_begin(flyq__plugin_t *p, size_t n);
 /* Forgets the run's field cache (after it: allocates nothing). */
 void flyq__record_end(flyq__plugin_t *p);
 
-/* Proxies are the light userdata 1..FLYQ__RING (see plugin_record.c). */
+/* Proxies are the light userdata 1..FLYQ__RING (see plugin_record.c),
+ * held by the driver in FLYQ__RING / FLYQ__SLICE tables, the slices: slice
+ * i (0-based) holds the proxies i * FLYQ__SLICE + 1 .. + FLYQ__SLICE at
+ * 1 .. FLYQ__SLICE. The driver's chunk runners call a hook on a whole
+ * slice (runtime.lua). */
 #define FLYQ__RING 4096
+#define FLYQ__SLICE 128
 
 /* Hands out the next slots of the ring to input records idx, idx+1, ...
- * of p's running call: as many as fit before the ring's end, at most n.
- * Returns how many; *first is the first slot's number (its proxy). The
- * first call makes the ring (may raise: out of memory). */
+ * of p's running call: as many as fit before the end of the ring's
+ * current slice, at most n. Returns how many; *first is the first slot's
+ * number (its proxy). The first call makes the ring (may raise: out of
+ * memory). */
 size_t flyq__record_slots(lua_State *L, flyq__plugin_t *p, size_t idx,
                           size_t n, size_t *first);
+
+/* Pushes slice i (0-based) of the ring made by flyq__record_slots.
+ * [-0, +1] */
+void flyq__record_slice(lua_State *L, const flyq__plugin_t *p, size_t i);
 
 /* Forgets what hooks did to input records from .. to-1 of p's running
  * call, so that they run again from the input. */
@@ -387,9 +411,8 @@ void flyq__record_forget(flyq__plugin_t *p, size_t from, size_t to);
 /* Pushes a proxy of input record idx of p's running call. [-0, +1] */
 void flyq__record_new(lua_State *L, flyq__plugin_t *p, size_t idx);
 
-/* A new table for the proxy values {1..FLYQ__RING} (filled at the first
- * slot handed out), in the registry; returns its ref. Once per state.
- * [-0, +0, m] */
+/* A new table for the slices (filled at the first slot handed out), in
+ * the registry; returns its ref. Once per state. [-0, +0, m] */
 int flyq__record_ring(lua_State *L);
 
 /* The output of input record idx of call c when its hook returned the

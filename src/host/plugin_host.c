@@ -6,12 +6,15 @@
  *
  * The fast loop makes no C call for a record whose hook returns it: fill
  * hands a chunk of records the next slots of the ring (their proxies,
- * already in the driver's table `recs`), the driver loops over them (its
- * loop counter j is the slot: what the watchdog and error messages go
- * by, see plugin.c), and a record that comes back as
- * itself is settled later, in order: settle(j) passes on the kept records
- * before the one in slot j when j's hook returned something else, and
- * finish() the rest once the loop is over.
+ * already in one of the driver's slices), the driver calls the hook on
+ * each (the record's slot, j0 + k, is what the watchdog and error
+ * messages go by, see plugin.c), and a record that comes back as itself
+ * is settled later, in order: settle(j) passes on the kept records before
+ * the one in slot j when j's hook returned something else, and finish()
+ * the rest once the loop is over. A chunk of a whole slice may go to a
+ * chunk runner, which calls the hook on every record of the slice with no
+ * check in between; check() then finds the first record that did not come
+ * back as itself, from which on the driver settles as in its loop.
  */
 #include <errno.h>
 #include <lauxlib.h>
@@ -19,8 +22,6 @@
 
 #include "host/plugin.h"
 #include "host/sandbox.h"
-
-#define CHUNK 1024 /* proxies per fill: the driver's table stays small */
 
 static flyq__call_t *call_of(lua_State *L) {
   flyq__call_t *c = flyq__plugin_of(L)->call;
@@ -44,24 +45,106 @@ static int host_record(lua_State *L) {
   return 1;
 }
 
-/* fill(done) -> first, last: input records done+1 .. (1-based) get the
- * slots first..last (at most CHUNK of them; none at the end). */
+/* Whether the chunk of m records from slot first may go to a chunk
+ * runner, which reads no answer before the hook has run on the whole
+ * chunk: the chunk is a whole slice; the call fails as a whole at an
+ * error (under on_error pass or dead_letter each record's answer must be
+ * known before the next call); and the hook returns its record or nothing
+ * (p->chunked), since a table it returned (a new record, a list) could be
+ * changed by its later calls before being read, where a record it
+ * returned is read that late anyway (kept records are settled later). */
+static int may_run(const flyq__plugin_t *p, const flyq__call_t *c,
+                   size_t first, size_t m) {
+  unsigned hook = c->consume ? FLYQ__HOOK_ON_CONSUME : FLYQ__HOOK_ON_PRODUCE;
+  return m == FLYQ__SLICE && first % FLYQ__SLICE == 1 &&
+         c->on_error == FLYQ_ON_ERROR_REJECT && (p->chunked & hook);
+}
+
+/* Pushes the chunk runner for a hook called with the record alone (bare)
+ * or with ctx too, made at its first use: a function(check, hook, s, j0,
+ * ctx) that returns check(j0, hook(s[1], ctx), ..., hook(s[SLICE], ctx)),
+ * one result a call, the call for s[k] on line k, registered as a driver
+ * that counts by line (flyq__lua_set_calls). Its text is made here, not
+ * in Lua: near a plugin's memory cap, Lua's own allocations collect and
+ * try again, where a luaL_Buffer's fail at once. */
+static void push_runner(lua_State *L, flyq__plugin_t *p, int bare) {
+  static const char head[] = "local check, hook, s, j0, ctx = ... "
+                             "return check(j0, ";
+  const char *call = bare ? "(hook(s[%d]))%s" : "(hook(s[%d], ctx))%s";
+  char text[sizeof head + FLYQ__SLICE * 32];
+  size_t n = sizeof head - 1;
+  if (p->runner_ref[bare] != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->runner_ref[bare]);
+    return;
+  }
+  memcpy(text, head, n);
+  for (int k = 1; k <= FLYQ__SLICE; k++)
+    n += (size_t)snprintf(text + n, sizeof text - n, call, k,
+                          k < FLYQ__SLICE ? ",\n" : ")");
+  if (luaL_loadbufferx(L, text, n, "@lua/flyq/runner", "t") != LUA_OK)
+    lua_error(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->loop_ref);
+  lua_pushvalue(L, -2);
+  lua_pushliteral(L, "line");
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  lua_pushvalue(L, -1);
+  p->runner_ref[bare] = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* fill(done, bare) -> s, k1, k2, j0, run: input records done+1 .. (1-based)
+ * get the slots j0+k1 .. j0+k2, whose proxies are s[k1..k2] of the slice s
+ * (at most a slice; none at the end); run: the chunk runner to call the
+ * hook on them (push_runner; bare: the hook is called without ctx), or
+ * false when the chunk may not go to one (may_run). */
 static int host_fill(lua_State *L) {
   flyq__plugin_t *p = flyq__plugin_of(L);
   flyq__call_t *c = call_of(L);
   lua_Integer done = luaL_checkinteger(L, 1);
-  size_t m, first;
+  int bare = lua_toboolean(L, 2);
+  size_t m, first, j0;
   if (done < 0 || (size_t)done > c->nin) luaL_error(L, "fill: bad position");
-  m = c->nin - (size_t)done < CHUNK ? c->nin - (size_t)done : CHUNK;
-  m = flyq__record_slots(L, p, (size_t)done, m, &first);
+  m = flyq__record_slots(L, p, (size_t)done, c->nin - (size_t)done, &first);
+  j0 = (first - 1) / FLYQ__SLICE * FLYQ__SLICE;
   c->fast = 1;
   c->base = (size_t)done;
   c->chunk_end = (size_t)done + m;
   c->first_slot = first;
   flyq__call_count(p, c, c->chunk_end); /* a restart's are counted */
   p->progress++;
-  lua_pushinteger(L, (lua_Integer)first);
-  lua_pushinteger(L, (lua_Integer)(first + m) - 1);
+  flyq__record_slice(L, p, j0 / FLYQ__SLICE);
+  lua_pushinteger(L, (lua_Integer)(first - j0));
+  lua_pushinteger(L, (lua_Integer)(first - j0 + m) - 1);
+  lua_pushinteger(L, (lua_Integer)j0);
+  if (may_run(p, c, first, m))
+    push_runner(L, p, bare);
+  else
+    lua_pushboolean(L, 0);
+  return 5;
+}
+
+/* check(j0, r1, ..., rn): what a chunk runner's hook calls returned for
+ * the slots j0+1 .. j0+n, the chunk fill gave it. Nothing when each came
+ * back as itself; else k, rest: rk is the first that did not, and rest
+ * holds ri at i for i >= k (the driver settles from there). */
+static int host_check(lua_State *L) {
+  flyq__call_t *c = call_of(L);
+  lua_Integer j0 = luaL_checkinteger(L, 1);
+  int n = lua_gettop(L) - 1, k = 1;
+  if (j0 + 1 != (lua_Integer)c->first_slot ||
+      c->base + (size_t)n != c->chunk_end)
+    luaL_error(L, "check: not the chunk's results");
+  c->ran = c->chunk_end;
+  flyq__plugin_of(L)->chunked_calls += (uint64_t)n;
+  while (k <= n && (uintptr_t)lua_touserdata(L, k + 1) == (uintptr_t)(j0 + k))
+    k++;
+  if (k > n) return 0;
+  lua_pushinteger(L, k);
+  lua_createtable(L, n, 0);
+  for (int i = k; i <= n; i++) {
+    lua_pushvalue(L, i + 1);
+    lua_rawseti(L, -2, i);
+  }
   return 2;
 }
 
@@ -136,7 +219,7 @@ static void settle_kept(lua_State *L, flyq__call_t *c, size_t end) {
  * first. */
 static int host_settle(lua_State *L) {
   flyq__call_t *c = call_of(L);
-  lua_Integer j = luaL_checkinteger(L, 1);
+  lua_Integer j = luaL_checkinteger(L, 1); /* the slot: j0 + k */
   size_t at = (size_t)j - c->first_slot; /* in the chunk, 0-based */
   if (j < (lua_Integer)c->first_slot || c->base + at >= c->nin ||
       c->base + at < c->next)
@@ -363,6 +446,7 @@ void flyq__plugin_host(lua_State *L) {
   flyq__plugin_t *p = flyq__plugin_of(L);
   static const luaL_Reg host[] = {{"record", host_record},
                                   {"fill", host_fill},
+                                  {"check", host_check},
                                   {"params", host_params},
                                   {"json", flyq__plugin_json_decode},
                                   {"settle", host_settle},
@@ -378,8 +462,6 @@ void flyq__plugin_host(lua_State *L) {
   flyq__record_open(L);
   luaL_newlib(L, host);
   p->recs_ref = flyq__record_ring(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, p->recs_ref);
-  lua_setfield(L, -2, "recs");
   lua_pushboolean(L, p->exact);
   lua_setfield(L, -2, "exact");
 }

@@ -4,10 +4,11 @@
  *
  * A hook's `record` is a light userdata whose value is a slot number,
  * 1..FLYQ__RING: making one allocates nothing and, in the driver's fast
- * loop, costs no Lua write either (the driver's table `recs` holds the
- * RING values once and for all), which is what keeps a hook that returns
- * its record cheap. The slots are handed out in turn, round the ring;
- * each says which run (gen) and which input record it stands for now.
+ * loop, costs no Lua write either (the driver's slices hold the RING
+ * values once and for all, FLYQ__SLICE to a table), which is what keeps a
+ * hook that returns its record cheap. The slots are handed out in turn,
+ * round the ring, each run from the start of a slice; each says which run
+ * (gen) and which input record it stands for now.
  * All light userdata share the metatable set here (the only other one a
  * plugin can get is cjson.null, the NULL pointer, which is no record).
  * What a hook did to a record lives in the instance's proxy array (one
@@ -571,6 +572,8 @@ int flyq__record_begin(flyq__plugin_t *p, size_t n) {
     p->nproxies = n;
   }
   p->touched = 0;
+  /* Each run starts on a slice of its own: its chunks are whole slices. */
+  p->ring_pos = (p->ring_pos + FLYQ__SLICE - 1) / FLYQ__SLICE * FLYQ__SLICE;
   return 0;
 }
 
@@ -581,16 +584,20 @@ void flyq__record_end(flyq__plugin_t *p) {
   p->cache_used = 0;
 }
 
-/* Fills the driver's table with the proxy values, then makes the slots,
+/* Fills the driver's slices with the proxy values, then makes the slots,
  * at the first record a plugin sees: plugins that never get one (auth,
  * unused instances) never pay for them. The slots come last because they
- * mark the ring as ready: a memory error while the table grows (a plugin
+ * mark the ring as ready: a memory error while the tables grow (a plugin
  * near its cap) leaves p->slots NULL, and the next call fills again. */
 static void ring_fill(lua_State *L, flyq__plugin_t *p) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->recs_ref);
-  for (uintptr_t k = 1; k <= FLYQ__RING; k++) {
-    lua_pushlightuserdata(L, (void *)k);
-    lua_rawseti(L, -2, (lua_Integer)k);
+  for (uintptr_t i = 0; i < FLYQ__RING / FLYQ__SLICE; i++) {
+    lua_createtable(L, FLYQ__SLICE, 0);
+    for (uintptr_t k = 1; k <= FLYQ__SLICE; k++) {
+      lua_pushlightuserdata(L, (void *)(i * FLYQ__SLICE + k));
+      lua_rawseti(L, -2, (lua_Integer)k);
+    }
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_pop(L, 1);
   if ((p->slots = calloc(FLYQ__RING, sizeof *p->slots)) == NULL)
@@ -599,9 +606,11 @@ static void ring_fill(lua_State *L, flyq__plugin_t *p) {
 
 size_t flyq__record_slots(lua_State *L, flyq__plugin_t *p, size_t idx,
                           size_t n, size_t *first) {
+  size_t room;
   if (p->slots == NULL) ring_fill(L, p);
   if (p->ring_pos == FLYQ__RING) p->ring_pos = 0;
-  if (n > FLYQ__RING - p->ring_pos) n = FLYQ__RING - p->ring_pos;
+  room = FLYQ__SLICE - p->ring_pos % FLYQ__SLICE;
+  if (n > room) n = room;
   *first = p->ring_pos + 1;
   for (size_t j = 0; j < n; j++)
     p->slots[p->ring_pos + j] = (slot_t){p->gen, idx + j};
@@ -615,8 +624,14 @@ void flyq__record_new(lua_State *L, flyq__plugin_t *p, size_t idx) {
   lua_pushlightuserdata(L, (void *)(uintptr_t)slot);
 }
 
+void flyq__record_slice(lua_State *L, const flyq__plugin_t *p, size_t i) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->recs_ref);
+  lua_rawgeti(L, -1, (lua_Integer)i + 1);
+  lua_remove(L, -2);
+}
+
 int flyq__record_ring(lua_State *L) {
-  lua_newtable(L); /* filled by ring_fill */
+  lua_createtable(L, FLYQ__RING / FLYQ__SLICE, 0); /* filled by ring_fill */
   return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 

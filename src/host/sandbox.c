@@ -77,7 +77,8 @@ typedef struct host_state {
   flyq__lua_progress_fn progress; /* flyq__lua_set_calls */
   void *progress_arg;
   int driver_ref;
-  const char *counter;
+  const char *counter;   /* flyq__lua_set_calls */
+  const char *offset;
   int probing;          /* a probe is open (since probe_since) */
   uint64_t probe_token; /* what progress said when it opened */
   int64_t probe_since;
@@ -460,12 +461,14 @@ static void watch_timer_set(int64_t period_ns) {
 int flyq__lua_watch_available(void) { return watch_timer_make() == 0; }
 
 void flyq__lua_set_calls(lua_State *L, flyq__lua_progress_fn progress,
-                         void *arg, int driver_ref, const char *counter) {
+                         void *arg, int driver_ref, const char *counter,
+                         const char *offset) {
   host_state_t *hs = state_of(L);
   hs->progress = progress;
   hs->progress_arg = arg;
   hs->driver_ref = driver_ref;
   hs->counter = counter;
+  hs->offset = offset;
 }
 
 uint64_t flyq__lua_cap_errors(lua_State *L) {
@@ -765,17 +768,19 @@ static void record_traceback(lua_State *L, host_state_t *hs) {
   }
 }
 
-/* 1 if level of L runs a driver (a key of the drivers table). Pushes and
- * pops two values. */
+/* Whether level of L runs a driver (a key of the drivers table): 0 no,
+ * 1 yes, 2 a driver that counts by line (its value is "line"). Pushes
+ * and pops two values. */
 static int is_driver(lua_State *L, const host_state_t *hs, int level,
                      lua_Debug *ar) {
-  int yes;
+  int kind;
   if (!lua_getstack(L, level, ar)) return 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, hs->driver_ref);
   lua_getinfo(L, "f", ar);
-  yes = lua_rawget(L, -2) != LUA_TNIL;
+  kind = lua_rawget(L, -2);
+  kind = kind == LUA_TNIL ? 0 : kind == LUA_TSTRING ? 2 : 1;
   lua_pop(L, 2);
-  return yes;
+  return kind;
 }
 
 /* The level of the driver's frame on L's stack, or -1: a look at the
@@ -785,10 +790,11 @@ static int is_driver(lua_State *L, const host_state_t *hs, int level,
  * overflow, only for an error inside a deep recursion). */
 #define NEAR_LEVELS 64
 #define BOTTOM_LEVELS 8
-static int driver_level(lua_State *L, const host_state_t *hs, lua_Debug *ar) {
+static int driver_level(lua_State *L, const host_state_t *hs, lua_Debug *ar,
+                        int *kind) {
   int lo = NEAR_LEVELS, hi = 2 * NEAR_LEVELS;
   for (int level = 0; level < NEAR_LEVELS; level++)
-    if (is_driver(L, hs, level, ar)) return level;
+    if ((*kind = is_driver(L, hs, level, ar)) != 0) return level;
   if (!lua_getstack(L, lo, ar)) return -1;
   while (lua_getstack(L, hi, ar)) {
     lo = hi;
@@ -801,24 +807,31 @@ static int driver_level(lua_State *L, const host_state_t *hs, lua_Debug *ar) {
   }
   for (int level = lo; level > lo - BOTTOM_LEVELS && level >= NEAR_LEVELS;
        level--)
-    if (is_driver(L, hs, level, ar)) return level;
+    if ((*kind = is_driver(L, hs, level, ar)) != 0) return level;
   return -1;
 }
 
-/* The integer local hs->counter of the driver's frame, or -1. */
+/* The counter of the driver's frame (flyq__lua_set_calls): its integer
+ * local hs->counter plus its integer local hs->offset, or plus its
+ * current line for a driver that counts by line; -1 when it has none. The
+ * innermost local of each name counts. */
 static int64_t driver_counter(lua_State *L, const host_state_t *hs) {
   lua_Debug ar;
-  int level;
+  int kind;
+  int64_t base = -1, off = -1;
   const char *name;
   if (hs->driver_ref == LUA_NOREF || hs->counter == NULL ||
-      !lua_checkstack(L, 3) || (level = driver_level(L, hs, &ar)) < 0)
+      hs->offset == NULL || !lua_checkstack(L, 3) ||
+      driver_level(L, hs, &ar, &kind) < 0)
     return -1;
   for (int n = 1; (name = lua_getlocal(L, &ar, n)) != NULL; n++) {
     int64_t v = lua_isinteger(L, -1) ? (int64_t)lua_tointeger(L, -1) : -1;
     lua_pop(L, 1);
-    if (strcmp(name, hs->counter) == 0) return v;
+    if (strcmp(name, hs->counter) == 0) base = v;
+    if (strcmp(name, hs->offset) == 0) off = v;
   }
-  return -1;
+  if (kind == 2) off = lua_getinfo(L, "l", &ar) ? ar.currentline : -1;
+  return base < 0 || off < 0 ? -1 : base + off;
 }
 
 /* Message handler: turns the error value into a string and records the

@@ -63,13 +63,17 @@ typedef uint64_t (*flyq__lua_progress_fn)(void *arg);
  * progress (may be NULL) moves on, or when a function returns into a
  * driver, a Lua function that calls them: a key of the table driver_ref
  * (a registry ref; LUA_NOREF: none). Without either, a whole watch is one
- * call. counter (may be NULL) names an integer local of the drivers that
- * flyq__lua_error_counter reads at an error. */
+ * call. counter and offset (may be NULL: no counter) name integer locals
+ * of the drivers whose sum flyq__lua_error_counter reads at an error; a
+ * driver whose value in the table is the string "line" has its current
+ * line for offset. */
 void flyq__lua_set_calls(lua_State *L, flyq__lua_progress_fn progress,
-                         void *arg, int driver_ref, const char *counter);
+                         void *arg, int driver_ref, const char *counter,
+                         const char *offset);
 
-/* The driver's counter local at the last error caught by flyq__lua_pcall
- * (found on the stack before it unwound), or -1. */
+/* The innermost driver's counter (flyq__lua_set_calls) at the last error
+ * caught by flyq__lua_pcall (found on the stack before it unwound), or
+ * -1. */
 int64_t flyq__lua_error_counter(lua_State *L);
 
 /* 1 if this thread can run the watchdog (it needs a timer on its CPU

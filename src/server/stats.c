@@ -86,11 +86,12 @@ static json_t *params_json(const flyq_plugin_stats_t *p) {
  * given). */
 static json_t *plugin_json(const flyq_plugin_stats_t *p) {
   return json_pack(
-      "{so so so so ss sI sI sI so sI sI sI sI so}", "name",
+      "{so so so so ss sI sI sI sI so sI sI sI sI so}", "name",
       text_json(p->name), "file", text_json(p->file ? p->file : ""),
       "used_as", uses_json(p), "params", params_json(p), "id",
       p->id, "batches", (json_int_t)p->batches, "calls",
-      (json_int_t)p->calls, "errors", (json_int_t)p->errors, "last_error",
+      (json_int_t)p->calls, "chunked_calls", (json_int_t)p->chunked_calls,
+      "errors", (json_int_t)p->errors, "last_error",
       p->last_error ? text_json(p->last_error) : json_null(), "keys_pushed",
       (json_int_t)p->keys_pushed, "values_pushed",
       (json_int_t)p->values_pushed, "headers_pushed",
