@@ -35,6 +35,9 @@ static const char *const record_or_nothing[] = {
     "function(r) up[#up + 1] = r.key return r end",
     "function(r) return (r) end",
     "function(r) local ok = pcall(error, 'x') if not ok then return r end end",
+    /* a generic for makes every return a RETURN that closes */
+    "function(r) for k in pairs(up) do end if r.key then return nil end "
+    "return r end",
 };
 
 static const char *const anything_else[] = {
@@ -56,6 +59,9 @@ static const char *const anything_else[] = {
     "function(r) return r.key == 'x' and nil or up end",
     "function(r) for i = 1, 2 do r = up end return r end",
     "function(r) local a, b = 1, nil if r.key then b = up end return b end",
+    "function(r) local b = nil if r.key then b = up end return b end",
+    "function(r) for k in pairs(up) do end local b if r.key then b = up end "
+    "return b end",
     "print",
 };
 

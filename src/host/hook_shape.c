@@ -14,8 +14,8 @@
  *     assign the parameter as an upvalue);
  *   - every return returns nothing, nil or first register 0, and none is
  *     a tail call or returns "all values up to the top". A return of nil
- *     is a RETURN1 of a register the instruction before it set to nil,
- *     and that no jump reaches (so that it can have come only from
+ *     is a return of one register that the instruction before it set to
+ *     nil, and that no jump reaches (so that it can have come only from
  *     there): what `return nil` compiles to.
  * Anything it does not recognise (another bytecode format, a C function,
  * a function too long to read) proves nothing: the driver then reads
@@ -151,7 +151,8 @@ static int keeps_arg(const dump_t *d, size_t at, long k) {
   if (op >= NUM_OPCODES || op == OP_TAILCALL || op == OP_CLOSURE ||
       op == OP_VARARG || op == OP_VARARGPREP)
     return 0;
-  if (op == OP_RETURN) return b == 1 || (b >= 2 && a == 0);
+  if (op == OP_RETURN && b == 2) op = OP_RETURN1; /* one value */
+  if (op == OP_RETURN) return b == 1 || (b > 2 && a == 0);
   if (op == OP_RETURN1)
     return a == 0 || (k > 0 && !d->target[k] && OP(prev) == OP_LOADNIL &&
                       ARG_A(prev) == a && ARG_B(prev) == 0);
@@ -172,23 +173,32 @@ static int returns_arg(lua_State *L, dump_t *d) {
   return 1;
 }
 
-/* 1 if this state's Lua dumps as the proof reads it: function(r) return r
- * end is RETURN1 0, RETURN0, and function(r) return {} end is refused. */
+/* The reference: a function whose bytecode holds the opcodes the proof
+ * tells apart by number (jumps, loops, returns), and its code as Lua 5.4
+ * compiles it. */
+static const char reference[] =
+    "return function(r) for i = 1, 2 do end for k in next, r do end\n"
+    "  if r then return nil end return r end, function(r) return {} end";
+static const unsigned char reference_ops[] = {
+    1 /* LOADI */, 1, 1, OP_FORPREP, OP_FORLOOP, 11 /* GETTABUP */,
+    0 /* MOVE */, OP_LOADNIL, OP_TFORPREP, 76 /* TFORCALL */, OP_TFORLOOP,
+    OP_CLOSE, OP_TEST, OP_JMP, OP_LOADNIL, OP_RETURN, OP_RETURN, OP_RETURN};
+
+/* 1 if this state's Lua compiles and dumps as the proof reads it: the
+ * reference's code is as expected and proved, and a function that returns
+ * a table is refused. */
 static int format_known(lua_State *L, dump_t *d) {
+  size_t n_ops = sizeof reference_ops, at;
+  long n;
   int ok;
-  if (luaL_loadstring(L, "return function(r) return r end, "
-                         "function(r) return {} end") != LUA_OK)
-    return 0;
+  if (luaL_loadstring(L, reference) != LUA_OK) return lua_pop(L, 1), 0;
   lua_call(L, 0, 2);
   ok = !returns_arg(L, d);
   lua_pop(L, 1);
-  ok = ok && returns_arg(L, d) && d->len >= 8;
-  if (ok) {
-    long n;
-    size_t at = code_at(d, &n);
-    ok = at != 0 && n == 2 && OP(code(d, at, 0)) == OP_RETURN1 &&
-         OP(code(d, at, 1)) == OP_RETURN0;
-  }
+  ok = ok && returns_arg(L, d) && (at = code_at(d, &n)) != 0 &&
+       (size_t)n == n_ops;
+  for (size_t k = 0; ok && k < n_ops; k++)
+    ok = OP(code(d, at, (long)k)) == reference_ops[k];
   lua_pop(L, 1);
   return ok;
 }
