@@ -270,6 +270,44 @@ TEST(an_error_names_its_record) {
   free(buf);
 }
 
+/* An error deep inside a hook (past the 64 innermost levels the message
+ * handler looks at first, or a Lua stack overflow) names its record too,
+ * in a chunk runner as in the loop: records 1 and 128 of a slice, 200 of
+ * the second one, 300 of the loop's 44 at the end. */
+TEST(an_error_deep_in_a_hook_names_its_record) {
+  static const char *const at[] = {"1", "128", "200", "300"};
+  static const char *const how[][2] = {
+      {"down(100)", "deep.lua:1: boom"},
+      {"down(-1)", "deep.lua:1: stack overflow"}};
+  size_t len;
+  uint8_t *buf = numbered(300, &len);
+  for (size_t h = 0; h < sizeof how / sizeof how[0]; h++) {
+    for (size_t a = 0; a < sizeof at / sizeof at[0]; a++) {
+      flyq_plugins_output_t out;
+      flyq_plugins_t *rt;
+      char err[512], src[512], want[128];
+      snprintf(src, sizeof src,
+               "local function down(n) if n == 0 then error('boom') end "
+               "return 1 + down(n - 1) end\n"
+               "return { name = 'deep', on_produce = function(r)\n"
+               "  if r.key == '%s' then %s end\n"
+               "  return r end }\n", at[a], how[h][0]);
+      pt_write("deep.lua", src);
+      rt = pt_open("return { plugin_path = {DIR},\n"
+                   "  plugins = { limits = { time_ms = 2000 } },\n"
+                   "  topics = { t = { on_produce = 'deep' } } }\n");
+      CHECK_EQ(flyq_plugins_on_produce(rt, "t", -1, NULL, buf, len, &out, err,
+                                       sizeof err), FLYQ_ERR_PLUGIN);
+      CHECK_HAS(err, how[h][1]);
+      snprintf(want, sizeof want, "(on_produce, record %s)", at[a]);
+      CHECK_HAS(err, want);
+      CHECK_EQ(pt_stats(rt, "deep")->calls, (uint64_t)atoi(at[a]));
+      pt_done(rt);
+    }
+  }
+  free(buf);
+}
+
 /* A record kept past its call fails when used, in the next batch. */
 TEST(a_kept_record_is_dead) {
   size_t len;
@@ -597,4 +635,5 @@ TEST_LIST(TEST_ENTRY(every_kind_of_answer_across_chunks)
           TEST_ENTRY(untouched_records_keep_the_bytes)
           TEST_ENTRY(a_record_changed_in_place)
           TEST_ENTRY(an_error_names_its_record)
+          TEST_ENTRY(an_error_deep_in_a_hook_names_its_record)
           TEST_ENTRY(a_kept_record_is_dead));
