@@ -159,6 +159,8 @@ typedef struct flyq__call {
   size_t emit_mark;        /* out->n before that record's emits */
   size_t ran;              /* input records before this one went through a
                               chunk runner (their hooks ran) */
+  int no_runner;           /* no chunk runner (memory: see push_runner):
+                              this call's chunks go through the loop */
   /* The limit breaker (on_error pass or dead_letter): a request whose
    * records keep running into a limit must not hold the loop thread for
    * records x limit. */
