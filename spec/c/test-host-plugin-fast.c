@@ -343,7 +343,8 @@ static int near_cap_run(const char *hook, size_t room, size_t n) {
 
 TEST(a_plugin_near_its_memory_cap_runs_a_slice_in_the_loop) {
   static const char *const hooks[] = {
-      "function(r) return r end"};
+      "function(r) return r end",
+      "function(r) if r.timestamp % 7 == 0 then return nil end return r end"};
   for (size_t h = 0; h < sizeof hooks / sizeof hooks[0]; h++) {
     size_t room = 8;
     while (room < 512 && near_cap_run(hooks[h], room, 127) != 0) room += 2;

@@ -233,6 +233,8 @@ typedef struct flyq__plugin {
   uint64_t progress; /* moves on at each chunk and slow-loop record */
   int runner_ref[2]; /* registry: the chunk runners (host.fill), with ctx
                         and bare, or LUA_NOREF until first used */
+  int answers_ref;   /* registry: host.check's table of a slice's answers,
+                        made with the first runner, or LUA_NOREF */
   unsigned chunked; /* FLYQ__HOOK_ON_PRODUCE, _ON_CONSUME: the hook returns
                        its record or nothing (flyq__hook_returns_arg), so a
                        chunk runner may call it (host.fill) */

@@ -81,6 +81,10 @@ static int make_runner(lua_State *L) {
   for (int k = 1; k <= FLYQ__SLICE; k++)
     n += (size_t)snprintf(text + n, sizeof text - n, call, k,
                           k < FLYQ__SLICE ? ",\n" : ")");
+  if (p->answers_ref == LUA_NOREF) { /* check()'s, for every runner */
+    lua_createtable(L, FLYQ__SLICE, 0);
+    p->answers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   if (luaL_loadbufferx(L, text, n, "@lua/flyq/runner", "t") != LUA_OK)
     lua_error(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->loop_ref);
@@ -150,7 +154,10 @@ static int host_fill(lua_State *L) {
 /* check(j0, r1, ..., rn): what a chunk runner's hook calls returned for
  * the slots j0+1 .. j0+n, the chunk fill gave it. Nothing when each came
  * back as itself; else k, rest: rk is the first that did not, and rest
- * holds ri at i for i >= k (the driver settles from there). */
+ * holds ri at i for i >= k (the driver settles from there; below k it
+ * holds what an earlier chunk left). rest is the one table made with the
+ * runners, with room for a slice: check allocates nothing, so that a
+ * slice it runs needs no more memory than the loop would. */
 static int host_check(lua_State *L) {
   flyq__call_t *c = call_of(L);
   lua_Integer j0 = luaL_checkinteger(L, 1);
@@ -164,7 +171,7 @@ static int host_check(lua_State *L) {
     k++;
   if (k > n) return 0;
   lua_pushinteger(L, k);
-  lua_createtable(L, n, 0);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, flyq__plugin_of(L)->answers_ref);
   for (int i = k; i <= n; i++) {
     lua_pushvalue(L, i + 1);
     lua_rawseti(L, -2, i);
