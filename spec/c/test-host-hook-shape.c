@@ -62,6 +62,21 @@ static const char *const anything_else[] = {
     "function(r) local b = nil if r.key then b = up end return b end",
     "function(r) for k in pairs(up) do end local b if r.key then b = up end "
     "return b end",
+    /* a `return nil` that a goto or a break jumps to past the nil */
+    "function(r) local b = up if r.key then goto l end b = nil ::l:: "
+    "return b end",
+    "function(r) local b = up while r.key do b = nil break end return b end",
+    "function(r) goto l ::l:: r = up return r end",
+    "function(r) r, up = up, r return r end",
+    "function(r) local x <close> = up return x end",
+    "function(r) do local a <close> = up if r.key then return a end end "
+    "return r end",
+    "function(r) repeat local x = up if x then return x end until true "
+    "return r end",
+    "function(r) for k, v in next, up do return v end return r end",
+    "function(r) return r:m() end",
+    "function(r) return (r:m()) end",
+    "function(r) local a = r.key and nil return a end",
     "print",
 };
 

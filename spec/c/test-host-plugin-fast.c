@@ -270,6 +270,92 @@ TEST(an_error_names_its_record) {
   free(buf);
 }
 
+/* An error deep inside a hook (past the 64 innermost levels the message
+ * handler looks at first, or a Lua stack overflow) names its record too,
+ * in a chunk runner as in the loop: records 1 and 128 of a slice, 200 of
+ * the second one, 300 of the loop's 44 at the end. */
+TEST(an_error_deep_in_a_hook_names_its_record) {
+  static const char *const at[] = {"1", "128", "200", "300"};
+  static const char *const how[][2] = {
+      {"down(100)", "deep.lua:1: boom"},
+      {"down(-1)", "deep.lua:1: stack overflow"}};
+  size_t len;
+  uint8_t *buf = numbered(300, &len);
+  for (size_t h = 0; h < sizeof how / sizeof how[0]; h++) {
+    for (size_t a = 0; a < sizeof at / sizeof at[0]; a++) {
+      flyq_plugins_output_t out;
+      flyq_plugins_t *rt;
+      char err[512], src[512], want[128];
+      snprintf(src, sizeof src,
+               "local function down(n) if n == 0 then error('boom') end "
+               "return 1 + down(n - 1) end\n"
+               "return { name = 'deep', on_produce = function(r)\n"
+               "  if r.key == '%s' then %s end\n"
+               "  return r end }\n", at[a], how[h][0]);
+      pt_write("deep.lua", src);
+      rt = pt_open("return { plugin_path = {DIR},\n"
+                   "  plugins = { limits = { time_ms = 2000 } },\n"
+                   "  topics = { t = { on_produce = 'deep' } } }\n");
+      CHECK_EQ(flyq_plugins_on_produce(rt, "t", -1, NULL, buf, len, &out, err,
+                                       sizeof err), FLYQ_ERR_PLUGIN);
+      CHECK_HAS(err, how[h][1]);
+      snprintf(want, sizeof want, "(on_produce, record %s)", at[a]);
+      CHECK_HAS(err, want);
+      CHECK_EQ(pt_stats(rt, "deep")->calls, (uint64_t)atoi(at[a]));
+      pt_done(rt);
+    }
+  }
+  free(buf);
+}
+
+/* The chunk runner is made at the first whole slice, and its frame needs
+ * a slice's worth of Lua stack; a plugin too near its memory cap for that
+ * runs the slice in the loop, as it runs smaller batches. The plugin
+ * fills its state up to the cap, then frees `room` pieces of about 1 KiB:
+ * with the least room in which a batch of 127 records passes (the ring
+ * of proxies fits), and a little more, one of 128 records passes too. */
+static int near_cap_run(const char *hook, size_t room, size_t n) {
+  char src[1024], err[512];
+  size_t len;
+  uint8_t *buf = numbered(n, &len);
+  flyq_plugins_output_t out;
+  flyq_plugins_t *rt;
+  int rc;
+  snprintf(src, sizeof src,
+           "local keep\n"
+           "local function grow(n) keep = { next = keep, s = ('x'):rep(1000) .. n } end\n"
+           "return { name = 'full', init = function()\n"
+           "  local n = 0\n"
+           "  while pcall(grow, n) do n = n + 1 end\n"
+           "  for i = 1, %zu do keep = keep.next end\n"
+           "end, on_produce = %s }\n", room, hook);
+  pt_write("full.lua", src);
+  rt = pt_open("return { plugin_path = {DIR},\n"
+               "  plugins = { limits = { memory = '4MiB', time_ms = 5000 } },\n"
+               "  topics = { t = { on_produce = 'full' } } }\n");
+  rc = flyq_plugins_on_produce(rt, "t", -1, NULL, buf, len, &out, err,
+                               sizeof err);
+  if (rc == 0) flyq_plugins_output_free(&out);
+  free(buf);
+  pt_done(rt);
+  return rc;
+}
+
+TEST(a_plugin_near_its_memory_cap_runs_a_slice_in_the_loop) {
+  static const char *const hooks[] = {
+      "function(r) return r end",
+      "function(r) if r.timestamp % 7 == 0 then return nil end return r end"};
+  for (size_t h = 0; h < sizeof hooks / sizeof hooks[0]; h++) {
+    size_t room = 8;
+    while (room < 512 && near_cap_run(hooks[h], room, 127) != 0) room += 2;
+    CHECK(room < 512);
+    for (size_t more = 0; more <= 32; more += 2)
+      if (near_cap_run(hooks[h], room + more, 128) != 0)
+        flyq_test_fail(__FILE__, __LINE__, "%s: 128 records fail with room "
+                       "%zu (127 pass with %zu)", hooks[h], room + more, room);
+  }
+}
+
 /* A record kept past its call fails when used, in the next batch. */
 TEST(a_kept_record_is_dead) {
   size_t len;
@@ -597,4 +683,6 @@ TEST_LIST(TEST_ENTRY(every_kind_of_answer_across_chunks)
           TEST_ENTRY(untouched_records_keep_the_bytes)
           TEST_ENTRY(a_record_changed_in_place)
           TEST_ENTRY(an_error_names_its_record)
+          TEST_ENTRY(an_error_deep_in_a_hook_names_its_record)
+          TEST_ENTRY(a_plugin_near_its_memory_cap_runs_a_slice_in_the_loop)
           TEST_ENTRY(a_kept_record_is_dead));

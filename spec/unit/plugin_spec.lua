@@ -212,7 +212,8 @@ local function fake_host(records)
   function host.set_partition(i, p) host.parts[i] = p end
   -- The fast loop's part, as src/host/plugin_host.c does it, with chunks
   -- of 2 records so that the specs cross chunk boundaries (and no chunk
-  -- runner: spec/functional/plugins_chunks_spec.lua has those).
+  -- runner: spec/c/test-host-plugin-fast.c and plugins_produce_spec have
+  -- those).
   local base, first, settled = 0, 1, 0
   function host.params(f)
     local info = debug.getinfo(f, "u")

@@ -159,6 +159,8 @@ typedef struct flyq__call {
   size_t emit_mark;        /* out->n before that record's emits */
   size_t ran;              /* input records before this one went through a
                               chunk runner (their hooks ran) */
+  int no_runner;           /* no chunk runner (memory: see push_runner):
+                              this call's chunks go through the loop */
   /* The limit breaker (on_error pass or dead_letter): a request whose
    * records keep running into a limit must not hold the loop thread for
    * records x limit. */
@@ -231,6 +233,8 @@ typedef struct flyq__plugin {
   uint64_t progress; /* moves on at each chunk and slow-loop record */
   int runner_ref[2]; /* registry: the chunk runners (host.fill), with ctx
                         and bare, or LUA_NOREF until first used */
+  int answers_ref;   /* registry: host.check's table of a slice's answers,
+                        made with the first runner, or LUA_NOREF */
   unsigned chunked; /* FLYQ__HOOK_ON_PRODUCE, _ON_CONSUME: the hook returns
                        its record or nothing (flyq__hook_returns_arg), so a
                        chunk runner may call it (host.fill) */

@@ -52,35 +52,39 @@ static int host_record(lua_State *L) {
  * known before the next call); and the hook returns its record or nothing
  * (p->chunked), since a table it returned (a new record, a list) could be
  * changed by its later calls before being read, where a record it
- * returned is read that late anyway (kept records are settled later). */
+ * returned is read that late anyway (kept records are settled later);
+ * and the call could make the runner (push_runner). */
 static int may_run(const flyq__plugin_t *p, const flyq__call_t *c,
                    size_t first, size_t m) {
   unsigned hook = c->consume ? FLYQ__HOOK_ON_CONSUME : FLYQ__HOOK_ON_PRODUCE;
-  return m == FLYQ__SLICE && first % FLYQ__SLICE == 1 &&
+  return m == FLYQ__SLICE && first % FLYQ__SLICE == 1 && !c->no_runner &&
          c->on_error == FLYQ_ON_ERROR_REJECT && (p->chunked & hook);
 }
 
-/* Pushes the chunk runner for a hook called with the record alone (bare)
- * or with ctx too, made at its first use: a function(check, hook, s, j0,
+/* make_runner(p, bare) -> the chunk runner for a hook called with the
+ * record alone (bare) or with ctx too: a function(check, hook, s, j0,
  * ctx) that returns check(j0, hook(s[1], ctx), ..., hook(s[SLICE], ctx)),
  * one result a call, the call for s[k] on line k, registered as a driver
- * that counts by line (flyq__lua_set_calls). Its text is made here, not
- * in Lua: near a plugin's memory cap, Lua's own allocations collect and
- * try again, where a luaL_Buffer's fail at once. */
-static void push_runner(lua_State *L, flyq__plugin_t *p, int bare) {
+ * that counts by line (flyq__lua_set_calls) and kept in p->runner_ref.
+ * Its text is made here, not in Lua: near a plugin's memory cap, Lua's
+ * own allocations collect and try again, where a luaL_Buffer's fail at
+ * once. Runs protected (push_runner). */
+static int make_runner(lua_State *L) {
   static const char head[] = "local check, hook, s, j0, ctx = ... "
                              "return check(j0, ";
+  flyq__plugin_t *p = lua_touserdata(L, 1);
+  int bare = lua_toboolean(L, 2);
   const char *call = bare ? "(hook(s[%d]))%s" : "(hook(s[%d], ctx))%s";
   char text[sizeof head + FLYQ__SLICE * 32];
   size_t n = sizeof head - 1;
-  if (p->runner_ref[bare] != LUA_NOREF) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, p->runner_ref[bare]);
-    return;
-  }
   memcpy(text, head, n);
   for (int k = 1; k <= FLYQ__SLICE; k++)
     n += (size_t)snprintf(text + n, sizeof text - n, call, k,
                           k < FLYQ__SLICE ? ",\n" : ")");
+  if (p->answers_ref == LUA_NOREF) { /* check()'s, for every runner */
+    lua_createtable(L, FLYQ__SLICE, 0);
+    p->answers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   if (luaL_loadbufferx(L, text, n, "@lua/flyq/runner", "t") != LUA_OK)
     lua_error(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->loop_ref);
@@ -90,6 +94,30 @@ static void push_runner(lua_State *L, flyq__plugin_t *p, int bare) {
   lua_pop(L, 1);
   lua_pushvalue(L, -1);
   p->runner_ref[bare] = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 1;
+}
+
+/* Pushes the chunk runner (make_runner), made at its first use, or false
+ * when a plugin near its memory cap cannot make it or grow its Lua stack
+ * for the runner's frame (a slice's results at once, which the loop does
+ * not need): the call's chunks then go through the loop. */
+static void push_runner(lua_State *L, flyq__plugin_t *p, flyq__call_t *c,
+                        int bare) {
+  if (!lua_checkstack(L, 2 * FLYQ__SLICE)) {
+    c->no_runner = 1; /* not again in this call */
+    lua_pushboolean(L, 0);
+  } else if (p->runner_ref[bare] != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->runner_ref[bare]);
+  } else {
+    lua_pushcfunction(L, make_runner);
+    lua_pushlightuserdata(L, p);
+    lua_pushboolean(L, bare);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+      c->no_runner = 1;
+      lua_pop(L, 1);
+      lua_pushboolean(L, 0);
+    }
+  }
 }
 
 /* fill(done, bare) -> s, k1, k2, j0, run: input records done+1 .. (1-based)
@@ -117,7 +145,7 @@ static int host_fill(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)(first - j0 + m) - 1);
   lua_pushinteger(L, (lua_Integer)j0);
   if (may_run(p, c, first, m))
-    push_runner(L, p, bare);
+    push_runner(L, p, c, bare);
   else
     lua_pushboolean(L, 0);
   return 5;
@@ -126,7 +154,10 @@ static int host_fill(lua_State *L) {
 /* check(j0, r1, ..., rn): what a chunk runner's hook calls returned for
  * the slots j0+1 .. j0+n, the chunk fill gave it. Nothing when each came
  * back as itself; else k, rest: rk is the first that did not, and rest
- * holds ri at i for i >= k (the driver settles from there). */
+ * holds ri at i for i >= k (the driver settles from there; below k it
+ * holds what an earlier chunk left). rest is the one table made with the
+ * runners, with room for a slice: check allocates nothing, so that a
+ * slice it runs needs no more memory than the loop would. */
 static int host_check(lua_State *L) {
   flyq__call_t *c = call_of(L);
   lua_Integer j0 = luaL_checkinteger(L, 1);
@@ -140,7 +171,7 @@ static int host_check(lua_State *L) {
     k++;
   if (k > n) return 0;
   lua_pushinteger(L, k);
-  lua_createtable(L, n, 0);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, flyq__plugin_of(L)->answers_ref);
   for (int i = k; i <= n; i++) {
     lua_pushvalue(L, i + 1);
     lua_rawseti(L, -2, i);

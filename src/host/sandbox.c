@@ -783,11 +783,12 @@ static int is_driver(lua_State *L, const host_state_t *hs, int level,
   return kind;
 }
 
-/* The level of the driver's frame on L's stack, or -1: a look at the
- * innermost levels, then, for a deep stack, at the few outermost ones,
- * where a driver sits (lua_getstack is linear in the level, so finding
- * the depth costs O(depth log depth): about 10 ms after a Lua stack
- * overflow, only for an error inside a deep recursion). */
+/* The level of the innermost driver's frame on L's stack, or -1: a look
+ * at the innermost levels, then, for a deep stack, at the few outermost
+ * ones, where the drivers sit, innermost first (a chunk runner above the
+ * fast loop that called it; lua_getstack is linear in the level, so
+ * finding the depth costs O(depth log depth): about 10 ms after a Lua
+ * stack overflow, only for an error inside a deep recursion). */
 #define NEAR_LEVELS 64
 #define BOTTOM_LEVELS 8
 static int driver_level(lua_State *L, const host_state_t *hs, lua_Debug *ar,
@@ -805,9 +806,9 @@ static int driver_level(lua_State *L, const host_state_t *hs, lua_Debug *ar,
     int mid = lo + (hi - lo) / 2;
     if (lua_getstack(L, mid, ar)) lo = mid; else hi = mid;
   }
-  for (int level = lo; level > lo - BOTTOM_LEVELS && level >= NEAR_LEVELS;
-       level--)
-    if ((*kind = is_driver(L, hs, level, ar)) != 0) return level;
+  for (int level = lo - BOTTOM_LEVELS + 1; level <= lo; level++)
+    if (level >= NEAR_LEVELS && (*kind = is_driver(L, hs, level, ar)) != 0)
+      return level;
   return -1;
 }
 
