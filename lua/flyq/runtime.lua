@@ -24,8 +24,8 @@
 --   (the call for s[k] on line k: its k is its current line) and hands
 --   the results to host.check(), which finds the first one that is not
 --   its record; settle_rest() goes on from there as the loop would have.
---   No compare and no loop step between two calls: a fifth less of what
---   the loop costs a record (docs/benchmarks.md).
+--   No compare and no loop step between two calls: a quarter less of the
+--   interpreter's instructions a record (docs/benchmarks.md, session 9).
 -- - The slow loop (the instruction budget is on): host.record(i) per
 --   record, which starts the record's budget, and host.emit per result.
 -- - Protected (on_error pass or dead_letter) with the CPU-time budget: the
