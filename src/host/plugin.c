@@ -427,10 +427,12 @@ int flyq__plugin_run(flyq__plugin_t *p, flyq__call_t *call, const char *fn,
   if (r != 0) record = call->fast && !call->settling
                            ? flyq__plugin_failed_record(p, call)
                        : call->nin > 0 ? call->cur + 1 : 0;
-  if (r != 0 && call->fast && !call->settling && record > 0)
-    flyq__call_uncount(p, call, record > call->ran ? record : call->ran);
-  /* the loop stopped there, unless a chunk runner had run the hook on
-     later records already */
+  /* The hooks ran up to the failing record, or further: in a chunk
+     runner's chunk, or up to the record whose answer was being settled
+     for (a failure while settling names an earlier record). */
+  if (r != 0 && call->fast && record > 0)
+    flyq__call_uncount(p, call, call->settling || record < call->ran
+                                    ? call->ran : record);
   p->call = NULL;
   flyq__record_end(p);
   if (call->failed) {

@@ -157,8 +157,9 @@ typedef struct flyq__call {
   size_t emitting;         /* fast loop: 1 + the input record whose answer
                               settle(j) let through (keep() emits it), or 0 */
   size_t emit_mark;        /* out->n before that record's emits */
-  size_t ran;              /* input records before this one went through a
-                              chunk runner (their hooks ran) */
+  size_t ran;              /* fast loop: input records before this one had
+                              their hooks run (a chunk runner's chunk, a
+                              settle(j) or finish()) */
   int no_runner;           /* no chunk runner (memory: see push_runner):
                               this call's chunks go through the loop */
   /* The limit breaker (on_error pass or dead_letter): a request whose

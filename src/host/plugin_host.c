@@ -255,6 +255,7 @@ static int host_settle(lua_State *L) {
   if (j < (lua_Integer)c->first_slot || c->base + at >= c->nin ||
       c->base + at < c->next)
     luaL_error(L, "settle: bad record");
+  if (c->ran < c->base + at + 1) c->ran = c->base + at + 1;
   settle_kept(L, c, c->base + at);
   c->cur = c->base + at;
   c->next = c->cur + 1;
@@ -272,6 +273,7 @@ static int host_finish(lua_State *L) {
     c->same = 1;
     return 0;
   }
+  c->ran = c->nin;
   settle_kept(L, c, c->nin);
   return 0;
 }
