@@ -31,7 +31,7 @@
 -- - Protected (on_error pass or dead_letter) with the CPU-time budget: the
 --   fast loop inside host.protect (a C pcall that a budget failure cannot
 --   be caught past); at a failure host.recover(message) fails the record
---   the loop's j names (applying on_error, undoing what it emitted) and
+--   the loop's j0 + k names (applying on_error, undoing what it emitted) and
 --   the loop goes on after it. C settles a kept record that cannot be
 --   kept (a bad field) by failing it alone.
 -- - Protected with the instruction budget: each record runs inside

@@ -144,8 +144,8 @@ typedef struct flyq__call {
   int failed;              /* a host function ran out of memory */
   size_t cur;              /* the record being processed (0-based) */
   /* The driver's fast loop (host.fill, settle, finish; see runtime.lua). */
-  int fast;                /* the fast loop ran: cur is base + its j
-                              - first_slot */
+  int fast;                /* the fast loop ran: cur is base + its
+                              j0 + k - first_slot */
   size_t base;             /* input index of the chunk's first record */
   size_t first_slot;       /* its slot */
   size_t chunk_end;        /* input index after the chunk's last record */
