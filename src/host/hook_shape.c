@@ -20,9 +20,10 @@
  * Anything it does not recognise (another bytecode format, a C function,
  * a function too long to read) proves nothing: the driver then reads
  * each answer as the hook returns it. The opcode numbers are Lua 5.4's
- * (lopcodes.h); a reference function checks them once per state.
+ * (lopcodes.h); a reference function checks them once per process.
  */
 #include <lauxlib.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,23 +185,37 @@ static const unsigned char reference_ops[] = {
     0 /* MOVE */, OP_LOADNIL, OP_TFORPREP, 76 /* TFORCALL */, OP_TFORLOOP,
     OP_CLOSE, OP_TEST, OP_JMP, OP_LOADNIL, OP_RETURN, OP_RETURN, OP_RETURN};
 
-/* 1 if this state's Lua compiles and dumps as the proof reads it: the
+/* 1 if the linked Lua compiles and dumps as the proof reads it: the
  * reference's code is as expected and proved, and a function that returns
- * a table is refused. */
+ * a table is refused. Runs in a state of its own (L). */
 static int format_known(lua_State *L, dump_t *d) {
   size_t n_ops = sizeof reference_ops, at;
   long n;
   int ok;
-  if (luaL_loadstring(L, reference) != LUA_OK) return lua_pop(L, 1), 0;
-  lua_call(L, 0, 2);
+  if (luaL_loadstring(L, reference) != LUA_OK ||
+      lua_pcall(L, 0, 2, 0) != LUA_OK)
+    return 0;
   ok = !returns_arg(L, d);
   lua_pop(L, 1);
   ok = ok && returns_arg(L, d) && (at = code_at(d, &n)) != 0 &&
        (size_t)n == n_ops;
   for (size_t k = 0; ok && k < n_ops; k++)
     ok = OP(code(d, at, (long)k)) == reference_ops[k];
-  lua_pop(L, 1);
   return ok;
+}
+
+/* The format is the Lua library's, the same for every state: checked once
+ * per process, in a state of its own (not in a plugin's, nor at every
+ * hook's load). */
+static pthread_once_t format_once = PTHREAD_ONCE_INIT;
+static int format_ok;
+
+static void check_format(void) {
+  lua_State *L = luaL_newstate();
+  dump_t *d = malloc(sizeof *d);
+  format_ok = L != NULL && d != NULL && format_known(L, d);
+  free(d);
+  if (L) lua_close(L);
 }
 
 int flyq__hook_returns_arg(lua_State *L, int idx) {
@@ -209,16 +224,14 @@ int flyq__hook_returns_arg(lua_State *L, int idx) {
 #if LUA_VERSION_NUM != 504
   return 0;
 #endif
+  pthread_once(&format_once, check_format);
   idx = lua_absindex(L, idx);
-  if (lua_type(L, idx) != LUA_TFUNCTION || lua_iscfunction(L, idx) ||
-      (d = malloc(sizeof *d)) == NULL)
+  if (!format_ok || lua_type(L, idx) != LUA_TFUNCTION ||
+      lua_iscfunction(L, idx) || (d = malloc(sizeof *d)) == NULL)
     return 0;
-  ok = format_known(L, d);
-  if (ok) {
-    lua_pushvalue(L, idx);
-    ok = returns_arg(L, d);
-    lua_pop(L, 1);
-  }
+  lua_pushvalue(L, idx);
+  ok = returns_arg(L, d);
+  lua_pop(L, 1);
   free(d);
   return ok;
 }

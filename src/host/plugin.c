@@ -93,21 +93,22 @@ static void watch_calls(lua_State *L, flyq__plugin_t *p, int idx) {
   flyq__lua_set_calls(L, progress, p, p->loop_ref, "j0", "k");
 }
 
-/* The hooks the instance table at idx has; *chunked: those of them a
- * chunk runner may call (flyq__hook_returns_arg). */
+/* The hooks the instance table at idx has; *chunked: its on_produce and
+ * on_consume hooks that a chunk runner may call (flyq__hook_returns_arg). */
 static unsigned hooks_of(lua_State *L, int idx, unsigned *chunked) {
   static const char *const names[] = {"partition", "on_produce", "on_consume",
                                       "authenticate", "authorize"};
+  const unsigned filter_map = FLYQ__HOOK_ON_PRODUCE | FLYQ__HOOK_ON_CONSUME;
   unsigned hooks = 0;
   *chunked = 0;
   for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
     if (lua_getfield(L, idx, names[i]) == LUA_TFUNCTION) {
       hooks |= 1u << i;
-      if (flyq__hook_returns_arg(L, -1)) *chunked |= 1u << i;
+      if ((filter_map & 1u << i) && flyq__hook_returns_arg(L, -1))
+        *chunked |= 1u << i;
     }
     lua_pop(L, 1);
   }
-  *chunked &= FLYQ__HOOK_ON_PRODUCE | FLYQ__HOOK_ON_CONSUME;
   return hooks;
 }
 

@@ -323,8 +323,9 @@ flyq__plugin_t *flyq__plugin_of(lua_State *L);
 
 /* 1 if the function at idx is Lua code whose bytecode shows that it
  * returns its first argument, as it got it, or no value, whatever it does
- * in between (hook_shape.c); 0 if not or if that cannot be shown. Allocates
- * and runs a little code in L. [-0, +0, m] */
+ * in between (hook_shape.c); 0 if not or if that cannot be shown. Reads
+ * the function's bytecode; runs no code in L (the first call checks the
+ * bytecode format once, in a state of its own). [-0, +0, -] */
 int flyq__hook_returns_arg(lua_State *L, int idx);
 
 /* Pushes the arguments of a driver function after the instance table and
