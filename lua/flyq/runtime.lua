@@ -18,8 +18,9 @@
 --   through host.settle(j0 + k) (C passes on the kept records before it)
 --   and keep(); host.finish() passes on the rest. A hook that declares
 --   one parameter gets a copy of the loop that leaves ctx out of the call
---   (bare). When fill gives a chunk runner, run, the chunk is a whole
---   slice and the hook one that returns its record or nothing (C reads
+--   (bare). When fill gives a chunk runner, run, the chunk starts the
+--   slice (a whole one, or 64, 32, 16 or 8 records at the end of the
+--   batch) and the hook is one that returns its record or nothing (C reads
 --   its bytecode: src/host/hook_shape.c): run calls it on s[1] .. s[last]
 --   (the call for s[k] on line k: its k is its current line) and hands
 --   the results to host.check(), which finds the first one that is not

@@ -90,8 +90,9 @@ TEST(every_kind_of_answer_across_chunks) {
 }
 
 /* A hook that returns its record or nothing (drops, changes in place):
- * chunk runners call it on whole slices of 128 records; the output is the
- * same as the loop's, which on_error = pass keeps to. */
+ * chunk runners call it on whole slices of 128 records and on a chunk of
+ * 16 at the end; the output is the same as the loop's, which on_error =
+ * pass keeps to. */
 static const char keep_lua[] =
     "return { name = 'keep', on_produce = function(r)\n"
     "  local i = tonumber(r.key)\n"
@@ -134,8 +135,8 @@ TEST(a_hook_that_returns_its_record_runs_in_chunks) {
     rt = pt_open(config);
     run(rt, buf, len, &out);
     check_kept(&out, N);
-    /* 78 whole slices, then 16 records in the loop; none under pass */
-    CHECK_EQ(pt_stats(rt, "keep")->chunked_calls, e == 0 ? 78 * 128 : 0);
+    /* 78 whole slices, then a chunk of 16; none under pass */
+    CHECK_EQ(pt_stats(rt, "keep")->chunked_calls, e == 0 ? N : 0);
     CHECK_EQ(pt_stats(rt, "keep")->calls, N);
     flyq_plugins_output_free(&out);
     pt_done(rt);
@@ -162,7 +163,7 @@ TEST(a_chunk_times_each_record_alone) {
                "  topics = { t = { on_produce = 'slow' } } }\n");
   run(rt, buf, len, &out);
   CHECK_EQ(out.unchanged, 1);
-  CHECK_EQ(pt_stats(rt, "slow")->chunked_calls, 256);
+  CHECK_EQ(pt_stats(rt, "slow")->chunked_calls, 256 + 32 + 8); /* 4 in the loop */
   flyq_plugins_output_free(&out);
   free(buf);
   {
@@ -273,9 +274,10 @@ TEST(an_error_names_its_record) {
 /* An error deep inside a hook (past the 64 innermost levels the message
  * handler looks at first, or a Lua stack overflow) names its record too,
  * in a chunk runner as in the loop: records 1 and 128 of a slice, 200 of
- * the second one, 300 of the loop's 44 at the end. */
+ * the second one, 260 of the chunk of 32 after them, 290 of the chunk of
+ * 8 after that, 300 of the 4 in the loop at the end. */
 TEST(an_error_deep_in_a_hook_names_its_record) {
-  static const char *const at[] = {"1", "128", "200", "300"};
+  static const char *const at[] = {"1", "128", "200", "260", "290", "300"};
   static const char *const how[][2] = {
       {"down(100)", "deep.lua:1: boom"},
       {"down(-1)", "deep.lua:1: stack overflow"}};
@@ -313,7 +315,8 @@ TEST(an_error_deep_in_a_hook_names_its_record) {
  * runs the slice in the loop, as it runs smaller batches. The plugin
  * fills its state up to the cap, then frees `room` pieces of about 1 KiB:
  * with the least room in which a batch of 127 records passes (the ring
- * of proxies fits), and a little more, one of 128 records passes too. */
+ * of proxies fits; its chunks of 64 .. 8 go to runners where those fit,
+ * else to the loop), and a little more, one of 128 records passes too. */
 static int near_cap_run(const char *hook, size_t room, size_t n) {
   char src[1024], err[512];
   size_t len;

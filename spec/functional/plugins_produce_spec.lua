@@ -58,7 +58,7 @@ describe("on_produce hooks", function()
   -- (docs/plugins.md, "Speed"): the same records come out as one by one.
   it("stores what a filter keeps, 128 records at a time", function()
     local batch, want = {}, {}
-    for i = 1, 1000 do
+    for i = 1, 1003 do
       batch[i] = "x" .. i
       if i % 3 ~= 0 then want[#want + 1] = i % 5 == 0 and "X" .. i or "x" .. i end
     end
@@ -69,17 +69,18 @@ describe("on_produce hooks", function()
     local chunked = {}
     for _, p in ipairs(assert(c:stats()).plugins) do
       if p.name == "keep_some" then
-        assert.are.equal(1000, p.calls)
+        assert.are.equal(1003, p.calls)
         chunked[p.used_as[1]] = p.chunked_calls
       end
     end
-    -- 7 whole slices of 128, then 104 records one by one; none under pass
-    assert.are.same({["topics.chunks.on_produce[1]"] = 896,
+    -- 7 whole slices of 128, then chunks of 64, 32 and 8, then 3 records
+    -- one by one; none under pass
+    assert.are.same({["topics.chunks.on_produce[1]"] = 1000,
                      ["topics.chunkspass.on_produce[1]"] = 0}, chunked)
     local code, out, err = server.run({"stats", "-b", srv.addr})
     assert.are.equal(0, code, err)
-    assert.matches("topics.chunks.on_produce%[1%]: batches 1, calls 1000 " ..
-                   "%(896 in chunks%), errors 0\n", out)
+    assert.matches("topics.chunks.on_produce%[1%]: batches 1, calls 1003 " ..
+                   "%(1000 in chunks%), errors 0\n", out)
   end)
 
   it("runs the chain in order and gives hooks the principal", function()

@@ -1,6 +1,6 @@
 /* What a hook's bytecode proves about its results (see plugin.h,
- * flyq__hook_returns_arg): the driver's chunk runners may call a hook on a
- * whole slice of records before reading what it returned only when the
+ * flyq__hook_returns_arg): the driver's chunk runners may call a hook on
+ * up to a slice of records before reading what it returned only when the
  * answer cannot be a table that a later call changes in the meantime.
  *
  * The proof reads the function's Lua 5.4 bytecode (lua_dump, stripped):

@@ -255,7 +255,9 @@ static flyq__plugin_t *plugin_new(const flyq__plugin_src_t *src) {
   p->time_ns = src->time_ns;
   p->exact = src->budget > 0 || !flyq__lua_watch_available();
   p->inst_ref = p->mod_ref = p->recs_ref = p->loop_ref = LUA_NOREF;
-  p->runner_ref[0] = p->runner_ref[1] = p->answers_ref = LUA_NOREF;
+  for (int i = 0; i < FLYQ__RUNNERS; i++)
+    p->runner_ref[i][0] = p->runner_ref[i][1] = LUA_NOREF;
+  p->answers_ref = LUA_NOREF;
   p->key = strdup(src->key);
   p->name = strdup(src->name);
   p->file = strdup(src->file);

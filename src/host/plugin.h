@@ -172,6 +172,18 @@ typedef struct flyq__call {
                               the instance's calls (flyq__call_count) */
 } flyq__call_t;
 
+/* Proxies are the light userdata 1..FLYQ__RING (see plugin_record.c),
+ * held by the driver in FLYQ__RING / FLYQ__SLICE tables, the slices: slice
+ * i (0-based) holds the proxies i * FLYQ__SLICE + 1 .. + FLYQ__SLICE at
+ * 1 .. FLYQ__SLICE. The driver's chunk runners call a hook on the
+ * records of a chunk that starts a slice: the whole slice, or, for the
+ * records left at the end of a call, FLYQ__SLICE / 2 .. FLYQ__RUN_MIN of
+ * them, a power of two (host.fill; runtime.lua). */
+#define FLYQ__RING 4096
+#define FLYQ__SLICE 128
+#define FLYQ__RUN_MIN 8
+#define FLYQ__RUNNERS 5 /* 128, 64, 32, 16 and 8 records */
+
 /* Records of one call that may fail at a limit before the hook is run on
  * none of the rest: each of those fails with "not run: ..." and on_error
  * applies to it (pass stores it unchanged, dead_letter sends it to the
@@ -232,8 +244,9 @@ typedef struct flyq__plugin {
                       runners, as the keys of a table (the watchdog's
                       drivers: their j0 + k is the record's slot) */
   uint64_t progress; /* moves on at each chunk and slow-loop record */
-  int runner_ref[2]; /* registry: the chunk runners (host.fill), with ctx
-                        and bare, or LUA_NOREF until first used */
+  int runner_ref[FLYQ__RUNNERS][2]; /* registry: the chunk runners
+                        (host.fill), by size (FLYQ__SLICE >> i records),
+                        with ctx and bare; LUA_NOREF until first used */
   int answers_ref;   /* registry: host.check's table of a slice's answers,
                         made with the first runner, or LUA_NOREF */
   unsigned chunked; /* FLYQ__HOOK_ON_PRODUCE, _ON_CONSUME: the hook returns
@@ -390,13 +403,6 @@ int flyq__record_begin(flyq__plugin_t *p, size_t n);
 /* Forgets the run's field cache (after it: allocates nothing). */
 void flyq__record_end(flyq__plugin_t *p);
 
-/* Proxies are the light userdata 1..FLYQ__RING (see plugin_record.c),
- * held by the driver in FLYQ__RING / FLYQ__SLICE tables, the slices: slice
- * i (0-based) holds the proxies i * FLYQ__SLICE + 1 .. + FLYQ__SLICE at
- * 1 .. FLYQ__SLICE. The driver's chunk runners call a hook on a whole
- * slice (runtime.lua). */
-#define FLYQ__RING 4096
-#define FLYQ__SLICE 128
 
 /* Hands out the next slots of the ring to input records idx, idx+1, ...
  * of p's running call: as many as fit before the end of the ring's
@@ -405,6 +411,10 @@ void flyq__record_end(flyq__plugin_t *p);
  * memory). */
 size_t flyq__record_slots(lua_State *L, flyq__plugin_t *p, size_t idx,
                           size_t n, size_t *first);
+
+/* Moves the ring on to the start of its next slice, unless it is at one:
+ * the next slots handed out start a slice. */
+void flyq__record_align(flyq__plugin_t *p);
 
 /* Pushes slice i (0-based) of the ring made by flyq__record_slots.
  * [-0, +1] */

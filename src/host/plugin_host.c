@@ -11,8 +11,8 @@
  * messages go by, see plugin.c), and a record that comes back as itself
  * is settled later, in order: settle(j) passes on the kept records before
  * the one in slot j when j's hook returned something else, and finish()
- * the rest once the loop is over. A chunk of a whole slice may go to a
- * chunk runner, which calls the hook on every record of the slice with no
+ * the rest once the loop is over. A chunk that starts a slice may go to a
+ * chunk runner, which calls the hook on every record of the chunk with no
  * check in between; check() then finds the first record that did not come
  * back as itself, from which on the driver settles as in its loop.
  */
@@ -45,42 +45,58 @@ static int host_record(lua_State *L) {
   return 1;
 }
 
-/* Whether the chunk of m records from slot first may go to a chunk
- * runner, which reads no answer before the hook has run on the whole
- * chunk: the chunk is a whole slice; the call fails as a whole at an
- * error (under on_error pass or dead_letter each record's answer must be
- * known before the next call); and the hook returns its record or nothing
+/* How many of the n records left a chunk runner takes, or 0 when they go
+ * to the loop. A runner reads no answer before the hook has run on its
+ * whole chunk, so it needs a call that fails as a whole at an error
+ * (under on_error pass or dead_letter each record's answer must be known
+ * before the next call) and a hook that returns its record or nothing
  * (p->chunked), since a table it returned (a new record, a list) could be
  * changed by its later calls before being read, where a record it
  * returned is read that late anyway (kept records are settled later);
- * and the call could make the runner (push_runner). */
-static int may_run(const flyq__plugin_t *p, const flyq__call_t *c,
-                   size_t first, size_t m) {
+ * and the call must not have failed to make a runner (push_runner). It
+ * takes a whole slice, or at the end of the call the largest power of two
+ * that fits, down to FLYQ__RUN_MIN: a batch of 1000 records runs as 7
+ * slices, then chunks of 64, 32 and 8; one of 300 as 2 slices, 32 and 8,
+ * and its last 4 records in the loop. */
+static size_t run_size(const flyq__plugin_t *p, const flyq__call_t *c,
+                       size_t n) {
   unsigned hook = c->consume ? FLYQ__HOOK_ON_CONSUME : FLYQ__HOOK_ON_PRODUCE;
-  return m == FLYQ__SLICE && first % FLYQ__SLICE == 1 && !c->no_runner &&
-         c->on_error == FLYQ_ON_ERROR_REJECT && (p->chunked & hook);
+  size_t m = FLYQ__SLICE;
+  if (c->no_runner || c->on_error != FLYQ_ON_ERROR_REJECT ||
+      !(p->chunked & hook))
+    return 0;
+  while (m > n) m /= 2;
+  return m >= FLYQ__RUN_MIN ? m : 0;
 }
 
-/* make_runner(p, bare) -> the chunk runner for a hook called with the
- * record alone (bare) or with ctx too: a function(check, hook, s, j0,
- * ctx) that returns check(j0, hook(s[1], ctx), ..., hook(s[SLICE], ctx)),
- * one result a call, the call for s[k] on line k, registered as a driver
- * that counts by line (flyq__lua_set_calls) and kept in p->runner_ref.
- * Its text is made here, not in Lua: near a plugin's memory cap, Lua's
- * own allocations collect and try again, where a luaL_Buffer's fail at
- * once. Runs protected (push_runner). */
+/* The index in p->runner_ref of the runner for chunks of m records. */
+static int runner_index(size_t m) {
+  int i = 0;
+  while ((size_t)(FLYQ__SLICE >> i) > m) i++;
+  return i;
+}
+
+/* make_runner(p, bare, m) -> the chunk runner for m records and a hook
+ * called with the record alone (bare) or with ctx too: a function(check,
+ * hook, s, j0, ctx) that returns check(j0, hook(s[1], ctx), ...,
+ * hook(s[m], ctx)), one result a call, the call for s[k] on line k,
+ * registered as a driver that counts by line (flyq__lua_set_calls) and
+ * kept in p->runner_ref. Its text is made here, not in Lua: near a
+ * plugin's memory cap, Lua's own allocations collect and try again, where
+ * a luaL_Buffer's fail at once. Runs protected (push_runner). */
 static int make_runner(lua_State *L) {
   static const char head[] = "local check, hook, s, j0, ctx = ... "
                              "return check(j0, ";
   flyq__plugin_t *p = lua_touserdata(L, 1);
   int bare = lua_toboolean(L, 2);
+  int m = (int)lua_tointeger(L, 3);
   const char *call = bare ? "(hook(s[%d]))%s" : "(hook(s[%d], ctx))%s";
   char text[sizeof head + FLYQ__SLICE * 32];
   size_t n = sizeof head - 1;
   memcpy(text, head, n);
-  for (int k = 1; k <= FLYQ__SLICE; k++)
+  for (int k = 1; k <= m; k++)
     n += (size_t)snprintf(text + n, sizeof text - n, call, k,
-                          k < FLYQ__SLICE ? ",\n" : ")");
+                          k < m ? ",\n" : ")");
   if (p->answers_ref == LUA_NOREF) { /* check()'s, for every runner */
     lua_createtable(L, FLYQ__SLICE, 0);
     p->answers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -93,26 +109,29 @@ static int make_runner(lua_State *L) {
   lua_rawset(L, -3);
   lua_pop(L, 1);
   lua_pushvalue(L, -1);
-  p->runner_ref[bare] = luaL_ref(L, LUA_REGISTRYINDEX);
+  p->runner_ref[runner_index((size_t)m)][bare] =
+      luaL_ref(L, LUA_REGISTRYINDEX);
   return 1;
 }
 
-/* Pushes the chunk runner (make_runner), made at its first use, or false
- * when a plugin near its memory cap cannot make it or grow its Lua stack
- * for the runner's frame (a slice's results at once, which the loop does
- * not need): the call's chunks then go through the loop. */
+/* Pushes the chunk runner for m records (make_runner), made at its first
+ * use, or false when a plugin near its memory cap cannot make it or grow
+ * its Lua stack for the runner's frame (a chunk's results at once, which
+ * the loop does not need): the call's chunks then go through the loop. */
 static void push_runner(lua_State *L, flyq__plugin_t *p, flyq__call_t *c,
-                        int bare) {
-  if (!lua_checkstack(L, 2 * FLYQ__SLICE)) {
+                        int bare, size_t m) {
+  int ref = p->runner_ref[runner_index(m)][bare];
+  if (!lua_checkstack(L, 2 * (int)m)) {
     c->no_runner = 1; /* not again in this call */
     lua_pushboolean(L, 0);
-  } else if (p->runner_ref[bare] != LUA_NOREF) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, p->runner_ref[bare]);
+  } else if (ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
   } else {
     lua_pushcfunction(L, make_runner);
     lua_pushlightuserdata(L, p);
     lua_pushboolean(L, bare);
-    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    lua_pushinteger(L, (lua_Integer)m);
+    if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
       c->no_runner = 1;
       lua_pop(L, 1);
       lua_pushboolean(L, 0);
@@ -124,15 +143,20 @@ static void push_runner(lua_State *L, flyq__plugin_t *p, flyq__call_t *c,
  * get the slots j0+k1 .. j0+k2, whose proxies are s[k1..k2] of the slice s
  * (at most a slice; none at the end); run: the chunk runner to call the
  * hook on them (push_runner; bare: the hook is called without ctx), or
- * false when the chunk may not go to one (may_run). */
+ * false when the chunk goes to the loop (run_size). A runner's chunk
+ * starts a slice (k1 is 1): the ring moves on to the next one if need be,
+ * leaving the slots in between unused. */
 static int host_fill(lua_State *L) {
   flyq__plugin_t *p = flyq__plugin_of(L);
   flyq__call_t *c = call_of(L);
   lua_Integer done = luaL_checkinteger(L, 1);
   int bare = lua_toboolean(L, 2);
-  size_t m, first, j0;
+  size_t want, m, first, j0;
   if (done < 0 || (size_t)done > c->nin) luaL_error(L, "fill: bad position");
-  m = flyq__record_slots(L, p, (size_t)done, c->nin - (size_t)done, &first);
+  want = run_size(p, c, c->nin - (size_t)done);
+  if (want > 0) flyq__record_align(p);
+  m = flyq__record_slots(L, p, (size_t)done,
+                         want > 0 ? want : c->nin - (size_t)done, &first);
   j0 = (first - 1) / FLYQ__SLICE * FLYQ__SLICE;
   c->fast = 1;
   c->base = (size_t)done;
@@ -144,8 +168,8 @@ static int host_fill(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)(first - j0));
   lua_pushinteger(L, (lua_Integer)(first - j0 + m) - 1);
   lua_pushinteger(L, (lua_Integer)j0);
-  if (may_run(p, c, first, m))
-    push_runner(L, p, c, bare);
+  if (want > 0 && m == want && first == j0 + 1)
+    push_runner(L, p, c, bare, m);
   else
     lua_pushboolean(L, 0);
   return 5;

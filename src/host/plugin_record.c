@@ -572,9 +572,12 @@ int flyq__record_begin(flyq__plugin_t *p, size_t n) {
     p->nproxies = n;
   }
   p->touched = 0;
-  /* Each run starts on a slice of its own: its chunks are whole slices. */
-  p->ring_pos = (p->ring_pos + FLYQ__SLICE - 1) / FLYQ__SLICE * FLYQ__SLICE;
+  flyq__record_align(p); /* each run starts on a slice of its own */
   return 0;
+}
+
+void flyq__record_align(flyq__plugin_t *p) {
+  p->ring_pos = (p->ring_pos + FLYQ__SLICE - 1) / FLYQ__SLICE * FLYQ__SLICE;
 }
 
 void flyq__record_end(flyq__plugin_t *p) {
