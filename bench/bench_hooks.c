@@ -3,8 +3,8 @@
  * the log or the kernel: what `flyq bench` over TCP cannot separate.
  *
  * Each round times, on the same batch of 1000 records (100-byte values, no
- * key, no headers: what `flyq bench produce` sends), in this thread's CPU
- * time:
+ * key, no headers: what `flyq bench produce` sends; --records N for another
+ * count), in this thread's CPU time:
  *   validate    flyq_batch_validate alone: what the append does without
  *               hooks (and the runtime does instead of it with hooks);
  *   record      on_produce through function(record) return record end;
@@ -14,7 +14,7 @@
  * (what the hook adds). The machine is shared: quote medians of many
  * rounds, compare figures from the same run.
  *
- * Usage: bench_hooks [--rounds N] [--batches N]
+ * Usage: bench_hooks [--rounds N] [--batches N] [--records N]
  * Plugins and config go to a new directory under $TMPDIR (or /tmp),
  * removed at the end.
  */
@@ -28,9 +28,11 @@
 #include "flyq/config.h"
 #include "flyq/plugins.h"
 
-#define RECORDS 1000
+#define MAX_RECORDS 100000
 #define VALUE_BYTES 100
 #define MAX_ROUNDS 1000
+
+static int records = 1000; /* a batch's */
 
 enum { V_VALIDATE, V_RECORD, V_RECORD_CTX, NVARIANTS };
 static const char *const names[NVARIANTS] = {"validate", "record",
@@ -39,13 +41,13 @@ static const char *const topics[NVARIANTS] = {NULL, "record", "record_ctx"};
 
 static int usage(FILE *to, int status) {
   fprintf(to,
-          "usage: bench_hooks [--rounds N] [--batches N]\n\n"
+          "usage: bench_hooks [--rounds N] [--batches N] [--records N]\n\n"
           "In-process CPU cost per record of on_produce with a hook that\n"
           "returns its record, against batch validation alone (see the\n"
           "head of bench/bench_hooks.c and docs/benchmarks.md).\n\n"
           "  --rounds N   rounds, each timing every variant (default 31)\n"
-          "  --batches N  batches of 1000 records per variant and round\n"
-          "               (default 200)\n");
+          "  --batches N  batches per variant and round (default 200)\n"
+          "  --records N  records per batch (default 1000, at most 100000)\n");
   return status;
 }
 
@@ -104,7 +106,7 @@ static uint8_t *make_batch(size_t *len) {
   uint8_t *copy;
   memset(value, 'v', sizeof value);
   flyq_batch_builder_init(&b);
-  for (int i = 0; i < RECORDS; i++)
+  for (int i = 0; i < records; i++)
     if (flyq_batch_builder_add(&b, 1000 + i, NULL, -1, value, VALUE_BYTES,
                                NULL, 0) != 0)
       die("batch", "cannot build");
@@ -133,7 +135,7 @@ static double time_variant(flyq_plugins_t *rt, int v, const uint8_t *batch,
     if (!out.unchanged) die(names[v], "the hook changed the batch");
     flyq_plugins_output_free(&out);
   }
-  return (cpu_ns() - t0) / ((double)batches * RECORDS);
+  return (cpu_ns() - t0) / ((double)batches * records);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -161,14 +163,17 @@ int main(int argc, char **argv) {
       rounds = atoi(argv[++i]);
     else if (strcmp(argv[i], "--batches") == 0 && i + 1 < argc)
       batches = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--records") == 0 && i + 1 < argc)
+      records = atoi(argv[++i]);
     else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
       return usage(stdout, 0);
     else
       return usage(stderr, 2);
   }
-  if (rounds < 1 || rounds > MAX_ROUNDS || batches < 1) {
-    fprintf(stderr, "bench_hooks: --rounds 1..%d, --batches >= 1\n",
-            MAX_ROUNDS);
+  if (rounds < 1 || rounds > MAX_ROUNDS || batches < 1 || records < 1 ||
+      records > MAX_RECORDS) {
+    fprintf(stderr, "bench_hooks: --rounds 1..%d, --batches >= 1, "
+            "--records 1..%d\n", MAX_ROUNDS, MAX_RECORDS);
     return 2;
   }
   snprintf(dir, sizeof dir, "%s/flyq-bench-hooks.XXXXXX", tmp ? tmp : "/tmp");
@@ -182,7 +187,7 @@ int main(int argc, char **argv) {
       t[v][r] = time_variant(rt, v, batch, len, batches);
     }
   printf("== hooks (in-process): %d rounds of %d batches of %d records, "
-         "ns per record (CPU time)\n", rounds, batches, RECORDS);
+         "ns per record (CPU time)\n", rounds, batches, records);
   for (int v = 0; v < NVARIANTS; v++) /* before quantile() sorts t */
     for (int r = 0; r < rounds; r++) d[v][r] = t[v][r] - t[V_VALIDATE][r];
   for (int v = 0; v < NVARIANTS; v++) {
