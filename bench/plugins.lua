@@ -27,7 +27,8 @@
 -- by round: what the hook costs the broker, steadier than throughput on a
 -- shared machine. Exits 1 when a run fails. `make bench` runs it after the
 -- storage benchmark. FLYQ_INFLIGHT=N runs with --inflight N instead,
--- FLYQ_SIZE=BYTES with --size BYTES. FLYQ_PIN=B:C pins the broker (all its
+-- FLYQ_SIZE=BYTES with --size BYTES, FLYQ_BATCH=N with --batch N (messages
+-- a request). FLYQ_PIN=B:C pins the broker (all its
 -- threads) to CPU list B and each `flyq bench` client to C (taskset), e.g.
 -- FLYQ_PIN=0:1: the two then never share a core, nor migrate between them.
 
@@ -41,6 +42,7 @@ local cjson = require("cjson")
 local runs = tonumber(arg[1]) or 21
 local inflight = os.getenv("FLYQ_INFLIGHT") -- nil: flyq bench's default
 local size = os.getenv("FLYQ_SIZE") -- nil: flyq bench's default (100)
+local batch = os.getenv("FLYQ_BATCH") -- nil: flyq bench's default (1000)
 local pin = os.getenv("FLYQ_PIN") -- nil: let the scheduler place both
 local pin_broker, pin_client
 if pin then
@@ -134,6 +136,10 @@ local function run(topic)
     args[#args + 1] = "--size"
     args[#args + 1] = size
   end
+  if batch then
+    args[#args + 1] = "--batch"
+    args[#args + 1] = batch
+  end
   local u0, s0, n0 = broker_cpu()
   local rate = cjson.decode(flyq_on(true, table.unpack(args))).msgs_per_s
   local u1, s1, n1 = broker_cpu()
@@ -154,10 +160,10 @@ for _, t in ipairs(topics) do
   cpu[t] = {user = 0, sys = 0, ns = {}}
 end
 print(string.format("== plugins over TCP: %s, %s CPUs, %d rounds of %d "
-                    .. "messages of %s bytes, %s in flight%s",
+                    .. "messages of %s bytes, %s a request, %s in flight%s",
                     os.date("!%Y-%m-%d %H:%M UTC"),
                     io.popen("nproc"):read("l"), runs, count, size or "100",
-                    inflight or "flyq bench's default",
+                    batch or "1000", inflight or "flyq bench's default",
                     pin and (", broker on CPUs " .. pin_broker ..
                              ", client on " .. pin_client) or ""))
 for i = 1, runs do
