@@ -310,13 +310,14 @@ TEST(an_error_deep_in_a_hook_names_its_record) {
   free(buf);
 }
 
-/* The chunk runner is made at the first whole slice, and its frame needs
- * a slice's worth of Lua stack; a plugin too near its memory cap for that
- * runs the slice in the loop, as it runs smaller batches. The plugin
- * fills its state up to the cap, then frees `room` pieces of about 1 KiB:
- * with the least room in which a batch of 127 records passes (the ring
- * of proxies fits; its chunks of 64 .. 8 go to runners where those fit,
- * else to the loop), and a little more, one of 128 records passes too. */
+/* A chunk runner is made at its first use, and its frame needs room on
+ * the Lua stack; a plugin too near its memory cap for either runs the
+ * chunk in the loop, as it runs the last few records of a batch. The
+ * plugin fills its state up to the cap, then frees `room` pieces of about
+ * 1 KiB: with the least room in which a batch of `base` records passes,
+ * and a little more, the batches of `sizes` records pass too: 127 (in
+ * chunks of 64 .. 8 where their runners fit) then 128 (a whole slice);
+ * 7 (the loop only) then 8, 16 and 24 (the small runners). */
 static int near_cap_run(const char *hook, size_t room, size_t n) {
   char src[1024], err[512];
   size_t len;
@@ -344,18 +345,55 @@ static int near_cap_run(const char *hook, size_t room, size_t n) {
   return rc;
 }
 
+static void passes_near_cap(const char *hook, size_t base,
+                            const size_t *sizes, size_t nsizes) {
+  size_t room = 8;
+  while (room < 512 && near_cap_run(hook, room, base) != 0) room += 2;
+  CHECK(room < 512);
+  for (size_t more = 0; more <= 32; more += 2)
+    for (size_t i = 0; i < nsizes; i++)
+      if (near_cap_run(hook, room + more, sizes[i]) != 0)
+        flyq_test_fail(__FILE__, __LINE__, "%s: %zu records fail with room "
+                       "%zu (%zu pass with %zu)", hook, sizes[i], room + more,
+                       base, room);
+}
+
 TEST(a_plugin_near_its_memory_cap_runs_a_slice_in_the_loop) {
   static const char *const hooks[] = {
       "function(r) return r end",
+      "function(r, ctx) return r end",
       "function(r) if r.timestamp % 7 == 0 then return nil end return r end"};
+  static const size_t slice[] = {128}, small[] = {8, 16, 24};
   for (size_t h = 0; h < sizeof hooks / sizeof hooks[0]; h++) {
-    size_t room = 8;
-    while (room < 512 && near_cap_run(hooks[h], room, 127) != 0) room += 2;
-    CHECK(room < 512);
-    for (size_t more = 0; more <= 32; more += 2)
-      if (near_cap_run(hooks[h], room + more, 128) != 0)
-        flyq_test_fail(__FILE__, __LINE__, "%s: 128 records fail with room "
-                       "%zu (127 pass with %zu)", hooks[h], room + more, room);
+    passes_near_cap(hooks[h], 127, slice, 1);
+    passes_near_cap(hooks[h], 7, small, 3);
+  }
+}
+
+/* A record kept from earlier in a batch stays that record while the batch
+ * has at most 4096 records (docs/plugins.md), though the chunks at its end
+ * each start a slice of their own: the ring does not come round onto the
+ * batch's own slots. Beyond 4096, it may read as a later record. */
+TEST(a_record_kept_within_a_batch_stays_itself) {
+  static const size_t sizes[] = {3900, 4000, 4090, 4096};
+  pt_write("first.lua", "local first\n"
+           "return { name = 'first', on_produce = function(r)\n"
+           "  if r.key == '1' then first = r end\n"
+           "  if first.key ~= '1' then error('first reads as ' .. first.key) end\n"
+           "  return r end }\n");
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    size_t len;
+    uint8_t *buf = numbered(sizes[i], &len);
+    flyq_plugins_t *rt = open_chain("'first'");
+    flyq_plugins_output_t out;
+    run(rt, buf, len, &out); /* once with the ring fresh, once not */
+    flyq_plugins_output_free(&out);
+    run(rt, buf, len, &out);
+    CHECK(out.unchanged);
+    CHECK(pt_stats(rt, "first")->chunked_calls > 2 * (sizes[i] - 128));
+    flyq_plugins_output_free(&out);
+    free(buf);
+    pt_done(rt);
   }
 }
 
@@ -684,6 +722,7 @@ TEST(a_memory_error_after_a_settling_failure) {
 }
 
 TEST_LIST(TEST_ENTRY(every_kind_of_answer_across_chunks)
+          TEST_ENTRY(a_record_kept_within_a_batch_stays_itself)
           TEST_ENTRY(a_hook_that_returns_its_record_runs_in_chunks)
           TEST_ENTRY(a_chunk_times_each_record_alone)
           TEST_ENTRY(a_memory_error_reruns_the_rest_of_its_chunk_from_the_input)

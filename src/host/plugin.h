@@ -183,6 +183,8 @@ typedef struct flyq__call {
 #define FLYQ__SLICE 128
 #define FLYQ__RUN_MIN 8
 #define FLYQ__RUNNERS 5 /* 128, 64, 32, 16 and 8 records */
+_Static_assert(FLYQ__SLICE >> (FLYQ__RUNNERS - 1) == FLYQ__RUN_MIN,
+               "one runner for each power of two from the slice down");
 
 /* Records of one call that may fail at a limit before the hook is run on
  * none of the rest: each of those fails with "not run: ..." and on_error
@@ -259,6 +261,7 @@ typedef struct flyq__plugin {
   uint64_t gen;    /* run number: proxies of earlier runs are dead */
   struct flyq__slot *slots;    /* FLYQ__RING: what each proxy value is */
   size_t ring_pos;             /* slots handed out since the ring began */
+  size_t run_slots;            /* slots handed out or skipped in this run */
   struct flyq__proxy *proxies; /* per input record of the run */
   size_t nproxies;
   int cache_used;  /* the run's field cache exists */
@@ -403,7 +406,6 @@ int flyq__record_begin(flyq__plugin_t *p, size_t n);
 /* Forgets the run's field cache (after it: allocates nothing). */
 void flyq__record_end(flyq__plugin_t *p);
 
-
 /* Hands out the next slots of the ring to input records idx, idx+1, ...
  * of p's running call: as many as fit before the end of the ring's
  * current slice, at most n. Returns how many; *first is the first slot's
@@ -412,9 +414,13 @@ void flyq__record_end(flyq__plugin_t *p);
 size_t flyq__record_slots(lua_State *L, flyq__plugin_t *p, size_t idx,
                           size_t n, size_t *first);
 
-/* Moves the ring on to the start of its next slice, unless it is at one:
- * the next slots handed out start a slice. */
-void flyq__record_align(flyq__plugin_t *p);
+/* Moves the ring on to the start of its next slice, unless it is at one,
+ * so that the next slots handed out start a slice; returns 0. Returns -1
+ * and moves nothing when the slots skipped would make the run's last n
+ * records wrap round the ring onto slots the run already used: a run of
+ * up to FLYQ__RING records never hands out a slot twice, and a record
+ * kept from earlier in the run stays that record (docs/plugins.md). */
+int flyq__record_align(flyq__plugin_t *p, size_t n);
 
 /* Pushes slice i (0-based) of the ring made by flyq__record_slots.
  * [-0, +1] */

@@ -121,7 +121,12 @@ static int make_runner(lua_State *L) {
 static void push_runner(lua_State *L, flyq__plugin_t *p, flyq__call_t *c,
                         int bare, size_t m) {
   int ref = p->runner_ref[runner_index(m)][bare];
-  if (!lua_checkstack(L, 2 * (int)m)) {
+  /* The runner's frame (m results and its locals), run_chunk's below it,
+   * the hook's above, and what the hook's calls into C push: a slice's
+   * worth of room besides the results, as for the biggest runner. Growing
+   * the stack inside the runner would fail the call instead of falling
+   * back to the loop. */
+  if (!lua_checkstack(L, (int)m + FLYQ__SLICE)) {
     c->no_runner = 1; /* not again in this call */
     lua_pushboolean(L, 0);
   } else if (ref != LUA_NOREF) {
@@ -145,7 +150,8 @@ static void push_runner(lua_State *L, flyq__plugin_t *p, flyq__call_t *c,
  * hook on them (push_runner; bare: the hook is called without ctx), or
  * false when the chunk goes to the loop (run_size). A runner's chunk
  * starts a slice (k1 is 1): the ring moves on to the next one if need be,
- * leaving the slots in between unused. */
+ * leaving the slots in between unused, unless that would make the run
+ * wrap onto its own slots (flyq__record_align): then the loop takes it. */
 static int host_fill(lua_State *L) {
   flyq__plugin_t *p = flyq__plugin_of(L);
   flyq__call_t *c = call_of(L);
@@ -154,7 +160,7 @@ static int host_fill(lua_State *L) {
   size_t want, m, first, j0;
   if (done < 0 || (size_t)done > c->nin) luaL_error(L, "fill: bad position");
   want = run_size(p, c, c->nin - (size_t)done);
-  if (want > 0) flyq__record_align(p);
+  if (want > 0 && flyq__record_align(p, c->nin - (size_t)done) < 0) want = 0;
   m = flyq__record_slots(L, p, (size_t)done,
                          want > 0 ? want : c->nin - (size_t)done, &first);
   j0 = (first - 1) / FLYQ__SLICE * FLYQ__SLICE;

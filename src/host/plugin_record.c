@@ -21,9 +21,11 @@
  * never reads (the instance's *_pushed counters show it). Assigning a
  * field stores the new value in the cache and marks it written. A
  * proxy of an earlier run (kept in ctx.state, say) raises when used while
- * its slot has not been handed out again; once it has (FLYQ__RING records
- * later, in this run or another), it stands for the record its slot went
- * to. Unique values would cost a Lua table write per record.
+ * its slot has not been handed out again; once it has (the ring came
+ * round: in a later run, or in a run of more than FLYQ__RING records; a
+ * run never reuses its own slots before that, see flyq__record_align), it
+ * stands for the record its slot went to. Unique values would cost a Lua
+ * table write per record.
  *
  * When a hook's result comes back (host.emit), an untouched proxy is
  * passed on as the input record itself, so that a batch whose records all
@@ -572,12 +574,19 @@ int flyq__record_begin(flyq__plugin_t *p, size_t n) {
     p->nproxies = n;
   }
   p->touched = 0;
-  flyq__record_align(p); /* each run starts on a slice of its own */
+  /* Each run starts on a slice of its own. */
+  p->ring_pos = (p->ring_pos + FLYQ__SLICE - 1) / FLYQ__SLICE * FLYQ__SLICE;
+  p->run_slots = 0;
   return 0;
 }
 
-void flyq__record_align(flyq__plugin_t *p) {
-  p->ring_pos = (p->ring_pos + FLYQ__SLICE - 1) / FLYQ__SLICE * FLYQ__SLICE;
+int flyq__record_align(flyq__plugin_t *p, size_t n) {
+  size_t skip = (FLYQ__SLICE - p->ring_pos % FLYQ__SLICE) % FLYQ__SLICE;
+  if (skip == 0) return 0;
+  if (p->run_slots + skip + n > FLYQ__RING) return -1;
+  p->ring_pos += skip;
+  p->run_slots += skip;
+  return 0;
 }
 
 void flyq__record_end(flyq__plugin_t *p) {
@@ -618,6 +627,7 @@ size_t flyq__record_slots(lua_State *L, flyq__plugin_t *p, size_t idx,
   for (size_t j = 0; j < n; j++)
     p->slots[p->ring_pos + j] = (slot_t){p->gen, idx + j};
   p->ring_pos += n;
+  p->run_slots += n;
   return n;
 }
 
