@@ -172,6 +172,7 @@ describe("partitioners", function()
       "    default = {partitions = 4},",
       "    hashed = {partitions = 4, partitioner = 'key_hash'},",
       "    rr = {partitions = 3, partitioner = 'round_robin'},",
+      "    sticky = {partitions = 4, partitioner = 'sticky'},",
       "    len = {partitions = 4, partitioner = 'bylen'},",
       "    inline = {partitions = 4,",
       "              partitioner = function(record, n) return n - 1 end},",
@@ -217,6 +218,41 @@ describe("partitioners", function()
                     placed("len", keyed))
     assert.are.same({["1"] = 3, ["2"] = 3, ["3"] = 3, ["4"] = 3},
                     placed("inline", keyed))
+  end)
+
+  -- sticky (docs/config.md, "Built-in partitioners"): the null-key records
+  -- of one request go to one partition, the next request's to the next
+  -- one (5 requests on 4 partitions: round and back to the first).
+  it("sends each request's keyless records to one partition with sticky, " ..
+     "the next request's to the next", function()
+    local prev
+    for req = 1, 5 do
+      local batch, want = {}, {}
+      for i = 1, 3 do batch[i] = req .. "." .. i end
+      local where = placed("sticky", batch)
+      local p = where[batch[1]]
+      for i = 1, 3 do want[batch[i]] = p end
+      assert.are.same(want, where, "request " .. req)
+      if prev then assert.are.equal((prev + 1) % 4, p, "request " .. req) end
+      prev = p
+    end
+  end)
+
+  it("places keyed records with sticky as key_hash does", function()
+    local hashed = placed("hashed", keyed)
+    -- Kafka's murmur2 spreads these keys over partitions 0 and 3.
+    assert.are.same({["1"] = 0, ["2"] = 0, ["3"] = 0, ["4"] = 3}, hashed)
+    assert.are.same(hashed, placed("sticky", keyed))
+    -- In one request with null keys: the keyed records still by their key,
+    -- the keyless ones together.
+    local mixed = {{value = "n1"}}
+    for _, r in ipairs(keyed) do mixed[#mixed + 1] = r end
+    mixed[#mixed + 1] = {value = "n2"}
+    mixed[#mixed + 1] = {value = "n3"}
+    local where = placed("sticky", mixed)
+    local p = where.n1
+    hashed.n1, hashed.n2, hashed.n3 = p, p, p
+    assert.are.same(hashed, where)
   end)
 
   it("is bypassed by an explicit partition", function()

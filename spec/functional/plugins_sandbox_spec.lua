@@ -1,7 +1,9 @@
--- The plugin sandbox and its time limit on the real broker (issue 4,
+-- The plugin sandbox and its limits on the real broker (issue 4,
 -- "Sandbox and failure"; docs/plugins.md, "The environment" and
 -- "Limits"): pcall, xpcall and coroutine.resume cannot swallow the time
--- limit, plugins.limits.time_ms sets the limit of each hook call, a
+-- limit or the instruction limit, plugins.limits.time_ms sets the limit
+-- of each hook call, plugins.limits.instructions fails a hook call past
+-- that many Lua instructions while the broker serves everyone else, a
 -- plugin sees exactly the documented environment, and binary chunks are
 -- refused, with a real chunk. The memory cap is proved by
 -- plugins_faults_spec.lua, the escape probes under load by
@@ -140,6 +142,78 @@ describe("plugins.limits.time_ms", function()
       end
     end)
   end
+end)
+
+describe("plugins.limits.instructions", function()
+  local LIMIT = 100000
+  local EXCEEDED = "instruction limit exceeded (" .. LIMIT .. " instructions)"
+  local srv, c, other
+
+  before_each(function()
+    srv = server.start({config = {
+      plugin_path = {PLUGINS},
+      plugins = {limits = {instructions = LIMIT}},
+      topics = {
+        spin = {on_produce = {"spin"}},
+        sp = {on_produce = {"spin_pcall"}},
+        up = {on_produce = {"upper"}},
+        short = {on_produce = {{plugin = "loop",
+                                params = {n = LIMIT * 2 // 5}}}},
+        long = {on_produce = {{plugin = "loop", params = {n = LIMIT}}}},
+      },
+    }})
+    c = assert(client.connect(srv.addr))
+    other = assert(client.connect(srv.addr))
+  end)
+
+  after_each(function()
+    c:close()
+    other:close()
+    stop(srv)
+  end)
+
+  it("fails an endless loop with the plugin's file and line, " ..
+     "and serves everyone else", function()
+    for round = 1, 3 do
+      assert_rejected(c, "spin", {"ok", "spin"}, "spin",
+                      "spin.lua:7: " .. EXCEEDED .. " (on_produce, record 2)")
+      -- Meanwhile another client is served, by another plugin.
+      assert.are.equal(round - 1, assert(other:produce("up", {"x"})))
+    end
+    assert.are.same({}, values(c, "spin"))
+    assert.are.same({"X", "X", "X"}, values(other, "up"))
+    assert.are.equal(3, plugin_stats(c, "spin").errors)
+    -- The same plugin still keeps records that do not spin.
+    assert.are.equal(0, assert(c:produce("spin", {"fine", "also fine"})))
+    assert.are.same({"fine", "also fine"}, values(c, "spin"))
+    assert.is_true(srv:running())
+  end)
+
+  -- As for the time limit: the line where the abort finally leaves
+  -- spin_pcall.lua, after pcall returned, in xpcall's handler, after
+  -- coroutine.resume returned.
+  for _, case in ipairs({{"pcall", 19}, {"xpcall", 15}, {"coroutine", 22}}) do
+    local how, line = case[1], case[2]
+    it("cannot be swallowed with " .. how, function()
+      assert_rejected(c, "sp", {"ok", how}, "spin_pcall",
+                      "spin_pcall.lua:" .. line .. ": " .. EXCEEDED ..
+                      " (on_produce, record 2)")
+      assert.are.same({}, values(c, "sp"))
+      assert.are.equal(0, assert(c:produce("sp", {"fine"})))
+      assert.are.same({"fine"}, values(c, "sp"))
+    end)
+  end
+
+  it("counts each hook call on its own, not the batch", function()
+    -- 5 records of 2/5 of the limit each: twice the limit in all.
+    local batch = {"a", "b", "c", "d", "e"}
+    assert.are.equal(0, assert(c:produce("short", batch)))
+    assert.are.same(batch, values(c, "short"))
+    -- One record of the limit's worth of turns is over it.
+    assert_rejected(c, "long", {"a"}, "loop",
+                    "loop.lua:7: " .. EXCEEDED .. " (on_produce, record 1)")
+    assert.are.same({}, values(c, "long"))
+  end)
 end)
 
 describe("the environment of a plugin", function()
