@@ -1,5 +1,16 @@
--- The authorize chain on a real broker (docs/plugins.md, "authenticate and
--- authorize: the auth chain"): the shipped auth_token authenticates bob,
+-- The auth chain on a real broker (docs/plugins.md, "authenticate and
+-- authorize: the auth chain").
+--
+-- The authenticate chain: the authenticate hooks of the config's `auth`
+-- are asked in order; the first principal wins and the hooks after it are
+-- not asked; a hook that returns nil and a reason passes to the next one;
+-- when none accepts, the client is refused (AUTHENTICATION_FAILED) with
+-- the last hook's reason; a hook that raises refuses the client at once
+-- (fail closed: the hooks after it are not asked), is logged and counted.
+-- Fixtures: spec/fixtures/plugins/authn_*.lua and who.lua (which shows the
+-- principal the hooks see).
+--
+-- The authorize chain: the shipped auth_token authenticates bob,
 -- alice and carol, then the authorize hooks of the config's `auth` are asked
 -- in order. A hook that abstains (nil) leaves the answer to the next one;
 -- the first true or false decides; when every hook abstains the answer is
@@ -28,6 +39,20 @@ local function config(chain)
           topics = {t = {}, broken = {}}}
 end
 
+-- Waits until srv's log has the line text (plain text).
+local function wait_log(srv, text)
+  server.wait_for(function()
+    return srv:log_text():find(text, 1, true)
+  end, 10, "the log line " .. text)
+end
+
+-- The plugins' stats entries by name, from one Stats call on client c.
+local function plugin_stats(c)
+  local by_name = {}
+  for _, p in ipairs(assert(c:stats()).plugins) do by_name[p.name] = p end
+  return by_name
+end
+
 describe("the authorize chain", function()
   local srv
 
@@ -35,13 +60,6 @@ describe("the authorize chain", function()
 
   local function connect(who)
     return assert(client.connect(srv.addr, {token = TOKENS[who]}))
-  end
-
-  -- Waits until the broker's log has the line text (plain text).
-  local function wait_log(text)
-    server.wait_for(function()
-      return srv:log_text():find(text, 1, true)
-    end, 10, "the log line " .. text)
   end
 
   -- Asserts that a client call's results (res, err, code) are a refusal
@@ -61,13 +79,6 @@ describe("the authorize chain", function()
     assert_denied("CLUSTER_AUTHORIZATION_FAILED", c:stats())
   end
 
-  -- The plugins' stats entries by name, from one Stats call.
-  local function plugin_stats(c)
-    local by_name = {}
-    for _, p in ipairs(assert(c:stats()).plugins) do by_name[p.name] = p end
-    return by_name
-  end
-
   after_each(function()
     if not srv then return end
     local code = srv:stop()
@@ -84,8 +95,8 @@ describe("the authorize chain", function()
     assert.are.equal(0, (assert(bob:produce("t", {"x"}))))
     assert.are.equal("x", assert(bob:fetch("t", 0, 0)).records[1].value)
     assert(bob:commit("g", "t", 0, 1))
-    wait_log("authz_abstain: abstained on produce topic:t for bob")
-    wait_log("authz_abstain: abstained on commit group:g for bob")
+    wait_log(srv, "authz_abstain: abstained on produce topic:t for bob")
+    wait_log(srv, "authz_abstain: abstained on commit group:g for bob")
     -- Every question went through the abstaining hook to the next one.
     local stats = plugin_stats(bob)
     local abstain, allow = stats.authz_abstain, stats.authz_allow_bob
@@ -101,8 +112,8 @@ describe("the authorize chain", function()
     local alice = connect("alice")
     assert_denied_everywhere(alice)
     alice:close()
-    wait_log("authz_abstain: abstained on produce topic:t for alice")
-    wait_log("denied produce on topic:t to alice")
+    wait_log(srv, "authz_abstain: abstained on produce topic:t for alice")
+    wait_log(srv, "denied produce on topic:t to alice")
     local bob = connect("bob")
     assert.are.equal(0, assert(bob:fetch("t", 0, 0)).high_watermark)
     assert.are.equal(-1, (assert(bob:committed("g", "t", 0))))
@@ -117,8 +128,8 @@ describe("the authorize chain", function()
       local c = connect(who)
       assert_denied_everywhere(c)
       c:close()
-      wait_log("authz_abstain: abstained on admin cluster for " .. who)
-      wait_log("denied admin on cluster to " .. who)
+      wait_log(srv, "authz_abstain: abstained on admin cluster for " .. who)
+      wait_log(srv, "denied admin on cluster to " .. who)
     end
     -- The chain works: a principal the acl allows is served, and nothing
     -- of the denied requests happened.
@@ -154,12 +165,12 @@ describe("the authorize chain", function()
     assert.are.equal(1, (assert(other:produce("t", {"y"}))))
     assert_denied("TOPIC_AUTHORIZATION_FAILED", other:produce("broken", {"y"}))
     other:close()
-    wait_log("authz_error.lua:11: authz backend down (authorize) " ..
+    wait_log(srv, "authz_error.lua:11: authz backend down (authorize) " ..
              "[1 error so far]")
-    wait_log("authz_error.lua:11: authz backend down (authorize) " ..
+    wait_log(srv, "authz_error.lua:11: authz backend down (authorize) " ..
              "[2 errors so far]")
-    wait_log("denied fetch on topic:broken to bob")
-    wait_log("denied produce on topic:broken to bob")
+    wait_log(srv, "denied fetch on topic:broken to bob")
+    wait_log(srv, "denied produce on topic:broken to bob")
     local stats = plugin_stats(bob).authz_error
     assert.are.equal(3, stats.errors)
     assert.matches("authz_error%.lua:11: authz backend down", stats.last_error)
@@ -172,7 +183,7 @@ describe("the authorize chain", function()
     local bob = connect("bob")
     assert_denied_everywhere(bob)
     bob:close()
-    wait_log("authz backend down (authorize) [4 errors so far]")
+    wait_log(srv, "authz backend down (authorize) [4 errors so far]")
   end)
 
   for _, answer in ipairs({"yes", 1}) do
@@ -185,9 +196,9 @@ describe("the authorize chain", function()
       bob:close()
       local shown = type(answer) == "string" and '"' .. answer .. '"' or
                     tostring(answer)
-      wait_log("plugin authz_answer: authorize returned " .. shown ..
+      wait_log(srv, "plugin authz_answer: authorize returned " .. shown ..
                " (expected true, false or nil) (authorize) [1 error so far]")
-      wait_log("denied produce on topic:t to bob")
+      wait_log(srv, "denied produce on topic:t to bob")
     end)
   end
 
@@ -214,5 +225,137 @@ describe("the authorize chain", function()
     c, err, code = client.connect(srv.addr, {token = "wrong-tok-000000"})
     assert.is_nil(c)
     assert.are.equal("AUTHENTICATION_FAILED", code, err)
+  end)
+end)
+
+describe("the authenticate chain", function()
+  local srv
+
+  -- Starts a broker whose `auth` is chain; topic t records the producer's
+  -- principal in the header "who".
+  local function start(chain)
+    srv = server.start({config = {plugin_path = {FIXTURES}, auth = chain,
+                                  topics = {t = {on_produce = {"who"}}}}})
+  end
+
+  after_each(function()
+    if srv then srv:finish() end
+    srv = nil
+  end)
+
+  -- The principal the broker gave to c, as on_produce hooks see it: the
+  -- header "who" of a record c produces to t.
+  local function principal_of(c)
+    local offset = assert(c:produce("t", {"x"}))
+    return server.header(assert(c:fetch("t", 0, offset)).records[1], "who")
+  end
+
+  -- Asserts that the token is refused with AUTHENTICATION_FAILED and the
+  -- reason (the whole error_message).
+  local function assert_refused(token, reason)
+    local c, err, code = client.connect(srv.addr, {token = token})
+    assert.is_nil(c)
+    assert.are.equal("AUTHENTICATION_FAILED", code, err)
+    assert.are.equal("Authenticate: AUTHENTICATION_FAILED: " .. reason, err)
+  end
+
+  it("gives the first accepting hook's principal and asks no further hook",
+     function()
+    start({"authn_a", "authn_b"})
+    local alice = assert(client.connect(srv.addr, {token = "a-alice"}))
+    assert.are.equal("alice@a", principal_of(alice))
+    -- "ab-carol" is one that both hooks accept: the first one wins.
+    local carol = assert(client.connect(srv.addr, {token = "ab-carol"}))
+    assert.are.equal("carol@a", principal_of(carol))
+    carol:close()
+    local stats = plugin_stats(alice)
+    assert.are.equal(2, stats.authn_a.calls)
+    assert.are.equal(0, stats.authn_b.calls) -- never asked
+    alice:close()
+  end)
+
+  it("passes to the next hook when one returns nil and a reason", function()
+    start({"authn_a", "authn_b"})
+    local bob = assert(client.connect(srv.addr, {token = "b-bob"}))
+    assert.are.equal("bob@b", principal_of(bob))
+    local stats = plugin_stats(bob)
+    assert.are.equal(1, stats.authn_a.calls)
+    assert.are.equal(1, stats.authn_b.calls)
+    assert.are.equal(0, stats.authn_a.errors) -- passing is no error
+    bob:close()
+  end)
+
+  it("asks the hooks in the config's order", function()
+    start({"authn_b", "authn_a"})
+    local carol = assert(client.connect(srv.addr, {token = "ab-carol"}))
+    assert.are.equal("carol@b", principal_of(carol))
+    local alice = assert(client.connect(srv.addr, {token = "a-alice"}))
+    assert.are.equal("alice@a", principal_of(alice))
+    alice:close()
+    local stats = plugin_stats(carol)
+    assert.are.equal(2, stats.authn_b.calls)
+    assert.are.equal(1, stats.authn_a.calls)
+    carol:close()
+  end)
+
+  it("refuses a token no hook accepts, with the last hook's reason",
+     function()
+    start({"authn_a", "authn_b"})
+    assert_refused("c-eve", "not b")
+    wait_log(srv, "authentication failed (token): not b")
+    -- The same refusal on a connection that had a principal takes it away.
+    local bob = assert(client.connect(srv.addr, {token = "b-bob"}))
+    local ok, err, code = bob:authenticate("token", "c-eve")
+    assert.is_nil(ok)
+    assert.are.equal("AUTHENTICATION_FAILED", code, err)
+    ok, err, code = bob:produce("t", {"x"})
+    assert.is_nil(ok)
+    assert.are.equal("CLUSTER_AUTHORIZATION_FAILED", code, err)
+    bob:close()
+    -- Both hooks were asked about eve, twice.
+    local admin = assert(client.connect(srv.addr, {token = "a-admin"}))
+    local stats = plugin_stats(admin)
+    assert.are.equal(4, stats.authn_a.calls) -- eve, bob, eve, admin
+    assert.are.equal(3, stats.authn_b.calls) -- eve, bob, eve
+    admin:close()
+  end)
+
+  it("reports the reason of the hook asked last, whichever it is",
+     function()
+    start({"authn_b", "authn_a"})
+    assert_refused("c-eve", "not a")
+  end)
+
+  it("refuses when a hook raises, without asking the hooks after it",
+     function()
+    -- authn_a, after the failing hook, would accept "a-alice".
+    start({"authn_b", "authn_error", "authn_a"})
+    local failed = "authentication failed (plugin authn_error failed)"
+    assert_refused("a-alice", failed)
+    assert_refused("c-eve", failed)
+    -- The hooks before it still decide, and the broker keeps serving.
+    local bob = assert(client.connect(srv.addr, {token = "b-bob"}))
+    assert.are.equal("bob@b", principal_of(bob))
+    local stats = plugin_stats(bob)
+    assert.are.equal(3, stats.authn_b.calls)
+    assert.are.equal(2, stats.authn_error.calls)
+    assert.are.equal(2, stats.authn_error.errors)
+    assert.matches("authn_error%.lua:7: authn backend down %(authenticate%)",
+                   stats.authn_error.last_error)
+    assert.are.equal(0, stats.authn_a.calls) -- never asked
+    bob:close()
+    wait_log(srv, "authn_error.lua:7: authn backend down (authenticate) " ..
+                  "[2 errors so far]")
+    wait_log(srv, "authentication failed (token): authentication failed " ..
+                  "(plugin authn_error failed)")
+  end)
+
+  it("refuses everyone when the first hook raises", function()
+    start({"broken_auth", "authn_a"})
+    assert_refused("a-alice",
+                   "authentication failed (plugin broken_auth failed)")
+    wait_log(srv, "broken_auth.lua:4: auth backend down (authenticate) " ..
+                  "[1 error so far]")
+    assert.is_true(srv:running())
   end)
 end)

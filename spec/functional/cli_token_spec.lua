@@ -1,9 +1,12 @@
--- Every `flyq` command that talks to a broker, against a broker that
--- requires authentication (the shipped auth_token, no authorize hook): it
--- works with --token and with FLYQ_TOKEN, and without a token (or with a
--- wrong one) it exits 1 with one line on stderr saying why, and changes
--- nothing. `config check` and `plugin test` do not connect to a broker.
--- Effects are checked with the Lua client (flyq.client).
+-- Every `flyq` command that talks to a broker (produce, consume, also
+-- with a group and with a filter, topic create/list/describe/delete, group
+-- list/describe/reset, bench produce/consume, config plan/apply, stats),
+-- against a broker that requires authentication (the shipped auth_token,
+-- no authorize hook): it works with --token and with FLYQ_TOKEN, and
+-- without a token (or with a wrong one) it exits 1 with one line on stderr
+-- saying why, and changes nothing. `config check` and `plugin test` do
+-- not connect to a broker. Effects are checked with the Lua client
+-- (flyq.client).
 
 local server = require("support.server")
 local client = require("flyq.client")
@@ -92,6 +95,15 @@ describe("flyq with a broker that requires a token", function()
     return assert(c:metadata(topic)).topics[1].error == nil
   end
 
+  -- The instances that serve as consumer filters, from the broker's stats.
+  local function filters()
+    local names = {}
+    for _, p in ipairs(assert(c:stats()).plugins) do
+      if p.used_as[1] == "consumer filter" then names[#names + 1] = p.name end
+    end
+    return names
+  end
+
   it("produce", function()
     refused({"produce", "t"}, "lost\n")
     assert.are.same({}, values("t"))
@@ -115,6 +127,16 @@ describe("flyq with a broker that requires a token", function()
     assert.are.equal(-1, (assert(c:committed("g0", "t", 0))))
     assert.are.equal(2, (assert(c:committed("g1", "t", 0))))
     assert.are.equal(2, (assert(c:committed("g2", "t", 0))))
+  end)
+
+  it("consume with a filter", function()
+    assert(c:produce("t", {'{"n":1}', "not json", '{"n":2}'}))
+    local args = {"consume", "t", "--filter", "drop_invalid_json"}
+    refused(args)
+    assert.are.same({}, filters()) -- the broker loaded no filter for them
+    assert.are.equal('{"n":1}\n{"n":2}\n', ok(args, "flag"))
+    assert.are.equal('{"n":1}\n{"n":2}\n', ok(args, "env"))
+    assert.are.same({"drop_invalid_json"}, filters())
   end)
 
   it("topic create", function()
@@ -245,6 +267,20 @@ describe("flyq with a broker that requires a token", function()
     assert.are.equal("drift a1" .. drift .. "drift a2" .. drift ..
                      "no changes, 2 topics not in the config (kept)\n",
                      ok({"config", "apply"}, "flag"))
+  end)
+
+  it("stats", function()
+    assert(c:produce("t", {"a", "b"}))
+    refused({"stats"})
+    -- auth_token's calls: c's Authenticate, the wrong token's, then one
+    -- for each run that printed (its own, before the Stats request).
+    for i, how in ipairs({"flag", "env"}) do
+      local out = ok({"stats"}, how)
+      assert.matches("^broker: produce_requests 1 produced_records 2 ", out)
+      assert.matches("\nplugin auth_token %(.-/auth_token%.lua%) as auth " ..
+                     "#%x+: batches " .. 2 + i .. ", calls " .. 2 + i ..
+                     ", errors 0\n", out)
+    end
   end)
 
   it("prefers --token to FLYQ_TOKEN", function()
