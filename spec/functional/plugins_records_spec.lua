@@ -1,11 +1,11 @@
 -- What on_produce and on_consume hooks do to records on the real broker
 -- (docs/plugins.md, "Hooks" and "The record"): the key, timestamp and
 -- headers a hook sets are what is stored; ctx.topic and ctx.partition as
--- the hooks see them; on_consume fan-out and drop, with the offsets the
--- consumer gets and the stored log left as it was; records exposed lazily,
--- so that a hook copies into Lua only the fields it reads (the plugin's
--- keys_pushed, values_pushed and headers_pushed in Stats). Uses the test
--- plugins of spec/fixtures/plugins.
+-- the hooks see them; what init's ctx holds; on_consume fan-out and drop,
+-- with the offsets the consumer gets and the stored log left as it was;
+-- records exposed lazily, so that a hook copies into Lua only the fields
+-- it reads (the plugin's keys_pushed, values_pushed and headers_pushed in
+-- Stats). Uses the test plugins of spec/fixtures/plugins.
 
 local server = require("support.server")
 local client = require("flyq.client")
@@ -39,6 +39,7 @@ describe("hooks and records", function()
         probed = {partitions = 3, on_produce = {"ctx_probe"},
                   on_consume = {"ctx_probe"}},
         fanned = {on_consume = {"fanout_consume"}},
+        inited = {on_produce = {{plugin = "init_ctx", params = {n = 3}}}},
       },
     }})
     c = assert(client.connect(srv.addr))
@@ -83,6 +84,16 @@ describe("hooks and records", function()
     assert.are.equal("probed/nil/nil", header(rec, "ctx"))
     assert.are.equal(string.format("probed/%d/%d", p.partition, p.base_offset),
                      header(rec, "ctx-consume"))
+  end)
+
+  it("gives init a ctx with params and state only, and the hooks that "
+     .. "state", function()
+    -- init serves no request: no topic, partition or principal
+    -- (docs/plugins.md, "Hooks").
+    assert(c:produce("inited", {"x"}))
+    local rec = fetch(c, "inited").records[1]
+    assert.are.equal("params,state same empty", header(rec, "init-ctx"))
+    assert.are.equal("n=3", header(rec, "state"))
   end)
 
   -- Produced to topic: one, two, drop, four (offsets 0 to 3).

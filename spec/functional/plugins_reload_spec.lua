@@ -40,12 +40,17 @@ describe("plugin reload", function()
     server.rmdir(srv.plugin_dir)
   end)
 
-  local function sighup_and_wait(needle, count)
-    os.execute("kill -HUP " .. srv.pid)
+  -- Waits until the log has count lines with needle.
+  local function wait_log(needle, count)
     server.wait_for(function()
       local n = select(2, srv:log_text():gsub(needle:gsub("%p", "%%%0"), ""))
       return n >= count
     end, 20, needle)
+  end
+
+  local function sighup_and_wait(needle, count)
+    os.execute("kill -HUP " .. srv.pid)
+    wait_log(needle, count)
   end
 
   local function produce_and_read(value)
@@ -65,6 +70,52 @@ describe("plugin reload", function()
     sighup_and_wait("SIGHUP: not applied", 1)
     assert.matches("plugins: topics.c.on_produce%[1%]: plugin case: .-case.lua:1:",
                    srv:log_text())
+    assert.are.equal("MIXED", produce_and_read("Mixed"))
+  end)
+
+  it("refuses a whole apply whose config has a plugin whose init raises, "
+     .. "and keeps the old topics and hooks", function()
+    write(srv.plugin_dir .. "/badinit.lua", 'return { name = "badinit",\n'
+          .. '  on_produce = function(r) return r end,\n'
+          .. '  init = function() error("cannot start") end }\n')
+    local file = srv.dir .. "/next.lua"
+    server.write_config(file, {
+      listen = "127.0.0.1:0", data_dir = srv.data_dir,
+      plugin_path = {srv.plugin_dir, PLUGINS},
+      topics = {c = {on_produce = {"case", "who"}},
+                d = {on_produce = {"badinit"}}},
+    })
+    local code, out, err = server.run({"config", "apply", "-c", file,
+                                       "-b", srv.addr})
+    local want = "plugins: topics.d.on_produce[1]: plugin badinit: "
+                 .. srv.plugin_dir .. "/badinit.lua:3: cannot start"
+    assert.are.equal(1, code, out)
+    assert.are.equal("", out)
+    assert.are.equal("flyq config apply: ConfigApply: PLUGIN_ERROR: " .. want
+                     .. "\n", err)
+    wait_log("config apply request: not applied, the broker keeps its "
+             .. "running config: " .. want, 1)
+    -- Nothing of the new file took effect: no topic d, and topic c runs
+    -- case alone (who would add a header).
+    local topics
+    code, topics = server.run({"topic", "list", "-b", srv.addr})
+    assert.are.equal(0, code)
+    assert.are.equal("c\n", topics)
+    local base = assert(c:produce("c", {"Mixed"}))
+    local rec = assert(c:fetch("c", 0, base)).records[1]
+    assert.are.equal("MIXED", rec.value)
+    assert.are.same({}, rec.headers)
+  end)
+
+  it("keeps the old runtime when an edited plugin's init raises on SIGHUP",
+     function()
+    write(plugin, 'return { name = "case",\n'
+          .. '  on_produce = function(r) r.value = string.lower(r.value) '
+          .. 'return r end,\n'
+          .. '  init = function() error("cannot start") end }\n')
+    sighup_and_wait("SIGHUP: not applied, the broker keeps its running "
+                    .. "config: plugins: topics.c.on_produce[1]: plugin case: "
+                    .. plugin .. ":3: cannot start", 1)
     assert.are.equal("MIXED", produce_and_read("Mixed"))
   end)
 

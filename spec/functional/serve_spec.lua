@@ -94,6 +94,42 @@ describe("flyq serve", function()
     assert.is_false(server.can_connect("127.0.0.1", port))
   end)
 
+  it("refuses a plugin whose init raises: exit 1, the config key, the "
+     .. "plugin, its file:line and message, nothing listening", function()
+    dir = server.tmpdir()
+    write(dir .. "/badinit.lua", 'return { name = "badinit",\n'
+          .. '  on_produce = function(r) return r end,\n'
+          .. '  authenticate = function() return "x" end,\n'
+          .. '  init = function(params) error("no way: " .. params.why) end }\n')
+    write(dir .. "/fine.lua", 'return { name = "fine",\n'
+          .. '  on_produce = function(r) return r end,\n'
+          .. '  authenticate = function() return "x" end }\n')
+    -- The same plugin as a topic's hook and as an auth plugin.
+    for _, case in ipairs({
+      {key = "topics.t.on_produce[2]",
+       config = {topics = {t = {on_produce = {
+         "fine", {plugin = "badinit", params = {why = "hook"}}}}}},
+       why = "hook"},
+      {key = "auth[2]",
+       config = {auth = {"fine", {plugin = "badinit", params = {why = "auth"}}}},
+       why = "auth"},
+    }) do
+      local config = dir .. "/flyq.lua"
+      case.config.listen = "127.0.0.1:0"
+      case.config.data_dir = dir .. "/data"
+      case.config.plugin_path = {dir}
+      server.write_config(config, case.config)
+      local code, out, err = server.run({"serve", "-c", config, "--port-file",
+                                         dir .. "/port"}, {timeout = 20})
+      assert.are.equal(1, code, err)
+      assert.are.equal("", out)
+      assert.are.equal("flyq serve: plugins: " .. case.key .. ": plugin "
+                       .. "badinit: " .. dir .. "/badinit.lua:4: no way: "
+                       .. case.why .. "\n", err)
+      assert.is_false(file_exists(dir .. "/port"))
+    end
+  end)
+
   it("refuses fewer partitions than a topic has, and changes nothing", function()
     srv = server.start({config = {topics = {orders = {partitions = 4}}}})
     assert.are.equal(0, srv:stop())
