@@ -362,6 +362,7 @@ local PRINCIPAL_MAX = 255 -- bytes: it is logged, and sent in responses
 -- Returns the principal, or nil and the reason (a string or nil).
 function M.authenticate(inst, mechanism, data, remote, loc)
   local conn = {remote = remote, ["local"] = loc}
+  set_ctx(inst.ctx, nil, nil, nil) -- no request's: not the last one's
   local principal, reason = inst.authenticate(credentials(mechanism, data),
                                               conn, inst.ctx)
   if principal == nil or principal == false then
@@ -382,6 +383,7 @@ end
 
 --- authorize(principal, action, resource, ctx) -> true | false | nil.
 function M.authorize(inst, principal, action, resource)
+  set_ctx(inst.ctx, nil, nil, principal) -- this client's, not the last one's
   local answer = inst.authorize(principal, action, resource, inst.ctx)
   if answer ~= nil and type(answer) ~= "boolean" then
     error("authorize returned " .. describe(answer) ..

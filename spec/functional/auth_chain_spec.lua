@@ -359,3 +359,30 @@ describe("the authenticate chain", function()
     assert.is_true(srv:running())
   end)
 end)
+
+-- One instance of a plugin serves the auth chain and a topic's hooks when
+-- the config names it in both with the same params (auth_ctx.lua): its
+-- auth hooks see no request's topic or partition, and authorize sees the
+-- client it is asked about as ctx.principal, never what the last produce
+-- left in ctx.
+describe("an auth plugin that is also a topic hook", function()
+  it("gets a ctx of its own client in authenticate and authorize", function()
+    local srv = server.start({config = {
+      plugin_path = {FIXTURES}, auth = {"auth_ctx"},
+      topics = {t = {on_produce = {"auth_ctx"}}}}})
+    local alice = assert(client.connect(srv.addr, {token = "alice"}))
+    assert(alice:produce("t", {"a"}))
+    local bob = assert(client.connect(srv.addr, {token = "bob"}))
+    assert(bob:produce("t", {"b"}))
+    local recs = assert(bob:fetch("t", 0, 0)).records
+    assert.are.equal(2, #recs)
+    for i, who in ipairs({"alice", "bob"}) do
+      local h = {}
+      for _, kv in ipairs(recs[i].headers) do h[kv[1]] = kv[2] end
+      assert.are.same({authn = "nil/nil/nil", authz = "nil/nil/" .. who}, h)
+    end
+    alice:close()
+    bob:close()
+    srv:finish()
+  end)
+end)
