@@ -39,13 +39,6 @@ local function config(chain)
           topics = {t = {}, broken = {}}}
 end
 
--- Waits until srv's log has the line text (plain text).
-local function wait_log(srv, text)
-  server.wait_for(function()
-    return srv:log_text():find(text, 1, true)
-  end, 10, "the log line " .. text)
-end
-
 -- The plugins' stats entries by name, from one Stats call on client c.
 local function plugin_stats(c)
   local by_name = {}
@@ -95,8 +88,8 @@ describe("the authorize chain", function()
     assert.are.equal(0, (assert(bob:produce("t", {"x"}))))
     assert.are.equal("x", assert(bob:fetch("t", 0, 0)).records[1].value)
     assert(bob:commit("g", "t", 0, 1))
-    wait_log(srv, "authz_abstain: abstained on produce topic:t for bob")
-    wait_log(srv, "authz_abstain: abstained on commit group:g for bob")
+    srv:wait_log("authz_abstain: abstained on produce topic:t for bob")
+    srv:wait_log("authz_abstain: abstained on commit group:g for bob")
     -- Every question went through the abstaining hook to the next one.
     local stats = plugin_stats(bob)
     local abstain, allow = stats.authz_abstain, stats.authz_allow_bob
@@ -112,8 +105,8 @@ describe("the authorize chain", function()
     local alice = connect("alice")
     assert_denied_everywhere(alice)
     alice:close()
-    wait_log(srv, "authz_abstain: abstained on produce topic:t for alice")
-    wait_log(srv, "denied produce on topic:t to alice")
+    srv:wait_log("authz_abstain: abstained on produce topic:t for alice")
+    srv:wait_log("denied produce on topic:t to alice")
     local bob = connect("bob")
     assert.are.equal(0, assert(bob:fetch("t", 0, 0)).high_watermark)
     assert.are.equal(-1, (assert(bob:committed("g", "t", 0))))
@@ -128,8 +121,8 @@ describe("the authorize chain", function()
       local c = connect(who)
       assert_denied_everywhere(c)
       c:close()
-      wait_log(srv, "authz_abstain: abstained on admin cluster for " .. who)
-      wait_log(srv, "denied admin on cluster to " .. who)
+      srv:wait_log("authz_abstain: abstained on admin cluster for " .. who)
+      srv:wait_log("denied admin on cluster to " .. who)
     end
     -- The chain works: a principal the acl allows is served, and nothing
     -- of the denied requests happened.
@@ -165,12 +158,12 @@ describe("the authorize chain", function()
     assert.are.equal(1, (assert(other:produce("t", {"y"}))))
     assert_denied("TOPIC_AUTHORIZATION_FAILED", other:produce("broken", {"y"}))
     other:close()
-    wait_log(srv, "authz_error.lua:11: authz backend down (authorize) " ..
+    srv:wait_log("authz_error.lua:11: authz backend down (authorize) " ..
              "[1 error so far]")
-    wait_log(srv, "authz_error.lua:11: authz backend down (authorize) " ..
+    srv:wait_log("authz_error.lua:11: authz backend down (authorize) " ..
              "[2 errors so far]")
-    wait_log(srv, "denied fetch on topic:broken to bob")
-    wait_log(srv, "denied produce on topic:broken to bob")
+    srv:wait_log("denied fetch on topic:broken to bob")
+    srv:wait_log("denied produce on topic:broken to bob")
     local stats = plugin_stats(bob).authz_error
     assert.are.equal(3, stats.errors)
     assert.matches("authz_error%.lua:11: authz backend down", stats.last_error)
@@ -183,7 +176,7 @@ describe("the authorize chain", function()
     local bob = connect("bob")
     assert_denied_everywhere(bob)
     bob:close()
-    wait_log(srv, "authz backend down (authorize) [4 errors so far]")
+    srv:wait_log("authz backend down (authorize) [4 errors so far]")
   end)
 
   for _, answer in ipairs({"yes", 1}) do
@@ -196,9 +189,9 @@ describe("the authorize chain", function()
       bob:close()
       local shown = type(answer) == "string" and '"' .. answer .. '"' or
                     tostring(answer)
-      wait_log(srv, "plugin authz_answer: authorize returned " .. shown ..
+      srv:wait_log("plugin authz_answer: authorize returned " .. shown ..
                " (expected true, false or nil) (authorize) [1 error so far]")
-      wait_log(srv, "denied produce on topic:t to bob")
+      srv:wait_log("denied produce on topic:t to bob")
     end)
   end
 
@@ -302,7 +295,7 @@ describe("the authenticate chain", function()
      function()
     start({"authn_a", "authn_b"})
     assert_refused("c-eve", "not b")
-    wait_log(srv, "authentication failed (token): not b")
+    srv:wait_log("authentication failed (token): not b")
     -- The same refusal on a connection that had a principal takes it away.
     local bob = assert(client.connect(srv.addr, {token = "b-bob"}))
     local ok, err, code = bob:authenticate("token", "c-eve")
@@ -344,9 +337,9 @@ describe("the authenticate chain", function()
                    stats.authn_error.last_error)
     assert.are.equal(0, stats.authn_a.calls) -- never asked
     bob:close()
-    wait_log(srv, "authn_error.lua:7: authn backend down (authenticate) " ..
+    srv:wait_log("authn_error.lua:7: authn backend down (authenticate) " ..
                   "[2 errors so far]")
-    wait_log(srv, "authentication failed (token): authentication failed " ..
+    srv:wait_log("authentication failed (token): authentication failed " ..
                   "(plugin authn_error failed)")
   end)
 
@@ -354,7 +347,7 @@ describe("the authenticate chain", function()
     start({"broken_auth", "authn_a"})
     assert_refused("a-alice",
                    "authentication failed (plugin broken_auth failed)")
-    wait_log(srv, "broken_auth.lua:4: auth backend down (authenticate) " ..
+    srv:wait_log("broken_auth.lua:4: auth backend down (authenticate) " ..
                   "[1 error so far]")
     assert.is_true(srv:running())
   end)

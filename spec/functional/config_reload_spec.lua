@@ -54,12 +54,6 @@ describe("config reload", function()
     return lines(out)
   end
 
-  local function wait_log(needle)
-    return server.wait_for(function()
-      return srv:log_text():find(needle, 1, true)
-    end, 20, "log line " .. needle)
-  end
-
   local grow = {topics = {A = {partitions = 4, retention = {ms = "1h"}}, B = {}}}
 
   it("plan prints exactly the changes and changes nothing", function()
@@ -94,7 +88,7 @@ describe("config reload", function()
     code, out = flyq("config", "plan", "-c", file)
     assert.are.equal(0, code)
     assert.are.same({"no changes"}, lines(out))
-    wait_log("config apply request: applied " .. file .. ": 3 changes")
+    srv:wait_log("config apply request: applied " .. file .. ": 3 changes")
   end)
 
   it("reports a topic missing from the file as drift and prunes it only "
@@ -140,7 +134,7 @@ describe("config reload", function()
     assert.are.equal(0, code, err)
     changes[3] = "1 change applied, 1 takes effect at the next start"
     assert.are.same(changes, lines(out))
-    wait_log("config apply request: applied " .. file .. ": 1 change, 1 "
+    srv:wait_log("config apply request: applied " .. file .. ": 1 change, 1 "
              .. "takes effect at the next start")
     -- Until a restart, the setting is still to come; nothing else is.
     code, out = flyq("config", "plan", "-c", file)
@@ -182,7 +176,7 @@ describe("config reload", function()
     assert.truthy(err:find("unknown key", 1, true), err)
     assert.are.same({"A"}, topics())
     assert.are.equal(2, partitions("A"))
-    wait_log("config apply request: not applied, the broker keeps its "
+    srv:wait_log("config apply request: not applied, the broker keeps its "
              .. "running config: " .. badkey)
   end)
 
@@ -196,17 +190,17 @@ describe("config reload", function()
                     lines(out))
     assert.are.equal(2, partitions("A"))
     os.execute("kill -HUP " .. srv.pid)
-    wait_log("SIGHUP: applied " .. srv.config_path .. ": 1 change")
+    srv:wait_log("SIGHUP: applied " .. srv.config_path .. ": 1 change")
     assert.are.equal(3, partitions("A"))
 
     config_file("flyq.lua", "return { topics = { A = { partitions = 9 } ")
     os.execute("kill -HUP " .. srv.pid)
-    wait_log("SIGHUP: not applied, the broker keeps its running config: "
+    srv:wait_log("SIGHUP: not applied, the broker keeps its running config: "
              .. srv.config_path .. ":1:")
     assert.are.equal(3, partitions("A"))
     config_file("flyq.lua", {colour = "blue", topics = {A = {partitions = 9}}})
     os.execute("kill -HUP " .. srv.pid)
-    wait_log(srv.config_path .. ": colour: unknown key")
+    srv:wait_log(srv.config_path .. ": colour: unknown key")
     assert.are.equal(3, partitions("A"))
     assert.is_true(srv:running())
     assert.are.same({"A"}, topics())

@@ -125,12 +125,6 @@ describe("the config file's sandbox on a running broker", function()
     return server.run({...}, {env = {FLYQ_BROKER = srv.addr}})
   end
 
-  local function wait_log(needle)
-    return server.wait_for(function()
-      return srv:log_text():find(needle, 1, true)
-    end, 20, "log line " .. needle)
-  end
-
   -- The broker still runs its first config: topic A alone, with its 2
   -- partitions, and it stores and serves records.
   local function assert_old_config()
@@ -161,12 +155,12 @@ describe("the config file's sandbox on a running broker", function()
       assert.are.equal("", out)
       assert.are.equal("flyq config apply: ConfigApply: INVALID_CONFIG: "
                        .. want .. "\n", err)
-      wait_log("config apply request: not applied, the broker keeps its "
+      srv:wait_log("config apply request: not applied, the broker keeps its "
                .. "running config: " .. want .. "\n")
       -- The same file as the broker's own, on SIGHUP.
       server.write_file(srv.config_path, server.read_file(config))
       os.execute("kill -HUP " .. srv.pid)
-      wait_log("SIGHUP: not applied, the broker keeps its running config: "
+      srv:wait_log("SIGHUP: not applied, the broker keeps its running config: "
                .. srv.config_path .. ":2: " .. e[3] .. "\n")
       assert.is_false(exists(marker))
       assert_old_config()

@@ -40,17 +40,9 @@ describe("plugin reload", function()
     server.rmdir(srv.plugin_dir)
   end)
 
-  -- Waits until the log has count lines with needle.
-  local function wait_log(needle, count)
-    server.wait_for(function()
-      local n = select(2, srv:log_text():gsub(needle:gsub("%p", "%%%0"), ""))
-      return n >= count
-    end, 20, needle)
-  end
-
   local function sighup_and_wait(needle, count)
     os.execute("kill -HUP " .. srv.pid)
-    wait_log(needle, count)
+    srv:wait_log(needle, count)
   end
 
   local function produce_and_read(value)
@@ -93,7 +85,7 @@ describe("plugin reload", function()
     assert.are.equal("", out)
     assert.are.equal("flyq config apply: ConfigApply: PLUGIN_ERROR: " .. want
                      .. "\n", err)
-    wait_log("config apply request: not applied, the broker keeps its "
+    srv:wait_log("config apply request: not applied, the broker keeps its "
              .. "running config: " .. want, 1)
     -- Nothing of the new file took effect: no topic d, and topic c runs
     -- case alone (who would add a header).

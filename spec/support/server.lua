@@ -42,6 +42,10 @@
 --                        port usually changes: read srv.port again.
 --   srv:running()        true while the process is alive.
 --   srv:log_text()       the whole log.
+--   srv:wait_log(text[, count[, timeout]])
+--                        waits (polling, timeout seconds, default 20) until
+--                        the log holds text (plain, not a pattern) at least
+--                        count times (default 1); raises naming text if not.
 --   srv:assert_clean_log([opts])
 --                        raises if the log has a line containing " ERROR "
 --                        that matches none of the Lua patterns in
@@ -395,6 +399,19 @@ end
 
 function Server:log_text()
   return read_file(self.log) or ""
+end
+
+function Server:wait_log(text, count, timeout)
+  count = count or 1
+  M.wait_for(function()
+    local log, n, at = self:log_text(), 0, 1
+    while n < count do
+      local _, e = log:find(text, at, true)
+      if not e then return false end
+      n, at = n + 1, e + 1
+    end
+    return true
+  end, timeout or 20, "the log line " .. text)
 end
 
 local sanitizer_reports = {
