@@ -368,7 +368,7 @@ typedef struct flyq_plugin_stats {
                           on (once, reruns included), one per auth call */
   uint64_t chunked_calls; /* of those, made by chunk runners: the hook
                              returns its record or nothing, and ran on
-                             whole slices of 128 records with nothing
+                             up to 128 records at a time with nothing
                              between two calls (docs/plugins.md) */
   uint64_t errors;     /* failed hook calls and failed driver runs */
   char *last_error;    /* NULL when errors is 0 */

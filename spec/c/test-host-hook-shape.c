@@ -1,6 +1,6 @@
 /* flyq__hook_returns_arg (src/host/hook_shape.c): which hooks the bytecode
  * shows to return their record (or nothing, or nil), so that a chunk
- * runner may call them on a whole slice before reading what they
+ * runner may call them on up to a slice of records before reading what they
  * returned. A hook it wrongly passes could return a table that its later
  * calls change before FlyQ reads it: every shape that can return anything
  * else must be refused. */

@@ -19,7 +19,7 @@ static const char usage[] =
     "topics.orders.on_produce[1], or consumer filter), its params (#ID,\n"
     "its random id, when they may hold a secret), batches, hook calls (one\n"
     "per record a hook ran on, one per auth call; \"in chunks\": those\n"
-    "made 128 at a time, docs/plugins.md), errors, last error and\n"
+    "made up to 128 at a time, docs/plugins.md), errors, last error and\n"
     "counters (docs/protocol.md, \"Stats\"). Control characters in a\n"
     "plugin's text print escaped (\\n, \\x1b...). An admin operation: with\n"
     "auth plugins, the principal needs `admin` on `cluster`.\n"

@@ -157,12 +157,12 @@ static int host_fill(lua_State *L) {
   flyq__call_t *c = call_of(L);
   lua_Integer done = luaL_checkinteger(L, 1);
   int bare = lua_toboolean(L, 2);
-  size_t want, m, first, j0;
+  size_t left, want, m, first, j0;
   if (done < 0 || (size_t)done > c->nin) luaL_error(L, "fill: bad position");
-  want = run_size(p, c, c->nin - (size_t)done);
-  if (want > 0 && flyq__record_align(p, c->nin - (size_t)done) < 0) want = 0;
-  m = flyq__record_slots(L, p, (size_t)done,
-                         want > 0 ? want : c->nin - (size_t)done, &first);
+  left = c->nin - (size_t)done;
+  want = run_size(p, c, left);
+  if (want > 0 && flyq__record_align(p, left) < 0) want = 0;
+  m = flyq__record_slots(L, p, (size_t)done, want > 0 ? want : left, &first);
   j0 = (first - 1) / FLYQ__SLICE * FLYQ__SLICE;
   c->fast = 1;
   c->base = (size_t)done;

@@ -565,6 +565,12 @@ static void from_table(lua_State *L, flyq__call_t *c, flyq__prec_t *out) {
 
 /* ---- Entry points ------------------------------------------------------- */
 
+/* The slots from the ring's position to the start of its next slice (0
+ * at the start of one). */
+static size_t slice_skip(const flyq__plugin_t *p) {
+  return (FLYQ__SLICE - p->ring_pos % FLYQ__SLICE) % FLYQ__SLICE;
+}
+
 int flyq__record_begin(flyq__plugin_t *p, size_t n) {
   if (n > p->nproxies) {
     proxy_t *v = realloc(p->proxies, n * sizeof *v);
@@ -574,14 +580,13 @@ int flyq__record_begin(flyq__plugin_t *p, size_t n) {
     p->nproxies = n;
   }
   p->touched = 0;
-  /* Each run starts on a slice of its own. */
-  p->ring_pos = (p->ring_pos + FLYQ__SLICE - 1) / FLYQ__SLICE * FLYQ__SLICE;
+  p->ring_pos += slice_skip(p); /* each run starts on a slice of its own */
   p->run_slots = 0;
   return 0;
 }
 
 int flyq__record_align(flyq__plugin_t *p, size_t n) {
-  size_t skip = (FLYQ__SLICE - p->ring_pos % FLYQ__SLICE) % FLYQ__SLICE;
+  size_t skip = slice_skip(p);
   if (skip == 0) return 0;
   if (p->run_slots + skip + n > FLYQ__RING) return -1;
   p->ring_pos += skip;
